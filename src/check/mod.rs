@@ -1,0 +1,3 @@
+//! Checkers and metrics over histories and runs.
+
+pub mod history;
