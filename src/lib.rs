@@ -4,4 +4,14 @@
 //! threads, wall-clock time or the file system; see `../shared/DESIGN.md`.
 
 pub mod check;
+pub mod cli;
+pub mod engine;
+pub mod io;
+pub mod policy;
+pub mod scenario;
+pub mod sim;
+pub mod storage;
+pub mod trace;
 pub mod types;
+
+pub use sim::Sim;

@@ -1,1 +1,82 @@
-fn main() {}
+//! `capsim`: open a scenario (the GUI, once built with it), or run, validate and check scenarios.
+
+use capsim::cli;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "capsim",
+    version,
+    about = "A deterministic teaching simulator for replicated data under network failures"
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Scenario to open (the built-in default lesson when omitted).
+    file: Option<PathBuf>,
+    /// Scenario to open (same as FILE).
+    #[arg(long)]
+    scenario: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario to the end and print a summary (or JSON).
+    Run {
+        file: PathBuf,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Print one JSON object with every metric.
+        #[arg(long)]
+        json: bool,
+        /// Write every trace event as JSON Lines.
+        #[arg(long, value_name = "FILE")]
+        trace: Option<PathBuf>,
+        /// Write the Jepsen-style operation history as JSON Lines.
+        #[arg(long, value_name = "FILE")]
+        history: Option<PathBuf>,
+    },
+    /// Check scenario files for errors without running them.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Run scenarios (files or directories) and verify their `expect` blocks.
+    Check {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+}
+
+fn main() {
+    let args = Args::parse();
+    let code = match args.command {
+        Some(Command::Run {
+            file,
+            seed,
+            json,
+            trace,
+            history,
+        }) => cli::run(&cli::RunArgs {
+            file: Some(file),
+            seed,
+            json,
+            trace,
+            history,
+        }),
+        Some(Command::Validate { files }) => cli::validate(&files),
+        Some(Command::Check { paths }) => cli::check(&paths),
+        None => open(args.scenario.or(args.file)),
+    };
+    std::process::exit(code);
+}
+
+/// Without the GUI, opening a scenario runs it and prints its summary.
+fn open(file: Option<PathBuf>) -> i32 {
+    cli::run(&cli::RunArgs {
+        file,
+        ..Default::default()
+    })
+}

@@ -6,7 +6,9 @@ use std::fmt;
 /// Simulated time in integer microseconds since the start of the run.
 ///
 /// Integer time keeps the simulation deterministic: no float rounding decides event order.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct SimTime(pub u64);
 
 impl SimTime {
@@ -43,7 +45,11 @@ pub fn ms_to_us(ms: f64) -> u64 {
         return 0;
     }
     let us = libm::round(ms * 1000.0);
-    if us >= u64::MAX as f64 { u64::MAX } else { us as u64 }
+    if us >= u64::MAX as f64 {
+        u64::MAX
+    } else {
+        us as u64
+    }
 }
 
 /// A node of the simulated cluster, 0-based inside the program, shown as `n1`, `n2`, ... to people.
@@ -58,7 +64,11 @@ impl NodeId {
     pub fn parse(name: &str) -> Option<NodeId> {
         let digits = name.strip_prefix('n')?;
         let n: u16 = digits.parse().ok()?;
-        if n == 0 || digits.starts_with('0') { None } else { Some(NodeId(n - 1)) }
+        if n == 0 || digits.starts_with('0') {
+            None
+        } else {
+            Some(NodeId(n - 1))
+        }
     }
 }
 
@@ -85,7 +95,9 @@ impl fmt::Display for ValueId {
 ///
 /// Leaderless LWW uses `(timestamp_us, tie)`; log-based policies use `(log index, 0)`.
 /// The metrics use it to decide whether a replica has applied (or superseded) a write.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Version(pub u64, pub u64);
 
 /// What a client asks for.

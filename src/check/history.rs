@@ -92,7 +92,9 @@ pub fn pair_operations(events: &[HistoryEvent]) -> Vec<Operation> {
                 });
             }
             done => {
-                let Some(i) = open.remove(&e.process) else { continue };
+                let Some(i) = open.remove(&e.process) else {
+                    continue;
+                };
                 let op = &mut ops[i];
                 op.outcome = done;
                 if done != EventType::Info {

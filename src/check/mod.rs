@@ -1,3 +1,9 @@
 //! Checkers and metrics over histories and runs.
 
+pub mod expect;
 pub mod history;
+pub mod latency;
+pub mod metrics;
+pub mod replicas;
+pub mod report;
+pub mod stale;

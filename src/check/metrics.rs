@@ -1,0 +1,40 @@
+//! Streaming run metrics: counters, latency, stale reads, replication lag and divergence.
+//! Memory does not grow with the run length.
+
+use super::latency::LatencyHistogram;
+use super::replicas::ReplicaTracker;
+use super::stale::StaleTracker;
+
+#[derive(Clone, Debug, Default)]
+pub struct Metrics {
+    pub ops: u64,
+    pub reads: u64,
+    pub writes: u64,
+    pub deletes: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub unknown: u64,
+    pub messages_sent: u64,
+    pub messages_dropped: u64,
+    pub messages_delivered: u64,
+    pub latency: LatencyHistogram,
+    pub stale: StaleTracker,
+    pub replicas: ReplicaTracker,
+}
+
+impl Metrics {
+    pub fn new(nodes: usize) -> Metrics {
+        Metrics {
+            replicas: ReplicaTracker::new(nodes),
+            ..Metrics::default()
+        }
+    }
+
+    pub fn availability(&self) -> f64 {
+        if self.ops == 0 {
+            1.0
+        } else {
+            self.ok as f64 / self.ops as f64
+        }
+    }
+}

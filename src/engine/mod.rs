@@ -1,0 +1,282 @@
+//! The discrete-event core: simulated time, the event queue, nodes, the network, workload clients
+//! and faults. Single-threaded and deterministic: same scenario + seed gives the same trace.
+//! The whole engine is `Clone`; a clone run forward produces the same trace as the original.
+
+pub mod dist;
+pub mod faults;
+pub mod network;
+pub mod node;
+pub mod queue;
+pub mod rng;
+mod step;
+pub mod view;
+pub mod workload;
+
+use crate::check::history::HistoryEvent;
+use crate::check::metrics::Metrics;
+use crate::policy::{Cluster, Effect, Policy};
+use crate::scenario::schema::Scenario;
+use crate::scenario::validate::key_count;
+use crate::trace::Tracer;
+use crate::types::{NodeId, SimTime, ms_to_us};
+pub use faults::Fault;
+use network::Network;
+use node::{Clock, Node, NodeStatus};
+use queue::EventQueue;
+use rng::{SimRng, stream};
+use workload::Workload;
+
+/// A policy that can be configured from a scenario file.
+pub trait FromScenario: Policy {
+    /// Builds the policy's configuration from a validated scenario.
+    fn config_from(scenario: &Scenario) -> Self::Config;
+}
+
+/// Something scheduled to happen.
+#[derive(Clone, Debug)]
+pub enum Event<P: Policy> {
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        msg: P::Msg,
+        sent: SimTime,
+        id: u64,
+    },
+    Timer {
+        node: NodeId,
+        incarnation: u32,
+        timer: P::Timer,
+    },
+    /// A closed-loop client's think time is over (or the run starts).
+    ClientStart {
+        client: u32,
+    },
+    /// (Re)send an operation's request to the node recorded in it (after a redirect).
+    ClientSend {
+        op: crate::policy::OpRef,
+    },
+    ClientTimeout {
+        op: crate::policy::OpRef,
+    },
+    /// An open-loop arrival.
+    Arrival,
+    Fault {
+        fault: Fault,
+        undo_after_us: Option<u64>,
+    },
+    /// The automatic end of a timed fault.
+    Undo(Fault),
+    RandomFault {
+        index: usize,
+    },
+    WorkloadEnd,
+}
+
+/// Where the run is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Clients issue operations.
+    Running,
+    /// No new operations; waiting for those in progress to finish or time out.
+    Finishing,
+    /// Waiting (up to `drain_ms`) for in-flight messages and timed faults to settle.
+    Draining {
+        until: SimTime,
+    },
+    Done,
+}
+
+/// What a run keeps beyond the metrics and the trace hash.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Record every trace event (for `--trace`); otherwise only the hash is kept.
+    pub record_trace: bool,
+    /// Keep this many recent trace events for viewers.
+    pub recent_events: usize,
+    /// Hand every history event to the caller through `drain_history_stream` (for `--history`).
+    pub stream_history: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Engine<P: Policy> {
+    scenario: Scenario,
+    config: P::Config,
+    now: SimTime,
+    queue: EventQueue<Event<P>>,
+    nodes: Vec<Node<P>>,
+    net: Network,
+    work: Workload,
+    metrics: Metrics,
+    tracer: Tracer,
+    fault_rng: SimRng,
+    phase: Phase,
+    effects: Vec<Effect<P::Msg, P::Timer>>,
+    scratch_nodes: Vec<NodeId>,
+    history: Vec<HistoryEvent>,
+    history_stream: Option<Vec<HistoryEvent>>,
+    ops_limit: Option<u64>,
+    next_msg: u64,
+    messages_in_flight: usize,
+    pending_undos: usize,
+    /// Every fault applied so far, with its time (the session's interventions).
+    applied_faults: Vec<(SimTime, Fault)>,
+}
+
+impl<P: FromScenario> Engine<P> {
+    /// Builds an engine for a validated scenario (see `scenario::from_str`).
+    pub fn new(scenario: &Scenario, options: &Options) -> Engine<P> {
+        let n = scenario.nodes.count;
+        let seed = scenario.seed;
+        let cluster = Cluster { nodes: n, seed };
+        let config = P::config_from(scenario);
+        let nodes = (0..n)
+            .map(|i| Self::make_node(NodeId(i), &cluster, &config, scenario))
+            .collect();
+        let mut e = Engine {
+            scenario: scenario.clone(),
+            net: Network::new(
+                &scenario.network,
+                n as usize,
+                P::KINDS,
+                SimRng::new(seed, stream::NETWORK),
+            ),
+            work: Workload::new(&scenario.workload, n, SimRng::new(seed, stream::WORKLOAD)),
+            config,
+            now: SimTime::ZERO,
+            queue: EventQueue::default(),
+            nodes,
+            metrics: Metrics::new(n as usize),
+            tracer: Tracer::new(options.record_trace, options.recent_events),
+            fault_rng: SimRng::new(seed, stream::FAULTS),
+            phase: Phase::Running,
+            effects: Vec::new(),
+            scratch_nodes: Vec::new(),
+            history: Vec::new(),
+            history_stream: options.stream_history.then(Vec::new),
+            ops_limit: scenario.run.ops,
+            next_msg: 0,
+            messages_in_flight: 0,
+            pending_undos: 0,
+            applied_faults: Vec::new(),
+        };
+        e.register_replicas(key_count(&scenario.workload.keys));
+        e.schedule_start();
+        e
+    }
+
+    fn make_node(id: NodeId, cluster: &Cluster, config: &P::Config, s: &Scenario) -> Node<P> {
+        let mut clock = Clock::default();
+        if let Some(c) = s
+            .nodes
+            .clocks
+            .iter()
+            .find(|c| NodeId::parse(&c.node) == Some(id))
+        {
+            clock = Clock {
+                skew_us: libm::round(c.skew_ms * 1000.0) as i64,
+                drift_ppm: libm::round(c.drift_ppm) as i64,
+            };
+        }
+        Node {
+            id,
+            policy: P::new(id, cluster, config),
+            status: NodeStatus::Up,
+            incarnation: 0,
+            clock,
+            rng: SimRng::for_node(cluster.seed, id.index()),
+            inbox: Default::default(),
+        }
+    }
+
+    fn register_replicas(&mut self, keys: u32) {
+        let mut out = std::mem::take(&mut self.scratch_nodes);
+        for key in 0..keys {
+            out.clear();
+            self.nodes[0].policy.replicas_of(key, &mut out);
+            self.metrics.replicas.set_replicas(key, &out);
+        }
+        self.scratch_nodes = out;
+    }
+
+    fn schedule_start(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.with_node(NodeId(i as u16), |p, ctx| p.on_start(ctx));
+        }
+        for f in self.scenario.faults.clone() {
+            let fault = Fault::from_spec(&f.fault);
+            let undo_after_us = f.for_ms.map(ms_to_us);
+            self.queue.push_at(
+                SimTime::from_ms(f.at_ms),
+                Event::Fault {
+                    fault,
+                    undo_after_us,
+                },
+            );
+        }
+        for index in 0..self.scenario.random_faults.len() {
+            self.schedule_random_fault(index);
+        }
+        if let Some(d) = self.scenario.run.duration_ms {
+            self.queue.push_at(SimTime::from_ms(d), Event::WorkloadEnd);
+        }
+        match self.work.next_arrival_us() {
+            Some(first) => self.queue.push_at(SimTime(first), Event::Arrival),
+            None => {
+                for c in 0..self.work.clients.len() as u32 {
+                    self.queue
+                        .push_after(SimTime::ZERO, 0, Event::ClientStart { client: c });
+                }
+            }
+        }
+    }
+}
+
+impl<P: Policy> Engine<P> {
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+    pub fn is_done(&self) -> bool {
+        self.phase == Phase::Done
+    }
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+    pub fn trace_hash(&self) -> u64 {
+        self.tracer.hash()
+    }
+    pub fn trace_events(&self) -> u64 {
+        self.tracer.events()
+    }
+    pub fn tracer(&self) -> &Tracer {
+        &self.tracer
+    }
+    pub fn tracer_mut(&mut self) -> &mut Tracer {
+        &mut self.tracer
+    }
+    /// History kept in memory for the checkers (up to `run.history_limit` events).
+    pub fn history(&self) -> &[HistoryEvent] {
+        &self.history
+    }
+    /// History events since the last call (only with `Options::stream_history`).
+    pub fn drain_history_stream(&mut self) -> Vec<HistoryEvent> {
+        self.history_stream
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+    pub fn applied_faults(&self) -> &[(SimTime, Fault)] {
+        &self.applied_faults
+    }
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+    pub fn messages_in_flight(&self) -> usize {
+        self.messages_in_flight
+    }
+}

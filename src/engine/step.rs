@@ -1,0 +1,755 @@
+//! Handling one event at a time, and applying the effects policies return.
+
+use super::faults::{self, Fault};
+use super::network::{Fate, pairs_between};
+use super::node::{Inbox, MAX_INBOX, NodeStatus};
+use super::workload::{MAX_REDIRECTS, OpState};
+use super::{Engine, Event, FromScenario, Phase};
+use crate::check::history::{EventType, HistoryEvent};
+use crate::check::stale::ReadDone;
+use crate::policy::{ClientReq, Ctx, Effect, FailReason, Message, OpRef, OpResult};
+use crate::scenario::schema::{Scenario, SetValue};
+use crate::trace::{DropReason, FaultEvent, TraceEvent};
+use crate::types::{NodeId, OpKind, SimTime, ValueId, ms_to_us};
+
+impl<P: FromScenario> Engine<P> {
+    /// Processes the next event. Returns false once the run is over.
+    pub fn step(&mut self) -> bool {
+        if self.phase == Phase::Done {
+            return false;
+        }
+        let Some((at, event)) = self.queue.pop() else {
+            self.phase = Phase::Done;
+            return false;
+        };
+        debug_assert!(at >= self.now, "time never goes backwards");
+        self.now = at;
+        self.handle(event);
+        self.advance_phase();
+        true
+    }
+
+    /// Runs until simulated time `t` (events at exactly `t` included) or the end of the run.
+    pub fn run_until(&mut self, t: SimTime) {
+        while self.queue.peek_time().is_some_and(|next| next <= t) && self.step() {}
+        if self.phase != Phase::Done && self.now < t {
+            self.now = t;
+        }
+    }
+
+    /// Runs at most `n` events; returns how many ran.
+    pub fn run_for(&mut self, n: u64) -> u64 {
+        let mut ran = 0;
+        while ran < n && self.step() {
+            ran += 1;
+        }
+        ran
+    }
+
+    pub fn run_to_end(&mut self) {
+        while self.step() {}
+    }
+
+    /// Applies a fault now (the API and GUI use this; it is recorded like a scheduled one).
+    pub fn apply(&mut self, fault: Fault) {
+        self.apply_fault(fault, None);
+    }
+
+    /// Applies a fault now and undoes it after `undo_after_us`.
+    pub fn apply_for(&mut self, fault: Fault, undo_after_us: u64) {
+        self.apply_fault(fault, Some(undo_after_us));
+    }
+
+    fn handle(&mut self, event: Event<P>) {
+        match event {
+            Event::Deliver {
+                from,
+                to,
+                msg,
+                sent,
+                id,
+            } => self.deliver(from, to, msg, sent, id),
+            Event::Timer {
+                node,
+                incarnation,
+                timer,
+            } => self.fire_timer(node, incarnation, timer),
+            Event::ClientStart { client } => self.start_op(client),
+            Event::ClientSend { op } => self.send_request(op),
+            Event::ClientTimeout { op } => {
+                self.complete(op, OpResult::Unknown(FailReason::Timeout))
+            }
+            Event::Arrival => self.arrival(),
+            Event::Fault {
+                fault,
+                undo_after_us,
+            } => self.apply_fault(fault, undo_after_us),
+            Event::Undo(fault) => {
+                self.pending_undos -= 1;
+                self.apply_fault(fault, None);
+            }
+            Event::RandomFault { index } => self.random_fault(index),
+            Event::WorkloadEnd => self.stop_workload(),
+        }
+    }
+
+    fn advance_phase(&mut self) {
+        if self.phase == Phase::Running && self.ops_limit.is_some_and(|l| self.metrics.ops >= l) {
+            self.stop_workload();
+        }
+        if self.phase == Phase::Finishing && self.work.in_flight == 0 {
+            let drain = ms_to_us(self.scenario.run.drain_ms);
+            self.phase = Phase::Draining {
+                until: self.now.saturating_add(drain),
+            };
+        }
+        if let Phase::Draining { until } = self.phase {
+            let settled = self.messages_in_flight == 0 && self.pending_undos == 0;
+            if settled || self.queue.peek_time().is_none_or(|t| t > until) {
+                self.phase = Phase::Done;
+            }
+        }
+    }
+
+    fn stop_workload(&mut self) {
+        if self.phase == Phase::Running {
+            self.phase = Phase::Finishing;
+        }
+    }
+
+    // ---- nodes -------------------------------------------------------------------------------
+
+    /// Runs one policy callback on a node and applies the effects it returns.
+    pub(super) fn with_node(
+        &mut self,
+        id: NodeId,
+        f: impl FnOnce(&mut P, &mut Ctx<'_, P::Msg, P::Timer>),
+    ) {
+        let mut out = std::mem::take(&mut self.effects);
+        let node = &mut self.nodes[id.index()];
+        let mut ctx = Ctx {
+            now: self.now,
+            local_now_us: node.clock.local_us(self.now),
+            me: id,
+            rng: &mut node.rng,
+            out: &mut out,
+        };
+        f(&mut node.policy, &mut ctx);
+        for e in out.drain(..) {
+            self.apply_effect(id, e);
+        }
+        self.effects = out;
+    }
+
+    fn apply_effect(&mut self, node: NodeId, e: Effect<P::Msg, P::Timer>) {
+        match e {
+            Effect::Send { to, msg } => self.send(node, to, msg),
+            Effect::SetTimer { after_us, timer } => {
+                let n = &self.nodes[node.index()];
+                let delay = n.clock.real_delay_us(after_us);
+                let incarnation = n.incarnation;
+                self.queue.push_after(
+                    self.now,
+                    delay,
+                    Event::Timer {
+                        node,
+                        incarnation,
+                        timer,
+                    },
+                );
+            }
+            Effect::Reply { op, result } => self.reply(op, result),
+            Effect::Applied {
+                key,
+                value,
+                version,
+            } => {
+                self.metrics
+                    .replicas
+                    .on_applied(node, key, value, version, self.now);
+            }
+            Effect::Note(note) => {
+                let text = match note {
+                    crate::policy::Note::BecameLeader { term } => {
+                        format!("{node} became leader for term {term}")
+                    }
+                    crate::policy::Note::SteppedDown { term } => {
+                        format!("{node} stepped down in term {term}")
+                    }
+                    crate::policy::Note::Text(t) => t,
+                };
+                self.tracer.emit(self.now, TraceEvent::Note { node, text });
+            }
+        }
+    }
+
+    fn send(&mut self, from: NodeId, to: NodeId, msg: P::Msg) {
+        let kind = msg.kind();
+        let id = self.next_msg;
+        self.next_msg += 1;
+        self.metrics.messages_sent += 1;
+        match self.net.send(from, to, kind, self.now) {
+            Fate::Dropped(reason) => self.dropped(from, to, kind, id, reason),
+            Fate::Arrives(at, dup) => {
+                self.tracer.emit(
+                    self.now,
+                    TraceEvent::Send {
+                        from,
+                        to,
+                        kind,
+                        msg: id,
+                        arrive: at,
+                    },
+                );
+                if let Some(at2) = dup {
+                    self.messages_in_flight += 1;
+                    self.queue.push_at(
+                        at2,
+                        Event::Deliver {
+                            from,
+                            to,
+                            msg: msg.clone(),
+                            sent: self.now,
+                            id,
+                        },
+                    );
+                }
+                self.messages_in_flight += 1;
+                self.queue.push_at(
+                    at,
+                    Event::Deliver {
+                        from,
+                        to,
+                        msg,
+                        sent: self.now,
+                        id,
+                    },
+                );
+            }
+        }
+    }
+
+    fn dropped(&mut self, from: NodeId, to: NodeId, kind: u8, msg: u64, reason: DropReason) {
+        self.metrics.messages_dropped += 1;
+        self.tracer.emit(
+            self.now,
+            TraceEvent::Drop {
+                from,
+                to,
+                kind,
+                msg,
+                reason,
+            },
+        );
+    }
+
+    fn deliver(&mut self, from: NodeId, to: NodeId, msg: P::Msg, sent: SimTime, id: u64) {
+        self.messages_in_flight -= 1;
+        let kind = msg.kind();
+        if self.net.is_blocked(from, to) {
+            return self.dropped(from, to, kind, id, DropReason::Partition);
+        }
+        let node = &mut self.nodes[to.index()];
+        match node.status {
+            NodeStatus::Crashed => self.dropped(from, to, kind, id, DropReason::Crashed),
+            NodeStatus::Paused if node.inbox.len() >= MAX_INBOX => {
+                self.dropped(from, to, kind, id, DropReason::Loss)
+            }
+            NodeStatus::Paused => node.inbox.push_back(Inbox::Message { from, msg }),
+            NodeStatus::Up => {
+                self.metrics.messages_delivered += 1;
+                self.tracer.emit(
+                    self.now,
+                    TraceEvent::Deliver {
+                        from,
+                        to,
+                        kind,
+                        msg: id,
+                        sent,
+                    },
+                );
+                self.with_node(to, |p, ctx| p.on_message(ctx, from, msg));
+            }
+        }
+    }
+
+    fn fire_timer(&mut self, id: NodeId, incarnation: u32, timer: P::Timer) {
+        let node = &mut self.nodes[id.index()];
+        if node.incarnation != incarnation || node.status == NodeStatus::Crashed {
+            return;
+        }
+        if node.status == NodeStatus::Paused {
+            node.inbox.push_back(Inbox::Timer(timer));
+            return;
+        }
+        self.tracer.emit(self.now, TraceEvent::Timer { node: id });
+        self.with_node(id, |p, ctx| p.on_timer(ctx, timer));
+    }
+
+    /// Hands a client request to a node (clients sit next to the node they talk to).
+    fn hand_to_node(&mut self, id: NodeId, req: ClientReq) {
+        let node = &mut self.nodes[id.index()];
+        match node.status {
+            NodeStatus::Crashed => {} // lost; the client will time out
+            NodeStatus::Paused => {
+                if node.inbox.len() < MAX_INBOX {
+                    node.inbox.push_back(Inbox::Client(req));
+                }
+            }
+            NodeStatus::Up => self.with_node(id, |p, ctx| p.on_client(ctx, req)),
+        }
+    }
+
+    // ---- clients -----------------------------------------------------------------------------
+
+    fn start_op(&mut self, client: u32) {
+        if self.phase != Phase::Running || self.work.clients[client as usize].busy.is_some() {
+            return;
+        }
+        let kind = self.work.pick_kind();
+        let key = self.work.keys.sample(&mut self.work.rng);
+        let value = (kind == OpKind::Write).then(|| {
+            self.work.next_value += 1;
+            ValueId(self.work.next_value - 1)
+        });
+        let hint = self
+            .nodes
+            .iter()
+            .find(|n| n.status == NodeStatus::Up)
+            .and_then(|n| n.policy.leader_hint());
+        let node = self.work.pick_node(client, self.nodes.len() as u16, hint);
+        let process = self.work.clients[client as usize].process;
+        let id = self.work.next_op;
+        self.work.next_op += 1;
+        let state = OpState {
+            id,
+            client,
+            process,
+            kind,
+            key,
+            value,
+            invoked: self.now,
+            node,
+            redirects: 0,
+        };
+        let op = self.work.begin(state);
+        self.record_invoke(&state);
+        self.queue
+            .push_after(self.now, self.work.timeout_us, Event::ClientTimeout { op });
+        self.hand_to_node(
+            node,
+            ClientReq {
+                op,
+                kind,
+                key,
+                value,
+            },
+        );
+    }
+
+    fn record_invoke(&mut self, s: &OpState) {
+        let m = &mut self.metrics;
+        m.ops += 1;
+        match s.kind {
+            OpKind::Read => m.reads += 1,
+            OpKind::Write => m.writes += 1,
+            OpKind::Delete => m.deletes += 1,
+        }
+        if s.kind.is_update() {
+            m.stale
+                .on_update_invoke(s.id, s.key, s.kind, s.value, self.now.0);
+        }
+        let t = TraceEvent::Invoke {
+            op: s.id,
+            process: s.process,
+            node: s.node,
+            f: s.kind,
+            key: s.key,
+            value: s.value,
+        };
+        self.tracer.emit(self.now, t);
+        self.record_history(EventType::Invoke, s, s.value);
+    }
+
+    fn record_history(&mut self, kind: EventType, s: &OpState, value: Option<ValueId>) {
+        let e = HistoryEvent {
+            kind,
+            process: s.process,
+            f: s.kind,
+            key: s.key,
+            value,
+            time_us: self.now.0,
+        };
+        if (self.history.len() as u64) < self.scenario.run.history_limit {
+            self.history.push(e);
+        }
+        if let Some(stream) = &mut self.history_stream {
+            stream.push(e);
+        }
+    }
+
+    fn send_request(&mut self, op: OpRef) {
+        if let Some(s) = self.work.get(op).copied() {
+            self.hand_to_node(
+                s.node,
+                ClientReq {
+                    op,
+                    kind: s.kind,
+                    key: s.key,
+                    value: s.value,
+                },
+            );
+        }
+    }
+
+    fn reply(&mut self, op: OpRef, result: OpResult) {
+        let OpResult::Redirect(to) = result else {
+            return self.complete(op, result);
+        };
+        let Some(s) = self.work.get_mut(op) else {
+            return;
+        };
+        if s.redirects >= MAX_REDIRECTS {
+            return self.complete(op, OpResult::Failed(FailReason::NotLeader));
+        }
+        s.redirects += 1;
+        s.node = to;
+        let (id, client) = (s.id, s.client);
+        self.work.clients[client as usize].leader_guess = Some(to);
+        self.tracer
+            .emit(self.now, TraceEvent::Redirect { op: id, to });
+        self.queue.push_after(self.now, 0, Event::ClientSend { op });
+    }
+
+    /// Ends an operation with its outcome; a late reply to a finished operation is ignored.
+    fn complete(&mut self, op: OpRef, result: OpResult) {
+        let Some(s) = self.work.finish(op) else {
+            return;
+        };
+        let (outcome, value, reason) = match result {
+            OpResult::Read(v) => (EventType::Ok, v, None),
+            OpResult::Written(_) => (EventType::Ok, s.value, None),
+            OpResult::Failed(r) => (EventType::Fail, s.value, Some(r)),
+            // A read that did not finish changed nothing: it definitely failed.
+            OpResult::Unknown(r) if s.kind == OpKind::Read => (EventType::Fail, None, Some(r)),
+            OpResult::Unknown(r) => (EventType::Info, s.value, Some(r)),
+            OpResult::Redirect(_) => (EventType::Fail, s.value, Some(FailReason::NotLeader)),
+        };
+        self.count_outcome(&s, outcome, result, value);
+        let t = TraceEvent::Complete {
+            op: s.id,
+            process: s.process,
+            outcome,
+            value,
+            reason,
+        };
+        self.tracer.emit(self.now, t);
+        self.record_history(outcome, &s, value);
+        if outcome == EventType::Info {
+            // The old operation may still take effect; the client goes on as a new process.
+            self.work.clients[s.client as usize].process = self.work.next_process;
+            self.work.next_process += 1;
+        }
+        if let Some(think) = self.work.think_us() {
+            self.queue
+                .push_after(self.now, think, Event::ClientStart { client: s.client });
+        }
+    }
+
+    fn count_outcome(
+        &mut self,
+        s: &OpState,
+        outcome: EventType,
+        result: OpResult,
+        value: Option<ValueId>,
+    ) {
+        let now = self.now;
+        let m = &mut self.metrics;
+        match outcome {
+            EventType::Ok => {
+                m.ok += 1;
+                m.latency.record(now.since(s.invoked));
+            }
+            EventType::Fail => m.failed += 1,
+            _ => m.unknown += 1,
+        }
+        if s.kind.is_update() {
+            let ok = outcome == EventType::Ok;
+            m.stale
+                .on_update_done(s.id, s.key, s.kind, ok, outcome == EventType::Fail, now.0);
+            if let OpResult::Written(version) = result {
+                m.replicas.on_acked(s.key, version, now);
+            }
+        } else if outcome == EventType::Ok {
+            let read = ReadDone {
+                op: s.id,
+                process: s.process,
+                key: s.key,
+                invoke_us: s.invoked.0,
+                returned: value,
+            };
+            m.stale.on_read_ok(read);
+        }
+    }
+
+    fn arrival(&mut self) {
+        if self.phase != Phase::Running {
+            return;
+        }
+        if let Some(c) = self.work.idle_client() {
+            self.start_op(c);
+        }
+        if let Some(next) = self.work.next_arrival_us() {
+            self.queue.push_after(self.now, next, Event::Arrival);
+        }
+    }
+
+    // ---- faults ------------------------------------------------------------------------------
+
+    fn apply_fault(&mut self, fault: Fault, undo_after_us: Option<u64>) {
+        let undo = self.fault_effect(&fault);
+        self.applied_faults.push((self.now, fault));
+        if let (Some(after), Some(undo)) = (undo_after_us, undo) {
+            self.pending_undos += 1;
+            self.queue
+                .push_at(self.now.saturating_add(after), Event::Undo(undo));
+        }
+    }
+
+    /// Applies a fault; returns the fault that undoes it (if it can be undone).
+    fn fault_effect(&mut self, fault: &Fault) -> Option<Fault> {
+        match fault {
+            Fault::Crash(n) => self.crash(*n).then_some(Fault::Restart(*n)),
+            Fault::Restart(n) => self.restart(*n).then_some(Fault::Crash(*n)),
+            Fault::Pause(n) => self.pause(*n).then_some(Fault::Resume(*n)),
+            Fault::Resume(n) => self.resume(*n).then_some(Fault::Pause(*n)),
+            Fault::Partition(groups) => Some(Fault::Unblock(self.partition(groups))),
+            Fault::PartitionOneWay { from, to } => {
+                Some(Fault::Unblock(self.block(pairs_between(from, to))))
+            }
+            Fault::CutLink { a, b, one_way } => {
+                let mut pairs = vec![(*a, *b)];
+                if !one_way {
+                    pairs.push((*b, *a));
+                }
+                Some(Fault::Unblock(self.block(pairs)))
+            }
+            Fault::Unblock(cut) => {
+                self.net.unblock(*cut);
+                self.trace_fault(FaultEvent::Unblock { cut: *cut });
+                None
+            }
+            Fault::HealAll => {
+                self.net.heal_all();
+                self.trace_fault(FaultEvent::HealAll);
+                None
+            }
+            Fault::ClockSkew { node, skew_us } => {
+                let old = std::mem::replace(&mut self.nodes[node.index()].clock.skew_us, *skew_us);
+                self.trace_fault(FaultEvent::ClockSkew {
+                    node: *node,
+                    skew_us: *skew_us,
+                });
+                Some(Fault::ClockSkew {
+                    node: *node,
+                    skew_us: old,
+                })
+            }
+            Fault::ClockDrift { node, drift_ppm } => {
+                let old =
+                    std::mem::replace(&mut self.nodes[node.index()].clock.drift_ppm, *drift_ppm);
+                self.trace_fault(FaultEvent::ClockDrift {
+                    node: *node,
+                    drift_ppm: *drift_ppm,
+                });
+                Some(Fault::ClockDrift {
+                    node: *node,
+                    drift_ppm: old,
+                })
+            }
+            Fault::LossBurst(p) => {
+                self.net.set_loss_floor(*p);
+                self.trace_fault(FaultEvent::LossBurst {
+                    loss_ppm: libm::round(p * 1e6) as u32,
+                });
+                Some(Fault::LossBurstEnd)
+            }
+            Fault::LossBurstEnd => {
+                self.net.set_loss_floor(0.0);
+                self.trace_fault(FaultEvent::LossBurstEnd);
+                None
+            }
+            Fault::Set { path, value } => {
+                self.set_parameter(path, value);
+                None
+            }
+        }
+    }
+
+    fn trace_fault(&mut self, f: FaultEvent) {
+        self.tracer.emit(self.now, TraceEvent::Fault(f));
+    }
+
+    fn crash(&mut self, id: NodeId) -> bool {
+        let node = &mut self.nodes[id.index()];
+        if node.status == NodeStatus::Crashed {
+            return false;
+        }
+        node.status = NodeStatus::Crashed;
+        node.incarnation += 1;
+        node.inbox.clear();
+        node.policy.on_crash();
+        self.metrics.replicas.set_live(id, false);
+        self.trace_fault(FaultEvent::Crash(id));
+        true
+    }
+
+    fn restart(&mut self, id: NodeId) -> bool {
+        if self.nodes[id.index()].status != NodeStatus::Crashed {
+            return false;
+        }
+        self.nodes[id.index()].status = NodeStatus::Up;
+        self.metrics.replicas.set_live(id, true);
+        self.trace_fault(FaultEvent::Restart(id));
+        self.with_node(id, |p, ctx| p.on_start(ctx));
+        true
+    }
+
+    fn pause(&mut self, id: NodeId) -> bool {
+        let node = &mut self.nodes[id.index()];
+        if node.status != NodeStatus::Up {
+            return false;
+        }
+        node.status = NodeStatus::Paused;
+        self.trace_fault(FaultEvent::Pause(id));
+        true
+    }
+
+    /// Resumes a paused node and works through what arrived meanwhile, in arrival order.
+    fn resume(&mut self, id: NodeId) -> bool {
+        if self.nodes[id.index()].status != NodeStatus::Paused {
+            return false;
+        }
+        self.nodes[id.index()].status = NodeStatus::Up;
+        self.trace_fault(FaultEvent::Resume(id));
+        while self.nodes[id.index()].status == NodeStatus::Up {
+            let Some(item) = self.nodes[id.index()].inbox.pop_front() else {
+                break;
+            };
+            match item {
+                Inbox::Message { from, msg } => {
+                    self.metrics.messages_delivered += 1;
+                    let t = TraceEvent::Deliver {
+                        from,
+                        to: id,
+                        kind: msg.kind(),
+                        msg: u64::MAX,
+                        sent: self.now,
+                    };
+                    self.tracer.emit(self.now, t);
+                    self.with_node(id, |p, ctx| p.on_message(ctx, from, msg));
+                }
+                Inbox::Timer(timer) => self.with_node(id, |p, ctx| p.on_timer(ctx, timer)),
+                Inbox::Client(req) => self.with_node(id, |p, ctx| p.on_client(ctx, req)),
+            }
+        }
+        true
+    }
+
+    fn partition(&mut self, groups: &[Vec<NodeId>]) -> u32 {
+        let mut groups = groups.to_vec();
+        let rest: Vec<NodeId> = (0..self.nodes.len() as u16)
+            .map(NodeId)
+            .filter(|n| !groups.iter().flatten().any(|g| g == n))
+            .collect();
+        if !rest.is_empty() {
+            groups.push(rest);
+        }
+        let mut pairs = Vec::new();
+        for (i, a) in groups.iter().enumerate() {
+            for (j, b) in groups.iter().enumerate() {
+                if i != j {
+                    pairs.extend(pairs_between(a, b));
+                }
+            }
+        }
+        self.block(pairs)
+    }
+
+    fn block(&mut self, pairs: Vec<(NodeId, NodeId)>) -> u32 {
+        let mut from: Vec<NodeId> = pairs.iter().map(|p| p.0).collect();
+        let mut to: Vec<NodeId> = pairs.iter().map(|p| p.1).collect();
+        from.dedup();
+        to.sort();
+        to.dedup();
+        let cut = self.net.block(pairs);
+        self.trace_fault(FaultEvent::Block { cut, from, to });
+        cut
+    }
+
+    fn random_fault(&mut self, index: usize) {
+        if self.phase != Phase::Running {
+            return;
+        }
+        let spec = self.scenario.random_faults[index].clone();
+        let up: Vec<NodeId> = self
+            .nodes
+            .iter()
+            .filter(|n| n.status == NodeStatus::Up)
+            .map(|n| n.id)
+            .collect();
+        if let Some((fault, duration)) =
+            faults::draw(&spec, self.nodes.len() as u16, &up, &mut self.fault_rng)
+        {
+            self.apply_fault(fault, Some(duration.max(1)));
+        }
+        self.schedule_random_fault(index);
+    }
+
+    pub(super) fn schedule_random_fault(&mut self, index: usize) {
+        let rate = self.scenario.random_faults[index].per_second;
+        if rate <= 0.0 {
+            return;
+        }
+        let gap_us = -1e6 / rate * libm::log(self.fault_rng.unit_open0());
+        let gap = (libm::round(gap_us) as u64).max(1);
+        self.queue
+            .push_at(self.now.saturating_add(gap), Event::RandomFault { index });
+    }
+
+    /// `Set(path, value)`: changes a scenario parameter mid-run. Validation has checked that the
+    /// change is allowed, so a failure here leaves everything as it was.
+    fn set_parameter(&mut self, path: &str, value: &SetValue) {
+        let Ok(next) = crate::scenario::set_path::apply(&self.scenario, path, value) else {
+            return;
+        };
+        let text = match value {
+            SetValue::Bool(b) => b.to_string(),
+            SetValue::Int(i) => i.to_string(),
+            SetValue::Float(f) => f.to_string(),
+            SetValue::Text(s) => s.clone(),
+        };
+        self.reconfigure(next);
+        self.trace_fault(FaultEvent::Set {
+            path: path.into(),
+            value: text,
+        });
+    }
+
+    /// Adopts a changed scenario: network tables, workload and policy parameters.
+    pub fn reconfigure(&mut self, next: Scenario) {
+        self.net.configure(&next.network, P::KINDS);
+        self.work.reconfigure(&next.workload);
+        self.ops_limit = next.run.ops;
+        self.config = P::config_from(&next);
+        for n in &mut self.nodes {
+            n.policy.reconfigure(&self.config);
+        }
+        self.scenario = next;
+    }
+
+    /// The end of run: the time now, for metrics that count what is still pending.
+    pub fn end_time(&self) -> SimTime {
+        self.now
+    }
+}

@@ -1,0 +1,259 @@
+//! Workload clients: closed loop (each client waits for its reply, plus think time) or open loop
+//! (Poisson arrivals); a read/write/delete mix; uniform, Zipf or hot-set keys; and which node each
+//! request goes to.
+
+use super::rng::SimRng;
+use crate::policy::OpRef;
+use crate::scenario::schema::{KeySpec, LoadSpec, Mix, TargetSpec, WorkloadSpec};
+use crate::types::{Key, NodeId, OpKind, SimTime, ValueId, ms_to_us};
+use std::sync::Arc;
+
+/// Draws keys from the configured distribution.
+#[derive(Clone, Debug)]
+pub enum KeySampler {
+    Uniform(u32),
+    /// Cumulative probabilities of ranks 1..=count (key 0 is the most popular).
+    Zipf(Arc<Vec<f64>>),
+    HotSet {
+        count: u32,
+        hot: u32,
+        hot_probability: f64,
+    },
+}
+
+impl KeySampler {
+    pub fn new(spec: &KeySpec) -> KeySampler {
+        match spec {
+            KeySpec::Uniform { count } => KeySampler::Uniform(*count),
+            KeySpec::Zipf { count, s } => {
+                let mut cdf = Vec::with_capacity(*count as usize);
+                let mut acc = 0.0;
+                for rank in 1..=*count {
+                    acc += 1.0 / libm::pow(rank as f64, *s);
+                    cdf.push(acc);
+                }
+                cdf.iter_mut().for_each(|c| *c /= acc);
+                KeySampler::Zipf(Arc::new(cdf))
+            }
+            KeySpec::HotSet {
+                count,
+                hot_fraction,
+                hot_probability,
+            } => {
+                let hot = (libm::ceil(*count as f64 * hot_fraction) as u32).clamp(1, *count);
+                KeySampler::HotSet {
+                    count: *count,
+                    hot,
+                    hot_probability: *hot_probability,
+                }
+            }
+        }
+    }
+
+    pub fn sample(&self, rng: &mut SimRng) -> Key {
+        match self {
+            KeySampler::Uniform(n) => rng.below(*n as u64) as Key,
+            KeySampler::Zipf(cdf) => {
+                let u = rng.unit();
+                cdf.partition_point(|c| *c <= u).min(cdf.len() - 1) as Key
+            }
+            KeySampler::HotSet {
+                count,
+                hot,
+                hot_probability,
+            } => {
+                if *hot == *count || rng.chance(*hot_probability) {
+                    rng.below(*hot as u64) as Key
+                } else {
+                    *hot + rng.below((*count - *hot) as u64) as Key
+                }
+            }
+        }
+    }
+}
+
+/// One client process slot. A client has at most one operation in flight.
+#[derive(Clone, Debug)]
+pub struct Client {
+    pub process: u64,
+    pub home: NodeId,
+    pub leader_guess: Option<NodeId>,
+    pub busy: Option<OpRef>,
+}
+
+/// An operation in progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpState {
+    pub id: u64,
+    pub client: u32,
+    pub process: u64,
+    pub kind: OpKind,
+    pub key: Key,
+    pub value: Option<ValueId>,
+    pub invoked: SimTime,
+    pub node: NodeId,
+    pub redirects: u8,
+}
+
+/// Most redirects one request follows before it fails as "not leader".
+pub const MAX_REDIRECTS: u8 = 3;
+
+#[derive(Clone, Debug)]
+pub struct Workload {
+    pub spec: WorkloadSpec,
+    pub keys: KeySampler,
+    pub timeout_us: u64,
+    pub clients: Vec<Client>,
+    pub rng: SimRng,
+    ops: Vec<Option<(u32, OpState)>>,
+    free: Vec<u32>,
+    generation: u32,
+    pub next_process: u64,
+    pub next_op: u64,
+    pub next_value: u64,
+    pub in_flight: usize,
+}
+
+impl Workload {
+    pub fn new(spec: &WorkloadSpec, nodes: u16, rng: SimRng) -> Workload {
+        let homes: Vec<NodeId> = if spec.client_nodes.is_empty() {
+            (0..nodes).map(NodeId).collect()
+        } else {
+            spec.client_nodes
+                .iter()
+                .filter_map(|n| NodeId::parse(n))
+                .collect()
+        };
+        let count = match spec.load {
+            LoadSpec::ClosedLoop { clients, .. } | LoadSpec::OpenLoop { clients, .. } => clients,
+        };
+        let clients = (0..count)
+            .map(|i| Client {
+                process: i as u64,
+                home: homes[i as usize % homes.len()],
+                leader_guess: None,
+                busy: None,
+            })
+            .collect();
+        Workload {
+            spec: spec.clone(),
+            keys: KeySampler::new(&spec.keys),
+            timeout_us: ms_to_us(spec.timeout_ms),
+            clients,
+            rng,
+            ops: Vec::new(),
+            free: Vec::new(),
+            generation: 0,
+            next_process: count as u64,
+            next_op: 0,
+            next_value: 1,
+            in_flight: 0,
+        }
+    }
+
+    /// Applies a changed spec mid-run (a `Set`); clients and their processes stay.
+    pub fn reconfigure(&mut self, spec: &WorkloadSpec) {
+        if spec.keys != self.spec.keys {
+            self.keys = KeySampler::new(&spec.keys);
+        }
+        self.timeout_us = ms_to_us(spec.timeout_ms);
+        self.spec = spec.clone();
+    }
+
+    pub fn think_us(&self) -> Option<u64> {
+        match self.spec.load {
+            LoadSpec::ClosedLoop { think_time_ms, .. } => Some(ms_to_us(think_time_ms)),
+            LoadSpec::OpenLoop { .. } => None,
+        }
+    }
+
+    /// Time to the next open-loop arrival (exponential inter-arrival times).
+    pub fn next_arrival_us(&mut self) -> Option<u64> {
+        match self.spec.load {
+            LoadSpec::OpenLoop { rate_per_sec, .. } => {
+                let mean_us = 1e6 / rate_per_sec;
+                Some(ms_to_us(-mean_us * libm::log(self.rng.unit_open0()) / 1000.0).max(1))
+            }
+            LoadSpec::ClosedLoop { .. } => None,
+        }
+    }
+
+    pub fn pick_kind(&mut self) -> OpKind {
+        let Mix {
+            read,
+            write,
+            delete,
+        } = self.spec.mix;
+        let u = self.rng.unit() * (read + write + delete);
+        if u < read {
+            OpKind::Read
+        } else if u < read + write {
+            OpKind::Write
+        } else {
+            OpKind::Delete
+        }
+    }
+
+    /// Where the client's next request goes.
+    pub fn pick_node(&mut self, client: u32, nodes: u16, leader_hint: Option<NodeId>) -> NodeId {
+        let c = &self.clients[client as usize];
+        match &self.spec.target {
+            TargetSpec::RoundRobin => c.home,
+            TargetSpec::Node(n) => NodeId::parse(n).unwrap_or(c.home),
+            TargetSpec::Random => NodeId(self.rng.below(nodes as u64) as u16),
+            TargetSpec::Leader => c.leader_guess.or(leader_hint).unwrap_or(c.home),
+        }
+    }
+
+    /// Starts tracking a new operation and returns its handle.
+    pub fn begin(&mut self, op: OpState) -> OpRef {
+        self.generation = self.generation.wrapping_add(1);
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.ops[s as usize] = Some((self.generation, op));
+                s
+            }
+            None => {
+                self.ops.push(Some((self.generation, op)));
+                (self.ops.len() - 1) as u32
+            }
+        };
+        self.in_flight += 1;
+        let r = OpRef((self.generation as u64) << 32 | slot as u64);
+        self.clients[op.client as usize].busy = Some(r);
+        r
+    }
+
+    pub fn get(&self, r: OpRef) -> Option<&OpState> {
+        let (generation, op) = self.ops.get((r.0 & 0xffff_ffff) as usize)?.as_ref()?;
+        (*generation == (r.0 >> 32) as u32).then_some(op)
+    }
+
+    pub fn get_mut(&mut self, r: OpRef) -> Option<&mut OpState> {
+        let (generation, op) = self.ops.get_mut((r.0 & 0xffff_ffff) as usize)?.as_mut()?;
+        (*generation == (r.0 >> 32) as u32).then_some(op)
+    }
+
+    /// Stops tracking an operation; returns it if it was still in progress.
+    pub fn finish(&mut self, r: OpRef) -> Option<OpState> {
+        self.get(r)?;
+        let slot = (r.0 & 0xffff_ffff) as u32;
+        let (_, op) = self.ops[slot as usize].take()?;
+        self.free.push(slot);
+        self.in_flight -= 1;
+        self.clients[op.client as usize].busy = None;
+        Some(op)
+    }
+
+    /// Operations in progress, in slot order (deterministic).
+    pub fn in_progress(&self) -> impl Iterator<Item = &OpState> {
+        self.ops.iter().filter_map(|o| o.as_ref().map(|(_, op)| op))
+    }
+
+    pub fn idle_client(&self) -> Option<u32> {
+        self.clients
+            .iter()
+            .position(|c| c.busy.is_none())
+            .map(|i| i as u32)
+    }
+}

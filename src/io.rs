@@ -1,0 +1,74 @@
+//! The thin layer that touches the file system: reading scenarios and writing files atomically.
+//! The simulator core never does I/O; the CLI and the GUI go through here.
+
+use crate::scenario::{self, Scenario, ScenarioError};
+use std::io::Write;
+use std::path::Path;
+
+/// Reads and validates a scenario file; errors name the file (and line:col for syntax).
+pub fn read_scenario(path: &Path) -> Result<Scenario, ScenarioError> {
+    let name = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|e| unreadable(&name, e))?;
+    if meta.len() > scenario::limits::MAX_FILE_BYTES as u64 {
+        return Err(ScenarioError::TooLarge {
+            file: name,
+            bytes: meta.len() as usize,
+            limit: scenario::limits::MAX_FILE_BYTES,
+        });
+    }
+    let bytes = std::fs::read(path).map_err(|e| unreadable(&name, e))?;
+    let text = String::from_utf8(bytes).map_err(|e| ScenarioError::Unreadable {
+        file: name.clone(),
+        reason: format!("not UTF-8 text ({e})"),
+    })?;
+    scenario::from_str(&name, &text)
+}
+
+fn unreadable(file: &str, e: std::io::Error) -> ScenarioError {
+    ScenarioError::Unreadable {
+        file: file.into(),
+        reason: e.to_string(),
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed and
+/// synced, then renamed over the target. A crash mid-save leaves the old file intact.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "capsim".into());
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Every `*.ron` file under `path` (or `path` itself), sorted.
+pub fn scenario_files(path: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(path)? {
+        let p = entry?.path();
+        if p.is_dir() {
+            out.extend(scenario_files(&p)?);
+        } else if p.extension().is_some_and(|e| e == "ron") {
+            out.push(p);
+        }
+    }
+    out.sort();
+    Ok(out)
+}

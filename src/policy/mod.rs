@@ -1,0 +1,206 @@
+//! Replication / consistency policies as pure state machines (after stateright's `Actor` and
+//! raft-rs's `Ready`): a policy node gets `(now, message | timer | client request)` and returns
+//! effects that the engine applies. It never samples latency, reads a wall clock or draws a random
+//! number except through the [`Ctx`] the engine hands it.
+
+pub mod leaderless;
+pub mod ring;
+pub mod single_leader;
+
+use crate::engine::rng::SimRng;
+use crate::types::{Key, NodeId, OpKind, SimTime, ValueId, Version};
+use std::fmt::Debug;
+
+/// A client request as a policy node sees it. `op` is the engine's handle, echoed in the reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientReq {
+    pub op: OpRef,
+    pub kind: OpKind,
+    pub key: Key,
+    /// The value a write writes (unique per write); `None` for reads and deletes.
+    pub value: Option<ValueId>,
+}
+
+/// The engine's handle on an operation in progress (slot + generation, so a late reply to a
+/// finished operation can never be mistaken for a newer one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OpRef(pub u64);
+
+/// How a policy answers a client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpResult {
+    /// A read's result: the value, or `None` when the key is absent or deleted.
+    Read(Option<ValueId>),
+    /// A write or delete took effect at this version.
+    Written(Version),
+    /// Definitely not applied (e.g. Unavailable, not enough replicas): `fail` in the history.
+    Failed(FailReason),
+    /// Outcome unknown (e.g. the coordinator timed out waiting for acks): `info` in the history.
+    Unknown(FailReason),
+    /// "I am not the leader; try this node." The client retries there within its timeout.
+    Redirect(NodeId),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailReason {
+    Timeout,
+    Unavailable,
+    NotLeader,
+    NotEnoughReplicas,
+}
+
+impl FailReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailReason::Timeout => "timeout",
+            FailReason::Unavailable => "unavailable",
+            FailReason::NotLeader => "not leader",
+            FailReason::NotEnoughReplicas => "not enough replicas",
+        }
+    }
+}
+
+/// What a policy node asks the engine to do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect<M, T> {
+    Send {
+        to: NodeId,
+        msg: M,
+    },
+    /// Fire `timer` after `after_us` microseconds of this node's *local* clock (drift applies).
+    SetTimer {
+        after_us: u64,
+        timer: T,
+    },
+    Reply {
+        op: OpRef,
+        result: OpResult,
+    },
+    /// This node now holds `value` (None = deleted) for `key` at `version`. Feeds replication lag
+    /// and divergence metrics; report every change of a replica's stored value.
+    Applied {
+        key: Key,
+        value: Option<ValueId>,
+        version: Version,
+    },
+    /// A plain-language note for the trace and event log ("n2 became leader for term 3").
+    Note(Note),
+}
+
+/// Notable policy events, kept as data so the GUI can mark them on the timeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Note {
+    BecameLeader { term: u64 },
+    SteppedDown { term: u64 },
+    Text(String),
+}
+
+/// Facts about the cluster every node knows from the start.
+#[derive(Clone, Debug)]
+pub struct Cluster {
+    pub nodes: u16,
+    pub seed: u64,
+}
+
+impl Cluster {
+    pub fn node_ids(&self) -> impl Iterator<Item = NodeId> + '_ {
+        (0..self.nodes).map(NodeId)
+    }
+}
+
+/// The context a policy node works in for one step.
+pub struct Ctx<'a, M, T> {
+    pub now: SimTime,
+    /// This node's local clock reading (skewed and drifting); timestamps come from here.
+    pub local_now_us: u64,
+    pub me: NodeId,
+    pub rng: &'a mut SimRng,
+    pub out: &'a mut Vec<Effect<M, T>>,
+}
+
+impl<M, T> Ctx<'_, M, T> {
+    pub fn send(&mut self, to: NodeId, msg: M) {
+        self.out.push(Effect::Send { to, msg });
+    }
+    pub fn set_timer(&mut self, after_us: u64, timer: T) {
+        self.out.push(Effect::SetTimer { after_us, timer });
+    }
+    pub fn reply(&mut self, op: OpRef, result: OpResult) {
+        self.out.push(Effect::Reply { op, result });
+    }
+    pub fn applied(&mut self, key: Key, value: Option<ValueId>, version: Version) {
+        self.out.push(Effect::Applied {
+            key,
+            value,
+            version,
+        });
+    }
+    pub fn note(&mut self, note: Note) {
+        self.out.push(Effect::Note(note));
+    }
+}
+
+/// Every message kind a policy uses has a stable name: the network's per-kind settings, the trace
+/// and the GUI legend refer to it.
+pub trait Message: Clone + Debug + Send + Sync + 'static {
+    /// Index into the policy's `KINDS`.
+    fn kind(&self) -> u8;
+    /// Approximate size on the wire, for bandwidth and byte counts.
+    fn size_bytes(&self) -> u32 {
+        64
+    }
+}
+
+/// A per-node replication state machine.
+pub trait Policy: Clone + Debug + Send + Sync + 'static {
+    type Msg: Message;
+    type Timer: Clone + Debug + Send + Sync + 'static;
+    type Config: Clone + Debug + Send + Sync + 'static;
+
+    /// Names of the message kinds, indexed by `Message::kind`.
+    const KINDS: &'static [&'static str];
+
+    fn new(me: NodeId, cluster: &Cluster, config: &Self::Config) -> Self;
+    /// Called once at time 0 and after every restart, to set initial timers.
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self::Msg, Self::Timer>);
+    fn on_client(&mut self, ctx: &mut Ctx<'_, Self::Msg, Self::Timer>, req: ClientReq);
+    fn on_message(
+        &mut self,
+        ctx: &mut Ctx<'_, Self::Msg, Self::Timer>,
+        from: NodeId,
+        msg: Self::Msg,
+    );
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self::Msg, Self::Timer>, timer: Self::Timer);
+    /// Lose every volatile field; keep what the real system keeps on disk.
+    fn on_crash(&mut self);
+    /// A parameter changed mid-run (`Set` fault or the GUI's policy editor).
+    fn reconfigure(&mut self, config: &Self::Config);
+    /// The nodes that should hold `key` (for lag and divergence metrics).
+    fn replicas_of(&self, key: Key, out: &mut Vec<NodeId>);
+    /// Which node this node believes leads (for clients that target the leader).
+    fn leader_hint(&self) -> Option<NodeId> {
+        None
+    }
+    /// A read-only summary for viewers.
+    fn view(&self) -> NodeView;
+    /// The stored value of every key this node holds (for inspectors and divergence checks).
+    fn stored(&self, out: &mut Vec<StoredValue>);
+}
+
+/// What a viewer shows about one node's protocol state.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NodeView {
+    pub role: &'static str,
+    pub term: Option<u64>,
+    pub log_len: Option<u64>,
+    pub commit_index: Option<u64>,
+    /// Further facts as (label, value), e.g. ("pending requests", "3").
+    pub details: Vec<(&'static str, String)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoredValue {
+    pub key: Key,
+    pub value: Option<ValueId>,
+    pub version: Version,
+}

@@ -1,0 +1,444 @@
+//! The scenario file format (RON). Every field has a sensible default so that a small
+//! scenario is a few lines; `docs/scenario-format.md` documents each one.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One whole experiment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Scenario {
+    pub title: String,
+    pub description: String,
+    pub seed: u64,
+    pub nodes: NodesSpec,
+    pub network: NetworkSpec,
+    pub policy: PolicySpec,
+    pub workload: WorkloadSpec,
+    pub faults: Vec<ScheduledFault>,
+    pub random_faults: Vec<RandomFault>,
+    pub run: RunSpec,
+    /// Assertions on `capsim run --json` fields: `"stale_reads": ">0"`, `"availability": ">=0.99"`.
+    pub expect: BTreeMap<String, Expectation>,
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Scenario {
+            title: "untitled".into(),
+            description: String::new(),
+            seed: 1,
+            nodes: NodesSpec::default(),
+            network: NetworkSpec::default(),
+            policy: PolicySpec::Leaderless(LeaderlessSpec::default()),
+            workload: WorkloadSpec::default(),
+            faults: Vec::new(),
+            random_faults: Vec::new(),
+            run: RunSpec::default(),
+            expect: BTreeMap::new(),
+        }
+    }
+}
+
+/// The cluster's nodes. Nodes are named `n1`..`nN`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodesSpec {
+    pub count: u16,
+    /// Per-node clock settings; nodes not listed have a perfect clock.
+    pub clocks: Vec<ClockSpec>,
+}
+
+impl Default for NodesSpec {
+    fn default() -> Self {
+        NodesSpec {
+            count: 3,
+            clocks: Vec::new(),
+        }
+    }
+}
+
+/// A node's clock: `local = true_time + skew_ms + drift_ppm * true_time / 1e6`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockSpec {
+    pub node: String,
+    #[serde(default)]
+    pub skew_ms: f64,
+    #[serde(default)]
+    pub drift_ppm: f64,
+}
+
+/// A latency distribution in milliseconds. Sampled with platform-independent maths (libm).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Dist {
+    Constant(f64),
+    Uniform {
+        min_ms: f64,
+        max_ms: f64,
+    },
+    /// Normal, truncated at 0 (negative draws are redrawn).
+    Normal {
+        mean_ms: f64,
+        std_ms: f64,
+    },
+    Exponential {
+        mean_ms: f64,
+    },
+    /// Pareto with minimum `scale_ms` and tail index `shape`.
+    Pareto {
+        scale_ms: f64,
+        shape: f64,
+    },
+    /// `ln(latency_ms)` is Normal(mu, sigma).
+    LogNormal {
+        mu: f64,
+        sigma: f64,
+    },
+    /// Weighted mixture: picks one component with probability weight / sum of weights.
+    Mixture(Vec<(f64, Dist)>),
+    /// A constant added to another distribution (e.g. a minimum propagation delay).
+    Shifted {
+        shift_ms: f64,
+        dist: Box<Dist>,
+    },
+}
+
+/// How messages behave on a link: latency, loss and duplication. Unset fields inherit.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LinkSpec {
+    pub latency: Option<Dist>,
+    pub loss: Option<f64>,
+    pub duplicate: Option<f64>,
+}
+
+/// An override for messages from `from` to `to` (both may be `"*"`), optionally only of one kind.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkOverride {
+    pub from: String,
+    pub to: String,
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Also apply to messages from `to` to `from`.
+    #[serde(default)]
+    pub both_ways: bool,
+    #[serde(default)]
+    pub latency: Option<Dist>,
+    #[serde(default)]
+    pub loss: Option<f64>,
+    #[serde(default)]
+    pub duplicate: Option<f64>,
+}
+
+impl LinkOverride {
+    pub fn spec(&self) -> LinkSpec {
+        LinkSpec {
+            latency: self.latency.clone(),
+            loss: self.loss,
+            duplicate: self.duplicate,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkSpec {
+    pub latency: Dist,
+    pub loss: f64,
+    pub duplicate: f64,
+    /// Per-message-kind settings, e.g. `"write_req": (latency: Some(Constant(1.0)))`.
+    pub kinds: BTreeMap<String, LinkSpec>,
+    /// Per-link settings; later entries win over earlier ones and over `kinds`.
+    pub links: Vec<LinkOverride>,
+}
+
+impl Default for NetworkSpec {
+    fn default() -> Self {
+        NetworkSpec {
+            latency: Dist::Exponential { mean_ms: 5.0 },
+            loss: 0.0,
+            duplicate: 0.0,
+            kinds: BTreeMap::new(),
+            links: Vec::new(),
+        }
+    }
+}
+
+/// The replication / consistency policy and its parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum PolicySpec {
+    Leaderless(LeaderlessSpec),
+    SingleLeader(SingleLeaderSpec),
+}
+
+/// Dynamo-style quorums on a consistent-hash ring.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LeaderlessSpec {
+    pub replication_factor: u16,
+    pub read_quorum: u16,
+    pub write_quorum: u16,
+    /// Virtual nodes (tokens) per node on the ring.
+    pub vnodes: u16,
+    /// How long a coordinator waits for replies before giving up on a request.
+    pub request_timeout_ms: f64,
+}
+
+impl Default for LeaderlessSpec {
+    fn default() -> Self {
+        LeaderlessSpec {
+            replication_factor: 3,
+            read_quorum: 2,
+            write_quorum: 2,
+            vnodes: 16,
+            request_timeout_ms: 1000.0,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Replication {
+    /// The leader acks a write once it is in its own log.
+    Async,
+    /// The leader acks a write once every follower has applied it (`synchronous_commit = remote_apply`).
+    Sync,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReadFrom {
+    Leader,
+    /// Whichever node the client talks to answers from its own copy.
+    AnyReplica,
+}
+
+/// One leader ships its log to followers (PostgreSQL streaming replication / Kafka style).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SingleLeaderSpec {
+    pub leader: String,
+    pub replication: Replication,
+    pub read_from: ReadFrom,
+    /// How often the leader re-sends entries a follower has not acknowledged.
+    pub resend_interval_ms: f64,
+    /// Most entries in one replication message.
+    pub max_batch: u32,
+}
+
+impl Default for SingleLeaderSpec {
+    fn default() -> Self {
+        SingleLeaderSpec {
+            leader: "n1".into(),
+            replication: Replication::Async,
+            read_from: ReadFrom::Leader,
+            resend_interval_ms: 20.0,
+            max_batch: 64,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum LoadSpec {
+    /// `clients` clients, each waiting for its reply (plus think time) before the next request.
+    ClosedLoop { clients: u32, think_time_ms: f64 },
+    /// Poisson arrivals at `rate_per_sec`, spread over `clients` client processes.
+    OpenLoop { rate_per_sec: f64, clients: u32 },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum KeySpec {
+    Uniform {
+        count: u32,
+    },
+    Zipf {
+        count: u32,
+        s: f64,
+    },
+    /// `hot_fraction` of the keys receive `hot_probability` of the requests.
+    HotSet {
+        count: u32,
+        hot_fraction: f64,
+        hot_probability: f64,
+    },
+}
+
+/// Which node a client sends its requests to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum TargetSpec {
+    /// Client i talks to node i mod N.
+    RoundRobin,
+    /// Every client talks to this node.
+    Node(String),
+    /// Each request goes to a node chosen at random.
+    Random,
+    /// The node the client last heard is the leader (redirects update it).
+    Leader,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Mix {
+    pub read: f64,
+    pub write: f64,
+    pub delete: f64,
+}
+
+impl Default for Mix {
+    fn default() -> Self {
+        Mix {
+            read: 0.5,
+            write: 0.5,
+            delete: 0.0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkloadSpec {
+    pub load: LoadSpec,
+    pub mix: Mix,
+    pub keys: KeySpec,
+    pub target: TargetSpec,
+    pub timeout_ms: f64,
+    /// Only clients whose node is in this list issue requests (all nodes when empty).
+    pub client_nodes: Vec<String>,
+}
+
+impl Default for WorkloadSpec {
+    fn default() -> Self {
+        WorkloadSpec {
+            load: LoadSpec::ClosedLoop {
+                clients: 8,
+                think_time_ms: 0.0,
+            },
+            mix: Mix::default(),
+            keys: KeySpec::Uniform { count: 100 },
+            target: TargetSpec::RoundRobin,
+            timeout_ms: 1000.0,
+            client_nodes: Vec::new(),
+        }
+    }
+}
+
+/// When the run ends: whichever of `ops` and `duration_ms` comes first (at least one is required),
+/// then up to `drain_ms` more for in-flight messages and repairs to settle.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunSpec {
+    pub ops: Option<u64>,
+    pub duration_ms: Option<f64>,
+    pub drain_ms: f64,
+    /// Keep up to this many history events in memory for the checkers.
+    pub history_limit: u64,
+}
+
+impl Default for RunSpec {
+    fn default() -> Self {
+        RunSpec {
+            ops: None,
+            duration_ms: Some(10_000.0),
+            drain_ms: 5_000.0,
+            history_limit: 200_000,
+        }
+    }
+}
+
+/// A fault (or parameter change) at a fixed time; `for_ms` undoes it after that long.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduledFault {
+    pub at_ms: f64,
+    pub fault: FaultSpec,
+    #[serde(default)]
+    pub for_ms: Option<f64>,
+}
+
+/// The fault vocabulary (after turmoil): nodes and links fail, heal, pause, and clocks lie.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum FaultSpec {
+    /// Lose volatile state and stop; durable state survives.
+    Crash(String),
+    Restart(String),
+    /// Stop processing but keep all state, like a long GC pause; messages wait.
+    Pause(String),
+    Resume(String),
+    /// Nodes in different groups cannot talk to each other; unlisted nodes form one more group.
+    Partition(Vec<Vec<String>>),
+    /// Messages from `from` nodes to `to` nodes are lost; the other direction still works.
+    PartitionOneWay {
+        from: Vec<String>,
+        to: Vec<String>,
+    },
+    /// Cut the link between two nodes (both directions unless `one_way`).
+    CutLink {
+        a: String,
+        b: String,
+        one_way: bool,
+    },
+    /// Remove every partition and cut link.
+    HealAll,
+    /// Set a node's clock offset.
+    ClockSkew {
+        node: String,
+        skew_ms: f64,
+    },
+    /// Set a node's clock rate error in parts per million.
+    ClockDrift {
+        node: String,
+        drift_ppm: f64,
+    },
+    /// Change a scenario parameter by its dotted path, e.g. `Set("policy.read_quorum", 1)`.
+    Set(String, SetValue),
+}
+
+/// A new value for a `Set`: a number, a boolean, or a string (which also names enum variants).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SetValue {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+/// Faults drawn at random: a Poisson process of `per_second` of simulated time, each lasting
+/// between `min_ms` and `max_ms` (VOPR-style).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RandomFault {
+    pub kind: RandomFaultKind,
+    pub per_second: f64,
+    pub min_ms: f64,
+    pub max_ms: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum RandomFaultKind {
+    Crash,
+    Pause,
+    /// A random split of the cluster into two non-empty groups.
+    Partition,
+    CutLink,
+    /// Raise the loss probability on every link to this value for a while.
+    LossBurst(f64),
+    /// Skew a random node's clock by up to this many ms either way.
+    ClockSkew(f64),
+}
+
+/// An `expect` value: a literal (`0`, `true`) means `==`; a string is `"<op><number>"`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Expectation {
+    Bool(bool),
+    Number(f64),
+    Text(String),
+}

@@ -1,0 +1,119 @@
+//! `Sim`: an engine for whichever policy a scenario names, behind one non-generic type (what the
+//! CLI and GUI hold).
+
+use crate::check::history::HistoryEvent;
+use crate::check::metrics::Metrics;
+use crate::check::report::Report;
+use crate::engine::view::{MessageInfo, NodeInfo, OpInfo};
+use crate::engine::{Engine, Fault, Options, Phase};
+use crate::policy::leaderless::Leaderless;
+use crate::policy::single_leader::SingleLeader;
+use crate::policy::{Policy, StoredValue};
+use crate::scenario::schema::{PolicySpec, Scenario};
+use crate::trace::Stamped;
+use crate::types::{NodeId, SimTime};
+
+#[derive(Clone, Debug)]
+pub enum Sim {
+    Leaderless(Box<Engine<Leaderless>>),
+    SingleLeader(Box<Engine<SingleLeader>>),
+}
+
+/// Calls the same method on whichever engine is inside.
+macro_rules! each {
+    ($self:expr, $e:ident => $body:expr) => {
+        match $self {
+            Sim::Leaderless($e) => $body,
+            Sim::SingleLeader($e) => $body,
+        }
+    };
+}
+
+impl Sim {
+    pub fn new(scenario: &Scenario, options: &Options) -> Sim {
+        match scenario.policy {
+            PolicySpec::Leaderless(_) => Sim::Leaderless(Box::new(Engine::new(scenario, options))),
+            PolicySpec::SingleLeader(_) => {
+                Sim::SingleLeader(Box::new(Engine::new(scenario, options)))
+            }
+        }
+    }
+
+    pub fn step(&mut self) -> bool {
+        each!(self, e => e.step())
+    }
+    pub fn run_until(&mut self, t: SimTime) {
+        each!(self, e => e.run_until(t))
+    }
+    pub fn run_for(&mut self, n: u64) -> u64 {
+        each!(self, e => e.run_for(n))
+    }
+    pub fn run_to_end(&mut self) {
+        each!(self, e => e.run_to_end())
+    }
+    pub fn apply(&mut self, fault: Fault) {
+        each!(self, e => e.apply(fault))
+    }
+    pub fn now(&self) -> SimTime {
+        each!(self, e => e.now())
+    }
+    pub fn phase(&self) -> Phase {
+        each!(self, e => e.phase())
+    }
+    pub fn is_done(&self) -> bool {
+        each!(self, e => e.is_done())
+    }
+    pub fn scenario(&self) -> &Scenario {
+        each!(self, e => e.scenario())
+    }
+    pub fn metrics(&self) -> &Metrics {
+        each!(self, e => e.metrics())
+    }
+    pub fn report(&self, wall_ms: f64) -> Report {
+        each!(self, e => e.report(wall_ms))
+    }
+    pub fn trace_hash(&self) -> u64 {
+        each!(self, e => e.trace_hash())
+    }
+    pub fn history(&self) -> &[HistoryEvent] {
+        each!(self, e => e.history())
+    }
+    pub fn drain_history_stream(&mut self) -> Vec<HistoryEvent> {
+        each!(self, e => e.drain_history_stream())
+    }
+    pub fn drain_trace(&mut self) -> Vec<Stamped> {
+        each!(self, e => e.tracer_mut().drain())
+    }
+    pub fn nodes_info(&self) -> Vec<NodeInfo> {
+        each!(self, e => e.nodes_info())
+    }
+    pub fn stored(&self, node: NodeId) -> Vec<StoredValue> {
+        each!(self, e => e.stored(node))
+    }
+    pub fn messages(&self) -> Vec<MessageInfo> {
+        each!(self, e => e.messages())
+    }
+    pub fn ops_in_progress(&self) -> Vec<OpInfo> {
+        each!(self, e => e.ops_in_progress())
+    }
+    pub fn recent_events(&self) -> Vec<Stamped> {
+        each!(self, e => e.recent_events().cloned().collect())
+    }
+    pub fn applied_faults(&self) -> &[(SimTime, Fault)] {
+        each!(self, e => e.applied_faults())
+    }
+    /// Names of the policy's message kinds.
+    pub fn message_kinds(&self) -> &'static [&'static str] {
+        match self {
+            Sim::Leaderless(_) => Leaderless::KINDS,
+            Sim::SingleLeader(_) => SingleLeader::KINDS,
+        }
+    }
+}
+
+/// Runs a scenario to the end and returns its report (`wall_ms` left at 0: the caller times it).
+pub fn run(scenario: &Scenario) -> Report {
+    let mut sim = Sim::new(scenario, &Options::default());
+    sim.run_to_end();
+    sim.report(0.0)
+}

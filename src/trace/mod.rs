@@ -1,0 +1,331 @@
+//! The event trace: every delivery, drop, timer, client operation, fault and protocol note.
+//!
+//! `trace_hash` is XXH3-64 (seed 0) over the canonical binary encoding of each event in order:
+//! the event's tag byte followed by its fields as little-endian u64s (see [`TraceEvent::encode`]).
+//! It is cheap enough to stay on in every run, and it is how determinism is checked.
+
+pub mod jsonl;
+
+use crate::check::history::EventType;
+use crate::policy::FailReason;
+use crate::types::{Key, NodeId, OpKind, SimTime, ValueId};
+use std::collections::VecDeque;
+use xxhash_rust::xxh3::Xxh3;
+
+/// Why a message was not delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    /// Random loss on the link.
+    Loss,
+    /// A partition or cut link between sender and receiver.
+    Partition,
+    /// The receiver was crashed when the message arrived.
+    Crashed,
+}
+
+impl DropReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::Loss => "loss",
+            DropReason::Partition => "partition",
+            DropReason::Crashed => "crashed",
+        }
+    }
+}
+
+/// A fault or parameter change as it happened (resolved to node ids).
+#[derive(Clone, Debug, PartialEq)]
+pub enum FaultEvent {
+    Crash(NodeId),
+    Restart(NodeId),
+    Pause(NodeId),
+    Resume(NodeId),
+    /// Messages from every node in `from` to every node in `to` are blocked (cut id for healing).
+    Block {
+        cut: u32,
+        from: Vec<NodeId>,
+        to: Vec<NodeId>,
+    },
+    /// One cut removed (an automatic end of a timed fault).
+    Unblock {
+        cut: u32,
+    },
+    HealAll,
+    ClockSkew {
+        node: NodeId,
+        skew_us: i64,
+    },
+    ClockDrift {
+        node: NodeId,
+        drift_ppm: i64,
+    },
+    LossBurst {
+        loss_ppm: u32,
+    },
+    LossBurstEnd,
+    Set {
+        path: String,
+        value: String,
+    },
+}
+
+/// One event of the trace.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TraceEvent {
+    Send {
+        from: NodeId,
+        to: NodeId,
+        kind: u8,
+        msg: u64,
+        arrive: SimTime,
+    },
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        kind: u8,
+        msg: u64,
+        sent: SimTime,
+    },
+    Drop {
+        from: NodeId,
+        to: NodeId,
+        kind: u8,
+        msg: u64,
+        reason: DropReason,
+    },
+    Timer {
+        node: NodeId,
+    },
+    Invoke {
+        op: u64,
+        process: u64,
+        node: NodeId,
+        f: OpKind,
+        key: Key,
+        value: Option<ValueId>,
+    },
+    Complete {
+        op: u64,
+        process: u64,
+        outcome: EventType,
+        value: Option<ValueId>,
+        reason: Option<FailReason>,
+    },
+    Redirect {
+        op: u64,
+        to: NodeId,
+    },
+    Fault(FaultEvent),
+    Note {
+        node: NodeId,
+        text: String,
+    },
+}
+
+/// A trace event with its time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stamped {
+    pub at: SimTime,
+    pub event: TraceEvent,
+}
+
+fn opt(v: Option<ValueId>) -> u64 {
+    v.map_or(u64::MAX, |v| v.0)
+}
+
+impl TraceEvent {
+    /// Feeds the canonical encoding to the hasher. Changing this changes every trace hash.
+    pub fn encode(&self, at: SimTime, h: &mut Xxh3) {
+        let mut buf = [0u64; 8];
+        let words = self.words(&mut buf);
+        let mut bytes = [0u8; 72];
+        bytes[0..8].copy_from_slice(&at.0.to_le_bytes());
+        for (i, w) in buf[..words].iter().enumerate() {
+            bytes[8 + i * 8..16 + i * 8].copy_from_slice(&w.to_le_bytes());
+        }
+        h.update(&bytes[..8 + words * 8]);
+        if let TraceEvent::Note { text, .. } = self {
+            h.update(text.as_bytes());
+        }
+        if let TraceEvent::Fault(FaultEvent::Set { path, value }) = self {
+            h.update(path.as_bytes());
+            h.update(value.as_bytes());
+        }
+        if let TraceEvent::Fault(FaultEvent::Block { from, to, .. }) = self {
+            for n in from.iter().chain(to) {
+                h.update(&n.0.to_le_bytes());
+            }
+        }
+    }
+
+    /// The fixed-size part of the encoding: tag first, then fields.
+    fn words(&self, w: &mut [u64; 8]) -> usize {
+        let link = |from: NodeId, to: NodeId, kind: u8| {
+            (from.0 as u64) << 32 | (to.0 as u64) << 8 | kind as u64
+        };
+        match self {
+            TraceEvent::Send {
+                from,
+                to,
+                kind,
+                msg,
+                arrive,
+            } => fill(w, &[1, link(*from, *to, *kind), *msg, arrive.0]),
+            TraceEvent::Deliver {
+                from,
+                to,
+                kind,
+                msg,
+                sent,
+            } => fill(w, &[2, link(*from, *to, *kind), *msg, sent.0]),
+            TraceEvent::Drop {
+                from,
+                to,
+                kind,
+                msg,
+                reason,
+            } => fill(w, &[3, link(*from, *to, *kind), *msg, *reason as u64]),
+            TraceEvent::Timer { node } => fill(w, &[4, node.0 as u64]),
+            TraceEvent::Invoke {
+                op,
+                process,
+                node,
+                f,
+                key,
+                value,
+            } => fill(
+                w,
+                &[
+                    5,
+                    *op,
+                    *process,
+                    node.0 as u64,
+                    *f as u64,
+                    *key as u64,
+                    opt(*value),
+                ],
+            ),
+            TraceEvent::Complete {
+                op,
+                process,
+                outcome,
+                value,
+                reason,
+            } => {
+                let r = reason.map_or(u64::MAX, |r| r as u64);
+                fill(w, &[6, *op, *process, *outcome as u64, opt(*value), r])
+            }
+            TraceEvent::Redirect { op, to } => fill(w, &[7, *op, to.0 as u64]),
+            TraceEvent::Fault(f) => fill(w, &fault_words(f)),
+            TraceEvent::Note { node, .. } => fill(w, &[9, node.0 as u64]),
+        }
+    }
+}
+
+fn fault_words(f: &FaultEvent) -> [u64; 3] {
+    match f {
+        FaultEvent::Crash(n) => [8, 1, n.0 as u64],
+        FaultEvent::Restart(n) => [8, 2, n.0 as u64],
+        FaultEvent::Pause(n) => [8, 3, n.0 as u64],
+        FaultEvent::Resume(n) => [8, 4, n.0 as u64],
+        FaultEvent::Block { cut, .. } => [8, 5, *cut as u64],
+        FaultEvent::Unblock { cut } => [8, 6, *cut as u64],
+        FaultEvent::HealAll => [8, 7, 0],
+        FaultEvent::ClockSkew { node, skew_us } => [8, 8 | (node.0 as u64) << 8, *skew_us as u64],
+        FaultEvent::ClockDrift { node, drift_ppm } => {
+            [8, 9 | (node.0 as u64) << 8, *drift_ppm as u64]
+        }
+        FaultEvent::LossBurst { loss_ppm } => [8, 10, *loss_ppm as u64],
+        FaultEvent::LossBurstEnd => [8, 11, 0],
+        FaultEvent::Set { .. } => [8, 12, 0],
+    }
+}
+
+fn fill(w: &mut [u64; 8], src: &[u64]) -> usize {
+    w[..src.len()].copy_from_slice(src);
+    src.len()
+}
+
+/// Hashes every event; optionally records them (for export) and keeps the most recent (for viewers).
+#[derive(Clone)]
+pub struct Tracer {
+    hasher: Xxh3,
+    events: u64,
+    record: bool,
+    recorded: Vec<Stamped>,
+    recent_cap: usize,
+    recent: VecDeque<Stamped>,
+}
+
+impl std::fmt::Debug for Tracer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Tracer {{ events: {}, hash: {:016x} }}",
+            self.events,
+            self.hash()
+        )
+    }
+}
+
+impl Tracer {
+    pub fn new(record: bool, recent_cap: usize) -> Tracer {
+        Tracer {
+            hasher: Xxh3::new(),
+            events: 0,
+            record,
+            recorded: Vec::new(),
+            recent_cap,
+            recent: VecDeque::with_capacity(recent_cap),
+        }
+    }
+
+    #[inline]
+    pub fn emit(&mut self, at: SimTime, event: TraceEvent) {
+        event.encode(at, &mut self.hasher);
+        self.events += 1;
+        if self.record || self.recent_cap > 0 {
+            self.keep(Stamped { at, event });
+        }
+    }
+
+    fn keep(&mut self, s: Stamped) {
+        if self.recent_cap > 0 {
+            if self.recent.len() == self.recent_cap {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(s.clone());
+        }
+        if self.record {
+            self.recorded.push(s);
+        }
+    }
+
+    pub fn hash(&self) -> u64 {
+        self.hasher.digest()
+    }
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+    /// Takes the recorded events so far (the caller streams them to a file).
+    pub fn drain(&mut self) -> Vec<Stamped> {
+        std::mem::take(&mut self.recorded)
+    }
+    pub fn recent(&self) -> &VecDeque<Stamped> {
+        &self.recent
+    }
+    pub fn set_recording(&mut self, record: bool) {
+        self.record = record;
+    }
+    pub fn set_recent_cap(&mut self, cap: usize) {
+        self.recent_cap = cap;
+        while self.recent.len() > cap {
+            self.recent.pop_front();
+        }
+    }
+}
+
+/// `trace_hash` as printed: 16 lowercase hex digits.
+pub fn format_hash(h: u64) -> String {
+    format!("{h:016x}")
+}
