@@ -18,10 +18,10 @@ struct Held {
 #[derive(Clone, Debug, Default)]
 pub struct ReplicaTracker {
     nodes: usize,
-    /// `held[node][key]`.
-    held: Vec<Vec<Held>>,
-    /// `pending[node][key]`: acknowledged (version, ack time) the replica does not have yet.
-    pending: Vec<Vec<Vec<(Version, u64)>>>,
+    /// `held[key * nodes + node]`: key-major, so one key's replicas share a cache line.
+    held: Vec<Held>,
+    /// `pending[key * nodes + node]`: acknowledged (version, ack time) not yet at that replica.
+    pending: Vec<Vec<(Version, u64)>>,
     live: Vec<bool>,
     /// Replicas of each key, filled in on first use.
     replicas: Vec<Vec<NodeId>>,
@@ -35,8 +35,6 @@ impl ReplicaTracker {
     pub fn new(nodes: usize) -> ReplicaTracker {
         ReplicaTracker {
             nodes,
-            held: vec![Vec::new(); nodes],
-            pending: vec![Vec::new(); nodes],
             live: vec![true; nodes],
             ..ReplicaTracker::default()
         }
@@ -56,11 +54,24 @@ impl ReplicaTracker {
             self.divergent.resize(i + 1, false);
         }
         self.replicas[i] = nodes.to_vec();
+        self.grow_to(key);
+    }
+
+    fn grow_to(&mut self, key: Key) {
+        let cells = (key as usize + 1) * self.nodes;
+        if self.held.len() < cells {
+            self.held.resize(cells, Held::default());
+            self.pending.resize(cells, Vec::new());
+        }
+    }
+
+    fn cell(&self, node: NodeId, key: Key) -> usize {
+        key as usize * self.nodes + node.index()
     }
 
     fn held(&self, node: NodeId, key: Key) -> Held {
-        self.held[node.index()]
-            .get(key as usize)
+        self.held
+            .get(self.cell(node, key))
             .copied()
             .unwrap_or_default()
     }
@@ -74,20 +85,18 @@ impl ReplicaTracker {
         version: Version,
         now: SimTime,
     ) {
-        let row = &mut self.held[node.index()];
-        let i = key as usize;
-        if i >= row.len() {
-            row.resize(i + 1, Held::default());
-        }
-        row[i] = Held { value, version };
-        self.clear_pending(node, key, version, now);
+        self.grow_to(key);
+        let i = self.cell(node, key);
+        self.held[i] = Held { value, version };
+        self.clear_pending(i, version, now);
         self.update_divergence(key);
     }
 
-    fn clear_pending(&mut self, node: NodeId, key: Key, version: Version, now: SimTime) {
-        let Some(list) = self.pending[node.index()].get_mut(key as usize) else {
+    fn clear_pending(&mut self, cell: usize, version: Version, now: SimTime) {
+        let list = &mut self.pending[cell];
+        if list.is_empty() {
             return;
-        };
+        }
         let mut max_lag = self.max_lag_us;
         list.retain(|(v, ack)| {
             let covered = *v <= version;
@@ -104,16 +113,10 @@ impl ReplicaTracker {
         let Some(replicas) = self.replicas.get(key as usize) else {
             return;
         };
+        let base = key as usize * self.nodes;
         for &r in replicas {
-            if self.held[r.index()]
-                .get(key as usize)
-                .is_none_or(|h| h.version < version)
-            {
-                let rows = &mut self.pending[r.index()];
-                if key as usize >= rows.len() {
-                    rows.resize(key as usize + 1, Vec::new());
-                }
-                rows[key as usize].push((version, now.0));
+            if self.held[base + r.index()].version < version {
+                self.pending[base + r.index()].push((version, now.0));
             }
         }
     }
@@ -158,11 +161,12 @@ impl ReplicaTracker {
 
     /// Current lag of one replica in microseconds.
     pub fn lag_us(&self, node: NodeId, now: SimTime) -> u64 {
-        let oldest = self.pending[node.index()]
+        let column = self
+            .pending
             .iter()
-            .flatten()
-            .map(|(_, ack)| *ack)
-            .min();
+            .skip(node.index())
+            .step_by(self.nodes.max(1));
+        let oldest = column.flatten().map(|(_, ack)| *ack).min();
         oldest.map_or(0, |ack| now.0.saturating_sub(ack))
     }
 

@@ -125,7 +125,7 @@ impl<P: FromScenario> Engine<P> {
         id: NodeId,
         f: impl FnOnce(&mut P, &mut Ctx<'_, P::Msg, P::Timer>),
     ) {
-        let mut out = std::mem::take(&mut self.effects);
+        let mut out = self.effect_pool.pop().unwrap_or_default();
         let node = &mut self.nodes[id.index()];
         let mut ctx = Ctx {
             now: self.now,
@@ -138,7 +138,7 @@ impl<P: FromScenario> Engine<P> {
         for e in out.drain(..) {
             self.apply_effect(id, e);
         }
-        self.effects = out;
+        self.effect_pool.push(out);
     }
 
     fn apply_effect(&mut self, node: NodeId, e: Effect<P::Msg, P::Timer>) {
@@ -189,18 +189,8 @@ impl<P: FromScenario> Engine<P> {
         self.next_msg += 1;
         self.metrics.messages_sent += 1;
         match self.net.send(from, to, kind, self.now) {
-            Fate::Dropped(reason) => self.dropped(from, to, kind, id, reason),
+            Fate::Dropped(reason) => self.dropped(from, to, kind, id, self.now, reason),
             Fate::Arrives(at, dup) => {
-                self.tracer.emit(
-                    self.now,
-                    TraceEvent::Send {
-                        from,
-                        to,
-                        kind,
-                        msg: id,
-                        arrive: at,
-                    },
-                );
                 if let Some(at2) = dup {
                     self.messages_in_flight += 1;
                     self.queue.push_at(
@@ -229,7 +219,15 @@ impl<P: FromScenario> Engine<P> {
         }
     }
 
-    fn dropped(&mut self, from: NodeId, to: NodeId, kind: u8, msg: u64, reason: DropReason) {
+    fn dropped(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        kind: u8,
+        msg: u64,
+        sent: SimTime,
+        reason: DropReason,
+    ) {
         self.metrics.messages_dropped += 1;
         self.tracer.emit(
             self.now,
@@ -238,6 +236,7 @@ impl<P: FromScenario> Engine<P> {
                 to,
                 kind,
                 msg,
+                sent,
                 reason,
             },
         );
@@ -247,13 +246,13 @@ impl<P: FromScenario> Engine<P> {
         self.messages_in_flight -= 1;
         let kind = msg.kind();
         if self.net.is_blocked(from, to) {
-            return self.dropped(from, to, kind, id, DropReason::Partition);
+            return self.dropped(from, to, kind, id, sent, DropReason::Partition);
         }
         let node = &mut self.nodes[to.index()];
         match node.status {
-            NodeStatus::Crashed => self.dropped(from, to, kind, id, DropReason::Crashed),
+            NodeStatus::Crashed => self.dropped(from, to, kind, id, sent, DropReason::Crashed),
             NodeStatus::Paused if node.inbox.len() >= MAX_INBOX => {
-                self.dropped(from, to, kind, id, DropReason::Loss)
+                self.dropped(from, to, kind, id, sent, DropReason::Loss)
             }
             NodeStatus::Paused => node.inbox.push_back(Inbox::Message { from, msg }),
             NodeStatus::Up => {
@@ -303,6 +302,9 @@ impl<P: FromScenario> Engine<P> {
     // ---- clients -----------------------------------------------------------------------------
 
     fn start_op(&mut self, client: u32) {
+        if self.ops_limit.is_some_and(|l| self.metrics.ops >= l) {
+            self.stop_workload();
+        }
         if self.phase != Phase::Running || self.work.clients[client as usize].busy.is_some() {
             return;
         }
@@ -312,12 +314,12 @@ impl<P: FromScenario> Engine<P> {
             self.work.next_value += 1;
             ValueId(self.work.next_value - 1)
         });
-        let hint = self
-            .nodes
-            .iter()
-            .find(|n| n.status == NodeStatus::Up)
-            .and_then(|n| n.policy.leader_hint());
-        let node = self.work.pick_node(client, self.nodes.len() as u16, hint);
+        let nodes = &self.nodes;
+        let hint = || {
+            let up = nodes.iter().find(|n| n.status == NodeStatus::Up);
+            up.and_then(|n| n.policy.leader_hint())
+        };
+        let node = self.work.pick_node(client, nodes.len() as u16, hint);
         let process = self.work.clients[client as usize].process;
         let id = self.work.next_op;
         self.work.next_op += 1;
@@ -450,9 +452,14 @@ impl<P: FromScenario> Engine<P> {
             self.work.clients[s.client as usize].process = self.work.next_process;
             self.work.next_process += 1;
         }
-        if let Some(think) = self.work.think_us() {
-            self.queue
-                .push_after(self.now, think, Event::ClientStart { client: s.client });
+        match self.work.think_us() {
+            // No think time: the next request goes out at once (no queue round trip).
+            Some(0) => self.start_op(s.client),
+            Some(think) => {
+                let next = Event::ClientStart { client: s.client };
+                self.queue.push_after(self.now, think, next);
+            }
+            None => {}
         }
     }
 

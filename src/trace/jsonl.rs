@@ -13,15 +13,6 @@ pub fn to_json(s: &Stamped, kinds: &[&str]) -> Value {
     let kind = |k: &u8| kinds.get(*k as usize).copied().unwrap_or("?");
     let t = s.at.0;
     match &s.event {
-        TraceEvent::Send {
-            from,
-            to,
-            kind: k,
-            msg,
-            arrive,
-        } => {
-            json!({"t_us": t, "ev": "send", "from": from.to_string(), "to": to.to_string(), "kind": kind(k), "msg": msg, "arrive_us": arrive.0})
-        }
         TraceEvent::Deliver {
             from,
             to,
@@ -36,9 +27,10 @@ pub fn to_json(s: &Stamped, kinds: &[&str]) -> Value {
             to,
             kind: k,
             msg,
+            sent,
             reason,
         } => {
-            json!({"t_us": t, "ev": "drop", "from": from.to_string(), "to": to.to_string(), "kind": kind(k), "msg": msg, "reason": reason.as_str()})
+            json!({"t_us": t, "ev": "drop", "from": from.to_string(), "to": to.to_string(), "kind": kind(k), "msg": msg, "sent_us": sent.0, "reason": reason.as_str()})
         }
         TraceEvent::Timer { node } => json!({"t_us": t, "ev": "timer", "node": node.to_string()}),
         TraceEvent::Invoke {

@@ -72,13 +72,6 @@ pub enum FaultEvent {
 /// One event of the trace.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TraceEvent {
-    Send {
-        from: NodeId,
-        to: NodeId,
-        kind: u8,
-        msg: u64,
-        arrive: SimTime,
-    },
     Deliver {
         from: NodeId,
         to: NodeId,
@@ -86,11 +79,13 @@ pub enum TraceEvent {
         msg: u64,
         sent: SimTime,
     },
+    /// A message lost: at send time (loss, partition) or on arrival (partition, crashed receiver).
     Drop {
         from: NodeId,
         to: NodeId,
         kind: u8,
         msg: u64,
+        sent: SimTime,
         reason: DropReason,
     },
     Timer {
@@ -134,27 +129,28 @@ fn opt(v: Option<ValueId>) -> u64 {
 }
 
 impl TraceEvent {
-    /// Feeds the canonical encoding to the hasher. Changing this changes every trace hash.
-    pub fn encode(&self, at: SimTime, h: &mut Xxh3) {
+    /// Appends the canonical encoding to `out`. Changing this changes every trace hash.
+    pub fn encode(&self, at: SimTime, out: &mut Vec<u8>) {
         let mut buf = [0u64; 8];
         let words = self.words(&mut buf);
         let mut bytes = [0u8; 72];
-        bytes[0..8].copy_from_slice(&at.0.to_le_bytes());
-        for (i, w) in buf[..words].iter().enumerate() {
-            bytes[8 + i * 8..16 + i * 8].copy_from_slice(&w.to_le_bytes());
+        bytes[..8].copy_from_slice(&at.0.to_le_bytes());
+        for (chunk, w) in bytes[8..].chunks_exact_mut(8).zip(&buf[..words]) {
+            chunk.copy_from_slice(&w.to_le_bytes());
         }
-        h.update(&bytes[..8 + words * 8]);
-        if let TraceEvent::Note { text, .. } = self {
-            h.update(text.as_bytes());
-        }
-        if let TraceEvent::Fault(FaultEvent::Set { path, value }) = self {
-            h.update(path.as_bytes());
-            h.update(value.as_bytes());
-        }
-        if let TraceEvent::Fault(FaultEvent::Block { from, to, .. }) = self {
-            for n in from.iter().chain(to) {
-                h.update(&n.0.to_le_bytes());
+        out.extend_from_slice(&bytes[..8 + 8 * words]);
+        match self {
+            TraceEvent::Note { text, .. } => out.extend_from_slice(text.as_bytes()),
+            TraceEvent::Fault(FaultEvent::Set { path, value }) => {
+                out.extend_from_slice(path.as_bytes());
+                out.extend_from_slice(value.as_bytes());
             }
+            TraceEvent::Fault(FaultEvent::Block { from, to, .. }) => {
+                for n in from.iter().chain(to) {
+                    out.extend_from_slice(&n.0.to_le_bytes());
+                }
+            }
+            _ => {}
         }
     }
 
@@ -164,13 +160,6 @@ impl TraceEvent {
             (from.0 as u64) << 32 | (to.0 as u64) << 8 | kind as u64
         };
         match self {
-            TraceEvent::Send {
-                from,
-                to,
-                kind,
-                msg,
-                arrive,
-            } => fill(w, &[1, link(*from, *to, *kind), *msg, arrive.0]),
             TraceEvent::Deliver {
                 from,
                 to,
@@ -183,8 +172,12 @@ impl TraceEvent {
                 to,
                 kind,
                 msg,
+                sent,
                 reason,
-            } => fill(w, &[3, link(*from, *to, *kind), *msg, *reason as u64]),
+            } => fill(
+                w,
+                &[3, link(*from, *to, *kind), *msg, sent.0, *reason as u64],
+            ),
             TraceEvent::Timer { node } => fill(w, &[4, node.0 as u64]),
             TraceEvent::Invoke {
                 op,
@@ -246,10 +239,15 @@ fn fill(w: &mut [u64; 8], src: &[u64]) -> usize {
     src.len()
 }
 
+/// Bytes of encoded events collected before they are fed to the hasher in one call
+/// (xxh3's per-call overhead dominated when it was fed one small event at a time).
+const HASH_BATCH: usize = 8192;
+
 /// Hashes every event; optionally records them (for export) and keeps the most recent (for viewers).
 #[derive(Clone)]
 pub struct Tracer {
     hasher: Xxh3,
+    pending: Vec<u8>,
     events: u64,
     record: bool,
     recorded: Vec<Stamped>,
@@ -272,6 +270,7 @@ impl Tracer {
     pub fn new(record: bool, recent_cap: usize) -> Tracer {
         Tracer {
             hasher: Xxh3::new(),
+            pending: Vec::with_capacity(HASH_BATCH + 256),
             events: 0,
             record,
             recorded: Vec::new(),
@@ -282,7 +281,11 @@ impl Tracer {
 
     #[inline]
     pub fn emit(&mut self, at: SimTime, event: TraceEvent) {
-        event.encode(at, &mut self.hasher);
+        event.encode(at, &mut self.pending);
+        if self.pending.len() >= HASH_BATCH {
+            self.hasher.update(&self.pending);
+            self.pending.clear();
+        }
         self.events += 1;
         if self.record || self.recent_cap > 0 {
             self.keep(Stamped { at, event });
@@ -301,8 +304,11 @@ impl Tracer {
         }
     }
 
+    /// XXH3-64 of every event so far (batching does not change it: xxh3 streams).
     pub fn hash(&self) -> u64 {
-        self.hasher.digest()
+        let mut h = self.hasher.clone();
+        h.update(&self.pending);
+        h.digest()
     }
     pub fn events(&self) -> u64 {
         self.events
