@@ -47,7 +47,8 @@ pub fn run(args: &RunArgs) -> i32 {
     match run_with_outputs(&scenario, args) {
         Ok(report) => {
             if args.json {
-                println!("{}", report.to_json());
+                // Serialised from the struct, so fields keep their documented order.
+                println!("{}", serde_json::to_string(&report).unwrap_or_default());
             } else {
                 print_summary(&scenario, &report);
             }

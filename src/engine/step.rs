@@ -686,9 +686,10 @@ impl<P: FromScenario> Engine<P> {
     fn block(&mut self, pairs: Vec<(NodeId, NodeId)>) -> u32 {
         let mut from: Vec<NodeId> = pairs.iter().map(|p| p.0).collect();
         let mut to: Vec<NodeId> = pairs.iter().map(|p| p.1).collect();
-        from.dedup();
-        to.sort();
-        to.dedup();
+        for side in [&mut from, &mut to] {
+            side.sort();
+            side.dedup();
+        }
         let cut = self.net.block(pairs);
         self.trace_fault(FaultEvent::Block { cut, from, to });
         cut
