@@ -4,6 +4,7 @@ pub mod expect;
 pub mod history;
 pub mod latency;
 pub mod metrics;
+pub mod probe;
 pub mod replicas;
 pub mod report;
 pub mod stale;
