@@ -1,7 +1,7 @@
 //! The event trace: every delivery, drop, timer, client operation, fault and protocol note.
 //!
 //! `trace_hash` is XXH3-64 (seed 0) over the canonical binary encoding of each event in order:
-//! the event's tag byte followed by its fields as little-endian u64s (see [`TraceEvent::encode`]).
+//! the time, the event's tag and its fields as little-endian u64 words (see [`TraceEvent::encode`]).
 //! It is cheap enough to stay on in every run, and it is how determinism is checked.
 
 pub mod jsonl;
@@ -129,26 +129,23 @@ fn opt(v: Option<ValueId>) -> u64 {
 }
 
 impl TraceEvent {
-    /// Appends the canonical encoding to `out`. Changing this changes every trace hash.
-    pub fn encode(&self, at: SimTime, out: &mut Vec<u8>) {
-        let mut buf = [0u64; 8];
-        let words = self.words(&mut buf);
-        let mut bytes = [0u8; 72];
-        bytes[..8].copy_from_slice(&at.0.to_le_bytes());
-        for (chunk, w) in bytes[8..].chunks_exact_mut(8).zip(&buf[..words]) {
-            chunk.copy_from_slice(&w.to_le_bytes());
-        }
-        out.extend_from_slice(&bytes[..8 + 8 * words]);
+    /// Appends the canonical encoding to `out` as little-endian u64 words: the time, the tag and
+    /// fixed fields, then (for events that carry text or node lists) a length word and the bytes
+    /// packed into words. Changing this changes every trace hash.
+    pub fn encode(&self, at: SimTime, out: &mut Vec<u64>) {
+        let mut buf = [0u64; 9];
+        buf[0] = at.0;
+        let words = 1 + self.words((&mut buf[1..]).try_into().unwrap_or(&mut [0; 8]));
+        out.extend(buf[..words].iter().map(|w| w.to_le()));
         match self {
-            TraceEvent::Note { text, .. } => out.extend_from_slice(text.as_bytes()),
+            TraceEvent::Note { text, .. } => push_bytes(out, text.as_bytes()),
             TraceEvent::Fault(FaultEvent::Set { path, value }) => {
-                out.extend_from_slice(path.as_bytes());
-                out.extend_from_slice(value.as_bytes());
+                push_bytes(out, path.as_bytes());
+                push_bytes(out, value.as_bytes());
             }
             TraceEvent::Fault(FaultEvent::Block { from, to, .. }) => {
-                for n in from.iter().chain(to) {
-                    out.extend_from_slice(&n.0.to_le_bytes());
-                }
+                let nodes: Vec<u8> = from.iter().chain(to).flat_map(|n| n.0.to_le_bytes()).collect();
+                push_bytes(out, &nodes);
             }
             _ => {}
         }
@@ -234,20 +231,32 @@ fn fault_words(f: &FaultEvent) -> [u64; 3] {
     }
 }
 
+/// A length word, then the bytes in little-endian words (zero-padded).
+fn push_bytes(out: &mut Vec<u64>, bytes: &[u8]) {
+    out.push((bytes.len() as u64).to_le());
+    for chunk in bytes.chunks(8) {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        out.push(u64::from_le_bytes(word).to_le());
+    }
+}
+
 fn fill(w: &mut [u64; 8], src: &[u64]) -> usize {
     w[..src.len()].copy_from_slice(src);
     src.len()
 }
 
-/// Bytes of encoded events collected before they are fed to the hasher in one call
+/// Words of encoded events collected before they are fed to the hasher in one call
 /// (xxh3's per-call overhead dominated when it was fed one small event at a time).
-const HASH_BATCH: usize = 8192;
+const HASH_BATCH: usize = 1024;
 
 /// Hashes every event; optionally records them (for export) and keeps the most recent (for viewers).
 #[derive(Clone)]
 pub struct Tracer {
     hasher: Xxh3,
-    pending: Vec<u8>,
+    /// Encoded events not yet hashed; already little-endian, so their bytes are the same on
+    /// every platform.
+    pending: Vec<u64>,
     events: u64,
     record: bool,
     recorded: Vec<Stamped>,
@@ -283,7 +292,7 @@ impl Tracer {
     pub fn emit(&mut self, at: SimTime, event: TraceEvent) {
         event.encode(at, &mut self.pending);
         if self.pending.len() >= HASH_BATCH {
-            self.hasher.update(&self.pending);
+            self.hasher.update(bytemuck::cast_slice(&self.pending));
             self.pending.clear();
         }
         self.events += 1;
@@ -307,7 +316,7 @@ impl Tracer {
     /// XXH3-64 of every event so far (batching does not change it: xxh3 streams).
     pub fn hash(&self) -> u64 {
         let mut h = self.hasher.clone();
-        h.update(&self.pending);
+        h.update(bytemuck::cast_slice(&self.pending));
         h.digest()
     }
     pub fn events(&self) -> u64 {
