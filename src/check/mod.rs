@@ -1,3 +1,4 @@
 //! Checkers and metrics over histories and runs.
 
 pub mod history;
+pub mod linearizability;
