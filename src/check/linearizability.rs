@@ -18,6 +18,8 @@ mod search;
 mod shrink;
 
 #[cfg(test)]
+mod random_tests;
+#[cfg(test)]
 mod tests;
 
 use crate::check::history::{EventType, HistoryEvent, Operation, pair_operations};
@@ -43,6 +45,10 @@ pub enum Verdict {
 
 /// A failing sub-history of one key, shrunk so that removing any one of its operations would make it
 /// linearizable (when `minimal` is true; shrinking stops early if it uses up its own budget).
+///
+/// Removing an update also removes the reads that could have observed it: the reads of the value a
+/// write wrote, and the reads of nothing that ended after a delete started. Otherwise a stale read
+/// would "shrink" to a bare read of a value nobody wrote, which explains nothing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Counterexample {
     pub key: Key,
@@ -50,7 +56,8 @@ pub struct Counterexample {
     pub ops: Vec<Operation>,
     /// Why these operations cannot be linearized, in words for a student.
     pub explanation: String,
-    /// Whether removing any single operation of `ops` was verified to make it linearizable.
+    /// Whether removing any single operation of `ops` (with the reads that depend on it) was verified
+    /// to make it linearizable.
     pub minimal: bool,
 }
 

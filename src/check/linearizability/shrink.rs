@@ -1,8 +1,9 @@
 //! Shrinks a non-linearizable sub-history to one where every operation is needed.
 //!
-//! A read is only removed together with the write it saw, never the write alone: a read of a value
-//! nobody wrote fails for a trivial reason that hides the real one (a stale read would shrink to the
-//! bare read). So "removing" an operation also removes the reads that returned a value only it wrote.
+//! "Removing" an update also removes the reads that could have observed it (see
+//! `remove_with_dependent_reads`). Removing a write alone would leave a read of a value nobody wrote,
+//! which fails for a trivial reason that hides the real one: a stale read would shrink to the bare
+//! read. Likewise a delete goes together with the reads of nothing it could explain.
 //!
 //! Removing operations can turn a linearizable history into a non-linearizable one, so one greedy
 //! pass is not enough: passes repeat until one removes nothing. That last pass tried every single
@@ -11,7 +12,7 @@
 //! in few searches.
 
 use super::StepBudget;
-use super::search::{SearchResult, search};
+use super::search::{SearchResult, effective_end_us, search};
 use crate::check::history::Operation;
 use crate::types::{OpKind, ValueId};
 use std::ops::Range;
@@ -53,16 +54,24 @@ fn removal_pass(current: &mut Vec<Operation>, chunk_len: usize, budget: &mut Ste
     Some(removed_any)
 }
 
-/// `ops` without `removed`, and without the reads that returned a value no remaining write writes
-/// but a removed one did.
+/// `ops` without `removed`, and without the reads that could have observed a removed update: reads
+/// of a value that only a removed write wrote, and reads of nothing that ended after a removed delete
+/// started. Such a removal keeps a linearizable history linearizable, so the parts that shrinking
+/// keeps are each needed to show the violation.
 pub(super) fn remove_with_dependent_reads(ops: &[Operation], removed: Range<usize>) -> Vec<Operation> {
     let removed_values = sorted_written_values(&ops[removed.clone()]);
+    let first_removed_clear_us = ops[removed.clone()].iter().filter(|op| clears_key(op)).map(|op| op.start_us).min();
     let mut kept: Vec<Operation> = ops[..removed.start].iter().chain(&ops[removed.end..]).copied().collect();
     let kept_values = sorted_written_values(&kept);
     kept.retain(|op| {
-        let orphaned =
-            |value: &ValueId| removed_values.binary_search(value).is_ok() && kept_values.binary_search(value).is_err();
-        op.f != OpKind::Read || !op.value.as_ref().is_some_and(orphaned)
+        let orphaned = match (op.f, op.value) {
+            (OpKind::Read, Some(value)) => {
+                removed_values.binary_search(&value).is_ok() && kept_values.binary_search(&value).is_err()
+            }
+            (OpKind::Read, None) => first_removed_clear_us.is_some_and(|start_us| effective_end_us(op) >= start_us),
+            (OpKind::Write | OpKind::Delete, _) => false,
+        };
+        !orphaned
     });
     kept
 }
@@ -71,4 +80,13 @@ fn sorted_written_values(ops: &[Operation]) -> Vec<ValueId> {
     let mut values: Vec<ValueId> = ops.iter().filter(|op| op.f == OpKind::Write).filter_map(|op| op.value).collect();
     values.sort_unstable();
     values
+}
+
+/// Whether the update leaves the key absent: a delete, or a (malformed) write of no value.
+fn clears_key(op: &Operation) -> bool {
+    match op.f {
+        OpKind::Delete => true,
+        OpKind::Write => op.value.is_none(),
+        OpKind::Read => false,
+    }
 }

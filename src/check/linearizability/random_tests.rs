@@ -1,0 +1,210 @@
+//! Random histories checked against a brute-force checker written straight from the definition, and
+//! long generated histories that are linearizable by construction.
+
+use super::*;
+use crate::check::history::{EventType, HistoryEvent, Operation, pair_operations};
+use crate::types::{Key, OpKind, ValueId};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// One operation as the brute-force checker sees it.
+struct Candidate {
+    op: Operation,
+    /// `ok` operations must be placed; unknown ones may be left out (they never took effect).
+    mandatory: bool,
+    end_us: u64,
+}
+
+/// Tries every order of the operations (and every choice of which unknown ones took effect) that
+/// respects real time, over all keys at once, with no partitioning, memo or pruning by state.
+fn brute_force_linearizable(ops: &[Operation]) -> bool {
+    let candidates: Vec<Candidate> = ops
+        .iter()
+        .filter(|op| op.outcome != EventType::Fail && (op.outcome == EventType::Ok || op.f != OpKind::Read))
+        .map(|op| {
+            let ok_end = op.end_us.filter(|_| op.outcome == EventType::Ok);
+            Candidate {
+                op: *op,
+                mandatory: op.outcome == EventType::Ok,
+                end_us: ok_end.map_or(u64::MAX, |end| end.max(op.start_us)),
+            }
+        })
+        .collect();
+    let mut placed = vec![false; candidates.len()];
+    place_rest(&candidates, &mut placed, &mut BTreeMap::new())
+}
+
+fn place_rest(candidates: &[Candidate], placed: &mut [bool], state: &mut BTreeMap<Key, ValueId>) -> bool {
+    if candidates.iter().zip(placed.iter()).all(|(c, &done)| done || !c.mandatory) {
+        return true;
+    }
+    for i in 0..candidates.len() {
+        let op = candidates[i].op;
+        let must_wait = (0..candidates.len())
+            .any(|j| j != i && !placed[j] && candidates[j].mandatory && candidates[j].end_us < op.start_us);
+        if placed[i] || must_wait {
+            continue;
+        }
+        let before = state.get(&op.key).copied();
+        let after = match op.f {
+            OpKind::Read if op.value != before => continue,
+            OpKind::Read => before,
+            OpKind::Write => op.value,
+            OpKind::Delete => None,
+        };
+        set_register(state, op.key, after);
+        placed[i] = true;
+        let found = place_rest(candidates, placed, state);
+        placed[i] = false;
+        set_register(state, op.key, before);
+        if found {
+            return true;
+        }
+    }
+    false
+}
+
+fn set_register(state: &mut BTreeMap<Key, ValueId>, key: Key, value: Option<ValueId>) {
+    match value {
+        Some(value) => state.insert(key, value),
+        None => state.remove(&key),
+    };
+}
+
+/// Up to 7 operations on 1–2 keys with short random intervals (so many overlap or touch), random
+/// outcomes, and reads returning one of the written values or nothing.
+fn random_small_history(rng: &mut ChaCha8Rng) -> Vec<Operation> {
+    let op_count = rng.random_range(1..=7);
+    let key_count = rng.random_range(1..=2);
+    let mut ops: Vec<Operation> = (0..op_count)
+        .map(|i| {
+            let start_us = rng.random_range(0..20);
+            let end_us = start_us + rng.random_range(0..8);
+            let (outcome, end_us) = match rng.random_range(0..10) {
+                0..7 => (EventType::Ok, Some(end_us)),
+                7 => (EventType::Fail, Some(end_us)),
+                _ => (EventType::Info, None),
+            };
+            let f = match rng.random_range(0..20) {
+                0..9 => OpKind::Read,
+                9..17 => OpKind::Write,
+                _ => OpKind::Delete,
+            };
+            let value = (f == OpKind::Write).then_some(ValueId(i as u64 + 1));
+            Operation { process: i as u64, f, key: rng.random_range(0..key_count), value, start_us, end_us, outcome }
+        })
+        .collect();
+    let written: Vec<Option<ValueId>> = ops.iter().filter(|op| op.f == OpKind::Write).map(|op| op.value).collect();
+    for op in ops.iter_mut().filter(|op| op.f == OpKind::Read) {
+        let choice = rng.random_range(0..=written.len());
+        op.value = written.get(choice).copied().flatten();
+    }
+    ops
+}
+
+#[test]
+fn agrees_with_brute_force_on_random_small_histories() {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut violations = 0;
+    let rounds = 4000;
+    for _ in 0..rounds {
+        let ops = random_small_history(&mut rng);
+        let verdict = check_history(&ops, DEFAULT_BUDGET_STEPS);
+        assert!(!matches!(verdict, Verdict::Unknown { .. }), "{ops:#?}");
+        let expected = brute_force_linearizable(&ops);
+        assert_eq!(verdict == Verdict::Linearizable, expected, "{ops:#?}\n{verdict:#?}");
+        violations += usize::from(!expected);
+    }
+    // Both answers must be common, or the comparison would prove little.
+    assert!(violations > rounds / 5 && violations < rounds * 4 / 5, "{violations} violations");
+}
+
+/// `ops` without `ops[index]` and the reads that could have observed it, as the counterexample docs
+/// define removal.
+fn remove_one(ops: &[Operation], index: usize) -> Vec<Operation> {
+    let removed = ops[index];
+    let rest: Vec<Operation> = ops.iter().enumerate().filter(|&(i, _)| i != index).map(|(_, op)| *op).collect();
+    let still_written = |value| rest.iter().any(|op| op.f == OpKind::Write && op.value == value);
+    let observed = |read: &Operation| match (removed.f, removed.value) {
+        (OpKind::Write, Some(_)) => read.value == removed.value && !still_written(removed.value),
+        (OpKind::Write | OpKind::Delete, None) => {
+            read.value.is_none()
+                && read.end_us.filter(|_| read.outcome == EventType::Ok).is_none_or(|end| end >= removed.start_us)
+        }
+        _ => false,
+    };
+    rest.iter().filter(|op| !(op.f == OpKind::Read && observed(op))).copied().collect()
+}
+
+#[test]
+fn random_counterexamples_are_minimal_sub_histories() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let mut checked = 0;
+    while checked < 800 {
+        let ops = random_small_history(&mut rng);
+        let Verdict::NotLinearizable(cx) = check_history(&ops, DEFAULT_BUDGET_STEPS) else { continue };
+        checked += 1;
+        assert!(cx.minimal && !cx.ops.is_empty());
+        assert!(cx.ops.iter().all(|op| op.key == cx.key && ops.contains(op)), "{cx:#?}");
+        assert!(cx.explanation.contains(&format!("k{}", cx.key)), "{}", cx.explanation);
+        assert!(!brute_force_linearizable(&cx.ops), "{cx:#?}");
+        for i in 0..cx.ops.len() {
+            assert!(brute_force_linearizable(&remove_one(&cx.ops, i)), "removing {i} still fails: {cx:#?}");
+        }
+    }
+}
+
+/// The events a client library would log for `ops`, each with its own process.
+fn events_of(ops: &[Operation]) -> Vec<HistoryEvent> {
+    let mut events = Vec::new();
+    for (process, op) in ops.iter().enumerate() {
+        let event =
+            |kind, value, time_us| HistoryEvent { kind, process: process as u64, f: op.f, key: op.key, value, time_us };
+        let invoke_value = if op.f == OpKind::Read { None } else { op.value };
+        events.push(event(EventType::Invoke, invoke_value, op.start_us));
+        if let Some(end_us) = op.end_us {
+            events.push(event(op.outcome, op.value, end_us));
+        }
+    }
+    events.sort_by_key(|e| (e.time_us, e.kind != EventType::Invoke));
+    events
+}
+
+#[test]
+fn events_agree_with_brute_force_on_paired_operations() {
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    for _ in 0..1000 {
+        let events = events_of(&random_small_history(&mut rng));
+        let verdict = check_events(&events, DEFAULT_BUDGET_STEPS);
+        assert_eq!(
+            verdict == Verdict::Linearizable,
+            brute_force_linearizable(&pair_operations(&events)),
+            "{events:#?}"
+        );
+    }
+}
+
+#[test]
+fn arbitrary_event_sequences_are_handled() {
+    let mut rng = ChaCha8Rng::seed_from_u64(17);
+    let kinds = [EventType::Invoke, EventType::Ok, EventType::Fail, EventType::Info];
+    let fs = [OpKind::Read, OpKind::Write, OpKind::Delete];
+    for _ in 0..1000 {
+        let events: Vec<HistoryEvent> = (0..rng.random_range(0..10))
+            .map(|_| HistoryEvent {
+                kind: kinds[rng.random_range(0..4)],
+                process: rng.random_range(0..3),
+                f: fs[rng.random_range(0..3)],
+                key: rng.random_range(0..2),
+                value: rng.random_bool(0.7).then(|| ValueId(rng.random_range(0..4))),
+                time_us: rng.random_range(0..20),
+            })
+            .collect();
+        let verdict = check_events(&events, DEFAULT_BUDGET_STEPS);
+        assert_eq!(
+            verdict == Verdict::Linearizable,
+            brute_force_linearizable(&pair_operations(&events)),
+            "{events:#?}"
+        );
+    }
+}
