@@ -6,6 +6,7 @@
 //! anything else gets a sentence listing the operations with their intervals.
 
 use super::search::effective_end_us;
+use super::value_after;
 use crate::check::history::{EventType, Operation};
 use crate::types::{Key, OpKind, SimTime, ValueId};
 
@@ -78,22 +79,30 @@ fn read_nothing_after_write(key: Key, ops: &[Operation], key_history: &[Operatio
 }
 
 /// `read ... returned v1, but write k7=v2 ... had already completed at ..., after write k7=v1 ...`
-fn stale_read(key: Key, ops: &[Operation], _: &[Operation]) -> Option<String> {
+/// (or the same with a delete in place of either write).
+fn stale_read(key: Key, ops: &[Operation], key_history: &[Operation]) -> Option<String> {
     let [_, _, _] = ops else { return None };
     let read = single(ops, |op| op.f == OpKind::Read)?;
-    let seen = read_value(read)??;
-    let old = single(ops, |op| op.f == OpKind::Write && op.value == Some(seen))?;
-    let newer = single(ops, |op| op.f.is_update() && op.value != Some(seen))?;
+    let seen = read.value;
+    let old = single(ops, |op| op.f.is_update() && value_after(op) == seen)?;
+    let newer = single(ops, |op| op.f.is_update() && value_after(op) != seen)?;
     if !precedes(old, newer) || !precedes(newer, read) {
         return None;
     }
+    // Written values are unique, but "nothing" can come from any delete.
+    let another_delete = seen.is_none() && delete_may_fall_between(key_history, newer, read);
+    if another_delete {
+        return None;
+    }
     Some(format!(
-        "{} returned {seen}, but {} had already completed at {}, after {} completed at {}",
+        "{} returned {}, but {} had already completed at {}, after {} completed at {}{}",
         describe_with_interval(key, read),
+        show(seen),
         describe(key, newer),
         end_time(newer),
         describe(key, old),
         end_time(old),
+        if seen.is_none() { ", and no other delete could have come in between" } else { "" },
     ))
 }
 
@@ -116,29 +125,39 @@ fn read_nothing_after_seen(key: Key, ops: &[Operation], key_history: &[Operation
     ))
 }
 
-/// `read ... returned v1, although an earlier read ... had already returned v2, and write v2 ...`
+/// `read ... returned v1, although an earlier read ... had already returned v2, and the write k0=v1
+/// ... had completed at ..., before the write k0=v2 ... started at ...`
+///
+/// The later read's value (written once) must have been written after the earlier read, which is
+/// impossible when its write completed before that read or before the write the earlier read saw.
 fn reads_disagree(key: Key, ops: &[Operation], _: &[Operation]) -> Option<String> {
     let [_, _, _, _] = ops else { return None };
-    let writes: Vec<&Operation> = ops.iter().filter(|op| op.f == OpKind::Write).collect();
-    let [older, newer] = writes.as_slice() else {
-        return None;
-    };
-    let (older, newer) = if precedes(older, newer) { (*older, *newer) } else { (*newer, *older) };
-    let (old_value, new_value) = (write_value(older)?, write_value(newer)?);
-    let saw_new = single(ops, |op| op.f == OpKind::Read && op.value == Some(new_value))?;
-    let saw_old = single(ops, |op| op.f == OpKind::Read && op.value == Some(old_value))?;
-    if !precedes(older, newer) || !precedes(saw_new, saw_old) {
+    let reads: Vec<&Operation> = ops.iter().filter(|op| op.f == OpKind::Read).collect();
+    let [a, b] = reads.as_slice() else { return None };
+    let (first, second) = if precedes(a, b) { (*a, *b) } else { (*b, *a) };
+    let second_value = second.value?;
+    let second_write = single(ops, |op| op.f == OpKind::Write && op.value == Some(second_value))?;
+    let first_update = single(ops, |op| op.f.is_update() && value_after(op) == first.value)?;
+    if !precedes(first, second) || first.value == second.value {
         return None;
     }
+    // "Nothing" may also be the initial state, so only the read itself fixes when it came about.
+    let (too_late, started_us) = if first.value.is_some() && precedes(second_write, first_update) {
+        (format!("the {}", describe(key, first_update)), first_update.start_us)
+    } else if precedes(second_write, first) {
+        ("that earlier read".to_string(), first.start_us)
+    } else {
+        return None;
+    };
     Some(format!(
-        "{} returned {old_value}, although an earlier {} had already returned {new_value}, and the {} \
-         started at {}, only after the {} had completed at {}",
-        describe_with_interval(key, saw_old),
-        describe_with_interval(key, saw_new),
-        describe(key, newer),
-        SimTime(newer.start_us),
-        describe(key, older),
-        end_time(older),
+        "{} returned {second_value}, although an earlier {} had already returned {}, and the {} had \
+         completed at {}, before {too_late} started at {}",
+        describe_with_interval(key, second),
+        describe_with_interval(key, first),
+        show(first.value),
+        describe(key, second_write),
+        end_time(second_write),
+        SimTime(started_us),
     ))
 }
 

@@ -141,8 +141,8 @@ fn reads_disagreeing_about_write_order_are_not_linearizable() {
     assert_eq!(
         cx.explanation,
         "read of k0 by process 4 (6.000–7.000 ms) returned v1, although an earlier read of k0 by process 3 \
-         (4.000–5.000 ms) had already returned v2, and the write k0=v2 by process 2 started at 3.000 ms, \
-         only after the write k0=v1 by process 1 had completed at 2.000 ms"
+         (4.000–5.000 ms) had already returned v2, and the write k0=v1 by process 1 had completed at \
+         2.000 ms, before the write k0=v2 by process 2 started at 3.000 ms"
     );
 }
 
@@ -235,9 +235,30 @@ fn explanation_never_claims_no_delete_when_one_could_fit() {
     let ops = [write(1, 0, 1, 0, 1), delete(2, 0, 2, 20), read(3, 0, None, 3, 4), read(4, 0, Some(1), 5, 6)];
     let cx = counterexample(&ops);
     assert!(cx.minimal);
-    assert!(!cx.explanation.contains("no delete"), "{}", cx.explanation);
     assert_eq!(cx.ops, ops.to_vec());
-    assert!(cx.explanation.starts_with("even on their own, these operations on k0"), "{}", cx.explanation);
+    assert_eq!(
+        cx.explanation,
+        "read of k0 by process 4 (5.000–6.000 ms) returned v1, although an earlier read of k0 by process 3 \
+         (3.000–4.000 ms) had already returned nothing, and the write k0=v1 by process 1 had completed at \
+         1.000 ms, before that earlier read started at 3.000 ms"
+    );
+}
+
+#[test]
+fn stale_read_of_nothing_is_explained_unless_another_delete_could_explain_it() {
+    let ops = [delete(1, 0, 0, 1), write(2, 0, 6, 2, 3), read(3, 0, None, 4, 5)];
+    let cx = counterexample(&ops);
+    assert_eq!(cx.ops, ops.to_vec());
+    assert_eq!(
+        cx.explanation,
+        "read of k0 by process 3 (4.000–5.000 ms) returned nothing, but write k0=v6 by process 2 had already \
+         completed at 3.000 ms, after delete of k0 by process 1 completed at 1.000 ms, and no other delete \
+         could have come in between"
+    );
+    // A concurrent delete that a later read rules out: the sentence above would no longer be true.
+    let more = [ops[0], ops[1], ops[2], delete(4, 0, 2, 20), read(5, 0, Some(6), 6, 7)];
+    let cx = counterexample(&more);
+    assert!(!cx.explanation.contains("no other delete"), "{}", cx.explanation);
 }
 
 #[test]
