@@ -13,6 +13,7 @@
 //! The search can take exponential time on histories with much concurrency, so it counts its steps
 //! and answers [`Verdict::Unknown`] when the budget runs out, rather than guessing.
 
+mod constraints;
 mod explain;
 mod search;
 mod shrink;
@@ -98,10 +99,7 @@ fn counterexample(key: Key, failing: Vec<Operation>, all_ops: &[Operation], budg
 
 /// Groups the operations that can matter by key, each group sorted by start time.
 ///
-/// Dropped: `fail` operations (never took effect), unknown reads (nobody saw their result), and
-/// unknown writes or deletes whose resulting value no read returned. Such an update can always be
-/// left out of a linearization: no read can lie between it and the next update, since that read
-/// would have returned its value.
+/// Dropped: `fail` operations (never took effect) and unknown reads (nobody saw their result).
 fn relevant_ops_by_key(ops: &[Operation]) -> BTreeMap<Key, Vec<Operation>> {
     let mut by_key: BTreeMap<Key, Vec<Operation>> = BTreeMap::new();
     for op in ops.iter().filter(|op| op.outcome != EventType::Fail) {
@@ -110,13 +108,8 @@ fn relevant_ops_by_key(ops: &[Operation]) -> BTreeMap<Key, Vec<Operation>> {
         }
     }
     for key_ops in by_key.values_mut() {
-        let mut observed: Vec<Option<ValueId>> =
-            key_ops.iter().filter(|op| op.f == OpKind::Read).map(|op| op.value).collect();
-        observed.sort_unstable();
-        key_ops.retain(|op| is_ok(op) || observed.binary_search(&value_after(op)).is_ok());
         key_ops.sort_by_key(|op| op.start_us);
     }
-    by_key.retain(|_, key_ops| !key_ops.is_empty());
     by_key
 }
 
