@@ -180,6 +180,18 @@ fn info_write_cannot_take_effect_before_it_started() {
 }
 
 #[test]
+fn unknown_delete_does_not_hold_up_a_write_read_much_later() {
+    // The write must take effect by 7 ms and nothing may replace its value before its read at
+    // 20 ms, so the unknown delete (which could matter until 12 ms) must never have happened.
+    assert_linearizable(&[
+        write(1, 0, 1, 0, 7),
+        read(2, 0, None, 5, 12),
+        info(delete(3, 0, 10, 11)),
+        read(4, 0, Some(1), 20, 30),
+    ]);
+}
+
+#[test]
 fn failed_write_whose_value_is_never_seen_is_ignored() {
     assert_linearizable(&[
         write(1, 0, 1, 0, 1),
