@@ -2,7 +2,8 @@
 //!
 //! Histories are linearizable by construction (each operation takes effect at a random instant of its
 //! interval; unknown ones maybe later or never; failed ones never), like a simulator run with 64
-//! clients. Prints wall time per history; nothing is asserted about time.
+//! clients. Prints wall time per history; nothing is asserted about time. `LIN_BUDGET_STEPS`
+//! overrides the per-key budget.
 
 use capsim::check::history::{EventType, Operation};
 use capsim::check::linearizability::{DEFAULT_BUDGET_STEPS, Verdict, check_history};

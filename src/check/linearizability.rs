@@ -11,7 +11,9 @@
 //! after its start, or never. An unknown read constrains nothing and is ignored too.
 //!
 //! The search can take exponential time on histories with much concurrency, so it counts its steps
-//! and answers [`Verdict::Unknown`] when the budget runs out, rather than guessing.
+//! and answers [`Verdict::Unknown`] when the budget runs out, rather than guessing. Pruning rules
+//! (see `search` and `constraints`) keep ordinary histories close to linear: one step per
+//! operation or two.
 
 mod constraints;
 mod explain;
@@ -28,7 +30,10 @@ use crate::types::{Key, OpKind, ValueId};
 use search::SearchResult;
 use std::collections::BTreeMap;
 
-/// A budget that keeps the search of any realistic simulator history well under a second.
+/// The default budget per key. A step is one decision of the search (an operation tried, or a
+/// deadline reached) and adds at most one entry to its memo, so the budget bounds memory too (some
+/// tens of MB at this size). A key with 100k operations and 64 in flight at a time needs about
+/// 200k steps.
 pub const DEFAULT_BUDGET_STEPS: u64 = 1_000_000;
 
 /// The checker's answer for a whole history.
@@ -36,10 +41,11 @@ pub const DEFAULT_BUDGET_STEPS: u64 = 1_000_000;
 pub enum Verdict {
     Linearizable,
     NotLinearizable(Counterexample),
-    /// The search of `key` used up its budget of `steps` without an answer, and no key was found
-    /// to be non-linearizable.
+    /// No key was found to be non-linearizable, but the search of some key ran out of budget.
     Unknown {
+        /// The first such key.
         key: Key,
+        /// The steps spent on it (its whole budget).
         steps: u64,
     },
 }
