@@ -3,6 +3,7 @@
 pub mod expect;
 pub mod history;
 pub mod latency;
+pub mod linearizability;
 pub mod metrics;
 pub mod probe;
 pub mod replicas;

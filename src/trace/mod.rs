@@ -144,7 +144,11 @@ impl TraceEvent {
                 push_bytes(out, value.as_bytes());
             }
             TraceEvent::Fault(FaultEvent::Block { from, to, .. }) => {
-                let nodes: Vec<u8> = from.iter().chain(to).flat_map(|n| n.0.to_le_bytes()).collect();
+                let nodes: Vec<u8> = from
+                    .iter()
+                    .chain(to)
+                    .flat_map(|n| n.0.to_le_bytes())
+                    .collect();
                 push_bytes(out, &nodes);
             }
             _ => {}
