@@ -324,6 +324,143 @@ mod tests {
     }
 
     #[test]
+    fn older_value_after_an_acked_write_is_stale_by_exactly_that_write() {
+        let mut s = Script::default();
+        s.write(1, 11, 0);
+        s.ack(1, 1_000);
+        s.write(2, 12, 2_000);
+        s.ack(2, 3_000);
+        // v11 completed at 1000 < w2's invocation at 2000; w2 acked at 3000 < read at 5000.
+        let r = s.read(5_000, Some(11)).expect("stale");
+        assert_eq!(r.missed_op, 2);
+        assert_eq!(r.missed_value, Some(ValueId(12)));
+        assert_eq!(r.missed_ack_us, 3_000);
+        assert_eq!(r.versions_behind, 1);
+        assert_eq!(r.behind_ms, 2.0);
+        assert!(!r.saturated);
+        assert_eq!((s.t.max_versions_behind, s.t.max_behind_ms), (1, 2.0));
+        // The newest value is never stale.
+        assert!(s.read(5_000, Some(12)).is_none());
+    }
+
+    #[test]
+    fn read_concurrent_with_the_write_is_not_stale() {
+        let mut s = Script::default();
+        s.write(1, 11, 0);
+        s.ack(1, 1_000);
+        s.write(2, 12, 2_000);
+        // w2 still pending when the read completes.
+        assert!(s.read(2_500, Some(11)).is_none());
+        // w2 acked after the read was invoked (2500), before it completed.
+        s.ack(2, 3_000);
+        assert!(s.read(2_500, Some(11)).is_none());
+        // Acked exactly when the read was invoked: not "before" it.
+        assert!(s.read(3_000, Some(11)).is_none());
+        assert!(s.read(3_001, Some(11)).is_some());
+    }
+
+    #[test]
+    fn value_whose_write_overlapped_the_missed_write_is_not_stale() {
+        let mut s = Script::default();
+        s.write(1, 11, 0);
+        s.write(2, 12, 1_000); // invoked before w1 completed
+        s.ack(1, 2_000);
+        s.ack(2, 3_000);
+        // v11 completed at 2000, not before w2 was invoked (1000): either order is legal.
+        assert!(s.read(5_000, Some(11)).is_none());
+        // Completed exactly when w2 was invoked: still not "before".
+        let mut s = Script::default();
+        s.write(1, 11, 0);
+        s.ack(1, 1_000);
+        s.write(2, 12, 1_000);
+        s.ack(2, 2_000);
+        assert!(s.read(5_000, Some(11)).is_none());
+    }
+
+    #[test]
+    fn initial_empty_state_after_an_acked_write_is_stale() {
+        let mut s = Script::default();
+        s.write(1, 11, 500);
+        s.ack(1, 1_500);
+        let r = s.read(4_000, None).expect("stale");
+        assert_eq!((r.missed_op, r.versions_behind, r.behind_ms), (1, 1, 2.5));
+        assert_eq!(r.returned, None);
+        // Before any write is acked, the empty state is what a read must see.
+        let mut s = Script::default();
+        s.write(1, 11, 500);
+        assert!(s.read(600, None).is_none());
+    }
+
+    #[test]
+    fn empty_after_an_acked_delete_is_not_stale_until_a_later_write_is_acked() {
+        let mut s = Script::default();
+        s.write(1, 11, 0);
+        s.ack(1, 1_000);
+        s.delete(2, 2_000);
+        s.ack(2, 3_000);
+        assert!(s.read(4_000, None).is_none());
+        // The old value is now stale: the delete was invoked after v11 completed.
+        let r = s.read(4_000, Some(11)).expect("stale");
+        assert_eq!((r.missed_op, r.missed_value, r.behind_ms), (2, None, 1.0));
+        s.write(3, 13, 5_000);
+        s.ack(3, 6_000);
+        let r = s.read(8_000, None).expect("stale");
+        assert_eq!((r.missed_op, r.versions_behind, r.behind_ms), (3, 1, 2.0));
+    }
+
+    #[test]
+    fn empty_while_a_delete_is_pending_or_unknown_is_not_stale() {
+        let mut s = Script::default();
+        s.write(1, 11, 0);
+        s.ack(1, 1_000);
+        s.delete(2, 2_000);
+        assert!(s.read(3_000, None).is_none(), "delete pending");
+        s.info(2, 4_000);
+        assert!(s.read(5_000, None).is_none(), "delete may take effect");
+        // A failed delete never took effect: empty is stale again (w1 missed).
+        let mut s = Script::default();
+        s.write(1, 11, 0);
+        s.ack(1, 1_000);
+        s.delete(2, 2_000);
+        s.fail(2, 3_000);
+        let r = s.read(5_000, None).expect("stale");
+        assert_eq!((r.missed_op, r.behind_ms), (1, 4.0));
+    }
+
+    #[test]
+    fn value_of_an_unknown_or_failed_write_is_never_stale() {
+        let mut s = Script::default();
+        s.write(1, 11, 0);
+        s.info(1, 1_000);
+        s.write(2, 12, 2_000);
+        s.write(3, 13, 2_100);
+        s.fail(3, 2_200);
+        s.ack(2, 3_000);
+        assert!(s.read(5_000, Some(11)).is_none(), "info: may be applied late");
+        assert!(s.read(5_000, Some(13)).is_none(), "never completed");
+        assert!(s.read(5_000, Some(12)).is_none());
+    }
+
+    #[test]
+    fn two_missed_writes_count_two_and_measure_from_the_earliest_ack() {
+        let mut s = Script::default();
+        s.write(1, 11, 0);
+        s.ack(1, 1_000);
+        s.write(2, 12, 2_000);
+        s.write(3, 13, 2_500);
+        s.ack(3, 4_000); // acked before w2
+        s.ack(2, 6_000);
+        let r = s.read(10_000, Some(11)).expect("stale");
+        assert_eq!(r.versions_behind, 2);
+        assert_eq!((r.missed_op, r.missed_ack_us, r.behind_ms), (3, 4_000, 6.0));
+        // A read invoked between the two acks missed only w3.
+        let r = s.read(5_000, Some(11)).expect("stale");
+        assert_eq!((r.versions_behind, r.missed_op, r.behind_ms), (1, 3, 1.0));
+        assert_eq!(s.t.count, 2);
+        assert_eq!((s.t.max_versions_behind, s.t.max_behind_ms), (2, 6.0));
+    }
+
+    #[test]
     fn keys_are_independent() {
         let mut s = Script::default();
         s.write(1, 11, 0);
