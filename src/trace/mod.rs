@@ -1,7 +1,9 @@
 //! The event trace: every delivery, drop, timer, client operation, fault and protocol note.
 //!
 //! `trace_hash` is XXH3-64 (seed 0) over the canonical binary encoding of each event in order:
-//! the event's tag byte followed by its fields as little-endian u64s (see [`TraceEvent::encode`]).
+//! its time and tag followed by its fields as little-endian u64s, then any variable-length field
+//! (a note's text, a `Set`'s path and value, a block's node lists) preceded by its length as a
+//! little-endian u64 (see [`TraceEvent::encode`]).
 //! It is cheap enough to stay on in every run, and it is how determinism is checked.
 
 pub mod jsonl;
@@ -144,16 +146,24 @@ impl TraceEvent {
             bytes[8 + i * 8..16 + i * 8].copy_from_slice(&w.to_le_bytes());
         }
         h.update(&bytes[..8 + words * 8]);
+        // Variable-length fields carry their length, so that no two traces encode alike.
+        let len = |h: &mut Xxh3, n: usize| h.update(&(n as u64).to_le_bytes());
         if let TraceEvent::Note { text, .. } = self {
+            len(h, text.len());
             h.update(text.as_bytes());
         }
         if let TraceEvent::Fault(FaultEvent::Set { path, value }) = self {
-            h.update(path.as_bytes());
-            h.update(value.as_bytes());
+            for s in [path, value] {
+                len(h, s.len());
+                h.update(s.as_bytes());
+            }
         }
         if let TraceEvent::Fault(FaultEvent::Block { from, to, .. }) = self {
-            for n in from.iter().chain(to) {
-                h.update(&n.0.to_le_bytes());
+            for list in [from, to] {
+                len(h, list.len());
+                for n in list {
+                    h.update(&n.0.to_le_bytes());
+                }
             }
         }
     }
@@ -328,4 +338,80 @@ impl Tracer {
 /// `trace_hash` as printed: 16 lowercase hex digits.
 pub fn format_hash(h: u64) -> String {
     format!("{h:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hash(events: &[TraceEvent]) -> u64 {
+        let mut t = Tracer::new(false, 0);
+        for e in events {
+            t.emit(SimTime(5), e.clone());
+        }
+        t.hash()
+    }
+
+    fn block(from: &[u16], to: &[u16]) -> TraceEvent {
+        TraceEvent::Fault(FaultEvent::Block {
+            cut: 1,
+            from: from.iter().map(|n| NodeId(*n)).collect(),
+            to: to.iter().map(|n| NodeId(*n)).collect(),
+        })
+    }
+
+    fn set(path: &str, value: &str) -> TraceEvent {
+        TraceEvent::Fault(FaultEvent::Set {
+            path: path.into(),
+            value: value.into(),
+        })
+    }
+
+    fn note(text: &str) -> TraceEvent {
+        TraceEvent::Note {
+            node: NodeId(0),
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn variable_length_fields_are_delimited_in_the_hash() {
+        assert_ne!(hash(&[block(&[0, 1], &[2])]), hash(&[block(&[0], &[1, 2])]));
+        assert_ne!(hash(&[set("ab", "c")]), hash(&[set("a", "bc")]));
+        assert_ne!(
+            hash(&[note("ab"), note("")]),
+            hash(&[note("a"), note("b")])
+        );
+    }
+
+    #[test]
+    fn every_field_reaches_the_hash() {
+        let send = |msg, arrive| TraceEvent::Send {
+            from: NodeId(1),
+            to: NodeId(2),
+            kind: 3,
+            msg,
+            arrive: SimTime(arrive),
+        };
+        assert_ne!(hash(&[send(1, 10)]), hash(&[send(2, 10)]));
+        assert_ne!(hash(&[send(1, 10)]), hash(&[send(1, 11)]));
+        let drop = |reason| TraceEvent::Drop {
+            from: NodeId(1),
+            to: NodeId(2),
+            kind: 0,
+            msg: 1,
+            reason,
+        };
+        assert_ne!(
+            hash(&[drop(DropReason::Loss)]),
+            hash(&[drop(DropReason::Crashed)])
+        );
+        assert_eq!(hash(&[send(1, 10)]), hash(&[send(1, 10)]));
+        let mut t = Tracer::new(true, 2);
+        for i in 0..3 {
+            t.emit(SimTime(i), TraceEvent::Timer { node: NodeId(0) });
+        }
+        assert_eq!((t.events(), t.recent().len(), t.drain().len()), (3, 2, 3));
+        assert!(t.drain().is_empty(), "drain takes what was recorded");
+    }
 }
