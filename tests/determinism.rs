@@ -118,7 +118,11 @@ fn exported_jsonl_is_identical_for_two_runs() {
                 .iter()
                 .map(|e| jsonl::to_json(e, sim.message_kinds()).to_string())
                 .collect();
-            assert_eq!(lines.len() as u64, report(&sim).events, "{name}: every event");
+            assert_eq!(
+                lines.len() as u64,
+                report(&sim).events,
+                "{name}: every event"
+            );
             lines
         };
         let (a, b) = (export(), export());
@@ -157,6 +161,10 @@ fn interventions_at_the_same_time_replay_identically() {
     let (a, b, none) = (drive(crash()), drive(crash()), drive(None));
     assert_eq!(a.trace_hash(), b.trace_hash());
     assert_eq!(report(&a), report(&b));
-    assert_ne!(a.trace_hash(), none.trace_hash(), "the crash is in the trace");
+    assert_ne!(
+        a.trace_hash(),
+        none.trace_hash(),
+        "the crash is in the trace"
+    );
     assert_eq!(a.applied_faults()[0], (ms(1500.0), Fault::Crash(n(3))));
 }

@@ -224,7 +224,11 @@ mod tests {
         for n in [N1, N2, N3, N4] {
             assert_eq!(t.lag_us(n, ms(50)), 0);
         }
-        assert_eq!(t.max_lag_until(ms(1_000)), 30_000, "nothing pending any more");
+        assert_eq!(
+            t.max_lag_until(ms(1_000)),
+            30_000,
+            "nothing pending any more"
+        );
     }
 
     #[test]

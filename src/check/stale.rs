@@ -303,7 +303,8 @@ mod tests {
             self.t.on_update_done(op, K, self.kind(op), true, false, at);
         }
         fn info(&mut self, op: u64, at: u64) {
-            self.t.on_update_done(op, K, self.kind(op), false, false, at);
+            self.t
+                .on_update_done(op, K, self.kind(op), false, false, at);
         }
         fn fail(&mut self, op: u64, at: u64) {
             self.t.on_update_done(op, K, self.kind(op), false, true, at);
@@ -318,8 +319,18 @@ mod tests {
                 invoke_us: invoke,
                 returned: returned.map(ValueId),
             });
-            assert_eq!(stale, self.t.count == before + 1, "return value matches count");
-            stale.then(|| self.t.records.last().cloned().expect("stale reads are kept"))
+            assert_eq!(
+                stale,
+                self.t.count == before + 1,
+                "return value matches count"
+            );
+            stale.then(|| {
+                self.t
+                    .records
+                    .last()
+                    .cloned()
+                    .expect("stale reads are kept")
+            })
         }
     }
 
@@ -436,7 +447,10 @@ mod tests {
         s.write(3, 13, 2_100);
         s.fail(3, 2_200);
         s.ack(2, 3_000);
-        assert!(s.read(5_000, Some(11)).is_none(), "info: may be applied late");
+        assert!(
+            s.read(5_000, Some(11)).is_none(),
+            "info: may be applied late"
+        );
         assert!(s.read(5_000, Some(13)).is_none(), "never completed");
         assert!(s.read(5_000, Some(12)).is_none());
     }

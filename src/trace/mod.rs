@@ -378,10 +378,7 @@ mod tests {
     fn variable_length_fields_are_delimited_in_the_hash() {
         assert_ne!(hash(&[block(&[0, 1], &[2])]), hash(&[block(&[0], &[1, 2])]));
         assert_ne!(hash(&[set("ab", "c")]), hash(&[set("a", "bc")]));
-        assert_ne!(
-            hash(&[note("ab"), note("")]),
-            hash(&[note("a"), note("b")])
-        );
+        assert_ne!(hash(&[note("ab"), note("")]), hash(&[note("a"), note("b")]));
     }
 
     #[test]
