@@ -679,6 +679,7 @@ impl<P: FromScenario> Engine<P> {
     fn block(&mut self, pairs: Vec<(NodeId, NodeId)>) -> u32 {
         let mut from: Vec<NodeId> = pairs.iter().map(|p| p.0).collect();
         let mut to: Vec<NodeId> = pairs.iter().map(|p| p.1).collect();
+        from.sort();
         from.dedup();
         to.sort();
         to.dedup();
