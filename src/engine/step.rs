@@ -255,7 +255,12 @@ impl<P: FromScenario> Engine<P> {
             NodeStatus::Paused if node.inbox.len() >= MAX_INBOX => {
                 self.dropped(from, to, kind, id, DropReason::Loss)
             }
-            NodeStatus::Paused => node.inbox.push_back(Inbox::Message { from, msg }),
+            NodeStatus::Paused => node.inbox.push_back(Inbox::Message {
+                from,
+                msg,
+                id,
+                sent,
+            }),
             NodeStatus::Up => {
                 self.metrics.messages_delivered += 1;
                 self.tracer.emit(
@@ -637,14 +642,19 @@ impl<P: FromScenario> Engine<P> {
                 break;
             };
             match item {
-                Inbox::Message { from, msg } => {
+                Inbox::Message {
+                    from,
+                    msg,
+                    id: msg_id,
+                    sent,
+                } => {
                     self.metrics.messages_delivered += 1;
                     let t = TraceEvent::Deliver {
                         from,
                         to: id,
                         kind: msg.kind(),
-                        msg: u64::MAX,
-                        sent: self.now,
+                        msg: msg_id,
+                        sent,
                     };
                     self.tracer.emit(self.now, t);
                     self.with_node(id, |p, ctx| p.on_message(ctx, from, msg));
