@@ -602,10 +602,16 @@ impl<P: FromScenario> Engine<P> {
         }
         node.status = NodeStatus::Crashed;
         node.incarnation += 1;
-        node.inbox.clear();
+        let backlog = std::mem::take(&mut node.inbox);
         node.policy.on_crash();
         self.metrics.replicas.set_live(id, false);
         self.trace_fault(FaultEvent::Crash(id));
+        // Messages a paused node was holding are lost with it: count and trace them as drops.
+        for item in backlog {
+            if let Inbox::Message { from, msg, id: m, .. } = item {
+                self.dropped(from, id, msg.kind(), m, DropReason::Crashed);
+            }
+        }
         true
     }
 
