@@ -202,6 +202,21 @@ impl<P: FromScenario> Engine<P> {
                     },
                 );
                 if let Some(at2) = dup {
+                    // The network's second copy is one more message on the wire, with its own
+                    // id, so every sent message has exactly one fate (delivered or dropped).
+                    let copy = self.next_msg;
+                    self.next_msg += 1;
+                    self.metrics.messages_sent += 1;
+                    self.tracer.emit(
+                        self.now,
+                        TraceEvent::Send {
+                            from,
+                            to,
+                            kind,
+                            msg: copy,
+                            arrive: at2,
+                        },
+                    );
                     self.messages_in_flight += 1;
                     self.queue.push_at(
                         at2,
@@ -210,7 +225,7 @@ impl<P: FromScenario> Engine<P> {
                             to,
                             msg: msg.clone(),
                             sent: self.now,
-                            id,
+                            id: copy,
                         },
                     );
                 }
@@ -608,7 +623,10 @@ impl<P: FromScenario> Engine<P> {
         self.trace_fault(FaultEvent::Crash(id));
         // Messages a paused node was holding are lost with it: count and trace them as drops.
         for item in backlog {
-            if let Inbox::Message { from, msg, id: m, .. } = item {
+            if let Inbox::Message {
+                from, msg, id: m, ..
+            } = item
+            {
                 self.dropped(from, id, msg.kind(), m, DropReason::Crashed);
             }
         }
