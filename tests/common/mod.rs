@@ -95,3 +95,45 @@ pub fn sends(trace: &[Stamped]) -> Vec<(SimTime, NodeId, NodeId, u64, SimTime)> 
         })
         .collect()
 }
+
+/// One client operation as the trace tells it.
+#[derive(Clone, Copy, Debug)]
+pub struct TracedOp {
+    pub invoked: SimTime,
+    pub node: NodeId,
+    pub f: capsim::types::OpKind,
+    pub completed: Option<(SimTime, capsim::check::history::EventType)>,
+    pub reason: Option<capsim::policy::FailReason>,
+}
+
+/// Every operation in the trace, by op id.
+pub fn traced_ops(trace: &[Stamped]) -> std::collections::BTreeMap<u64, TracedOp> {
+    let mut ops = std::collections::BTreeMap::new();
+    for s in trace {
+        match s.event {
+            TraceEvent::Invoke { op, node, f, .. } => {
+                let t = TracedOp {
+                    invoked: s.at,
+                    node,
+                    f,
+                    completed: None,
+                    reason: None,
+                };
+                assert!(ops.insert(op, t).is_none(), "op {op} invoked twice");
+            }
+            TraceEvent::Complete {
+                op,
+                outcome,
+                reason,
+                ..
+            } => {
+                let t = ops.get_mut(&op).expect("completed after its invocation");
+                assert!(t.completed.is_none(), "op {op} completed twice");
+                t.completed = Some((s.at, outcome));
+                t.reason = reason;
+            }
+            _ => {}
+        }
+    }
+    ops
+}
