@@ -12,7 +12,7 @@ pub fn scenario(text: &str) -> Scenario {
     capsim::scenario::from_str("test", text).unwrap_or_else(|e| panic!("bad test scenario: {e}"))
 }
 
-/// The shipped lesson scenarios, by file name, with the benchmark cut down to a few thousand ops.
+/// The shipped lesson scenarios, by file name, with the benchmark cut down to 3000 ops.
 pub fn shipped_scenarios() -> Vec<(String, Scenario)> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
     let mut out = Vec::new();
@@ -22,8 +22,8 @@ pub fn shipped_scenarios() -> Vec<(String, Scenario)> {
             continue;
         }
         let mut s = capsim::io::read_scenario(&path).unwrap_or_else(|e| panic!("{e}"));
-        if s.run.ops.is_some_and(|ops| ops > 5_000) {
-            s.run.ops = Some(5_000);
+        if s.run.ops.is_some_and(|ops| ops > 3_000) {
+            s.run.ops = Some(3_000);
         }
         out.push((path.file_name().unwrap().to_string_lossy().into_owned(), s));
     }
