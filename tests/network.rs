@@ -2,12 +2,16 @@
 //! tolerances of five standard errors (or a Kolmogorov–Smirnov bound at α = 0.001), and the
 //! resolution of per-kind and per-link settings and of cuts.
 
+mod common;
+
+use capsim::Sim;
+use capsim::engine::Fault;
 use capsim::engine::dist::Sampler;
 use capsim::engine::network::{Fate, Network};
 use capsim::engine::rng::SimRng;
 use capsim::policy::leaderless::KINDS;
 use capsim::scenario::schema::{Dist, LinkOverride, LinkSpec, NetworkSpec};
-use capsim::trace::DropReason;
+use capsim::trace::{DropReason, TraceEvent};
 use capsim::types::{NodeId, SimTime};
 
 const N: usize = 20_000;
@@ -378,4 +382,65 @@ fn cuts_block_directions_until_unblocked_or_healed() {
     for (x, y) in [(a, c), (c, b), (b, c)] {
         assert!(!net.is_blocked(x, y));
     }
+}
+
+// ---- the same settings inside a running engine ---------------------------------------------
+
+const BUSY: &str = r#"(
+    seed: 8,
+    nodes: (count: 3),
+    network: (latency: Exponential(mean_ms: 5.0), kinds: {"write_ack": (latency: Constant(2.0))},
+              links: [(from: "n1", to: "n2", loss: 1.0)]),
+    policy: Leaderless((replication_factor: 3, read_quorum: 1, write_quorum: 1)),
+    workload: (load: ClosedLoop(clients: 6, think_time_ms: 5.0), keys: Uniform(count: 10)),
+    run: (duration_ms: 1000.0),
+)"#;
+
+#[test]
+fn scenario_settings_reach_the_running_network() {
+    let (_, trace) = common::run_recorded(&common::scenario(BUSY));
+    let (n1, n2) = (common::n(1), common::n(2));
+    let dropped = common::drops(&trace);
+    assert!(!dropped.is_empty());
+    assert!(
+        dropped
+            .iter()
+            .all(|d| (d.1, d.2, d.3) == (n1, n2, DropReason::Loss))
+    );
+    assert!(
+        !common::deliveries(&trace)
+            .iter()
+            .any(|d| (d.1, d.2) == (n1, n2))
+    );
+    let write_acks: Vec<u64> = trace
+        .iter()
+        .filter_map(|s| match s.event {
+            TraceEvent::Deliver { kind: 1, sent, .. } => Some(s.at.as_us() - sent.as_us()),
+            _ => None,
+        })
+        .collect();
+    assert!(!write_acks.is_empty() && write_acks.iter().all(|us| *us == 2_000));
+}
+
+#[test]
+fn a_loss_burst_drops_everything_while_it_lasts() {
+    let text = BUSY.replace(r#"links: [(from: "n1", to: "n2", loss: 1.0)]"#, "");
+    let mut sim = Sim::new(&common::scenario(&text), &common::recording());
+    sim.run_until(common::ms(300.0));
+    sim.apply_for(Fault::LossBurst(1.0), 200_000);
+    sim.run_to_end();
+    let trace = sim.drain_trace();
+    // Events at exactly 300 ms ran before the burst began; at 500 ms it ends.
+    let (start, end) = (common::ms(300.0), common::ms(500.0));
+    let dropped = common::drops(&trace);
+    assert!(!dropped.is_empty());
+    for (t, _, _, reason) in dropped {
+        assert!(reason == DropReason::Loss && start < t && t <= end, "{t}");
+    }
+    let sent: Vec<SimTime> = common::sends(&trace).iter().map(|s| s.0).collect();
+    assert!(
+        !sent.iter().any(|t| start < *t && *t < end),
+        "nothing got through"
+    );
+    assert!(sent.iter().any(|t| *t > end), "the network recovers");
 }
