@@ -97,3 +97,17 @@ fn single_replica_quorums_read_stale_under_load() {
         assert_eq!(r.availability, 1.0, "no faults: everything answers");
     }
 }
+
+#[test]
+fn replicas_converge_once_the_network_is_quiet() {
+    for seed in SEEDS {
+        for text in [leaderless(2, 2, 0.0), single_leader("Async", "AnyReplica")] {
+            let r = run(&text, seed);
+            assert!(
+                r.max_divergent_keys > 0,
+                "replicas differ while writes spread"
+            );
+            assert_eq!(r.divergent_keys_at_end, 0, "seed {seed}");
+        }
+    }
+}
