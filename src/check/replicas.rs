@@ -181,3 +181,142 @@ impl ReplicaTracker {
         self.divergent.get(key as usize).copied().unwrap_or(false)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Hand-driven: every expected number follows from the definitions in the module doc.
+    use super::*;
+
+    const N1: NodeId = NodeId(0);
+    const N2: NodeId = NodeId(1);
+    const N3: NodeId = NodeId(2);
+    const N4: NodeId = NodeId(3);
+
+    fn ms(t: u64) -> SimTime {
+        SimTime(t * 1000)
+    }
+
+    fn v(i: u64) -> Version {
+        Version(i, 0)
+    }
+
+    /// Four nodes; key 0 on n1..n3, key 1 on n2..n4.
+    fn tracker() -> ReplicaTracker {
+        let mut t = ReplicaTracker::new(4);
+        t.set_replicas(0, &[N1, N2, N3]);
+        t.set_replicas(1, &[N2, N3, N4]);
+        t
+    }
+
+    fn apply(t: &mut ReplicaTracker, node: NodeId, key: Key, i: u64, at: u64) {
+        t.on_applied(node, key, Some(ValueId(i)), v(i), ms(at));
+    }
+
+    #[test]
+    fn lag_is_the_time_from_ack_to_apply() {
+        let mut t = tracker();
+        assert!(t.knows_replicas(0) && !t.knows_replicas(2));
+        apply(&mut t, N1, 0, 1, 10); // the leader applies, then acks at once
+        t.on_acked(0, v(1), ms(10));
+        assert_eq!(t.lag_us(N1, ms(10)), 0, "applied before the ack");
+        assert_eq!(t.lag_us(N2, ms(22)), 12_000);
+        apply(&mut t, N2, 0, 1, 25);
+        assert_eq!(t.max_lag_us, 15_000);
+        assert_eq!(t.lag_us(N3, ms(30)), 20_000);
+        apply(&mut t, N3, 0, 1, 40);
+        assert_eq!(t.max_lag_us, 30_000);
+        for n in [N1, N2, N3, N4] {
+            assert_eq!(t.lag_us(n, ms(50)), 0);
+        }
+        assert_eq!(
+            t.max_lag_until(ms(1_000)),
+            30_000,
+            "nothing pending any more"
+        );
+    }
+
+    #[test]
+    fn a_write_applied_everywhere_before_its_ack_causes_no_lag() {
+        let mut t = tracker();
+        for n in [N1, N2, N3] {
+            apply(&mut t, n, 0, 1, 5);
+        }
+        t.on_acked(0, v(1), ms(10));
+        assert_eq!(t.max_lag_until(ms(100)), 0);
+    }
+
+    #[test]
+    fn a_newer_version_supersedes_older_pending_writes() {
+        let mut t = tracker();
+        t.on_acked(0, v(1), ms(10));
+        t.on_acked(0, v(2), ms(20));
+        // n2 skips v1 and applies v2: both are covered, measured from the older ack.
+        apply(&mut t, N2, 0, 2, 50);
+        assert_eq!(t.max_lag_us, 40_000);
+        assert_eq!(t.lag_us(N2, ms(60)), 0);
+        // n3 applies v1 only: v2 is still missing, since its ack at 20.
+        apply(&mut t, N3, 0, 1, 30);
+        assert_eq!(t.max_lag_us, 40_000);
+        assert_eq!(t.lag_us(N3, ms(35)), 15_000);
+        // An ack for a version a replica already exceeds adds nothing.
+        t.on_acked(0, v(1), ms(36));
+        assert_eq!(t.lag_us(N2, ms(70)), 0);
+    }
+
+    #[test]
+    fn the_run_maximum_counts_writes_still_pending_at_the_end() {
+        let mut t = tracker();
+        apply(&mut t, N1, 0, 1, 10);
+        apply(&mut t, N2, 0, 1, 12);
+        t.on_acked(0, v(1), ms(10));
+        assert_eq!(t.max_lag_us, 0);
+        // n3 never applies v1: at the end (100 ms) it is 90 ms behind.
+        assert_eq!(t.max_lag_until(ms(100)), 90_000);
+        assert_eq!(t.max_lag_until(ms(10)), 0);
+    }
+
+    #[test]
+    fn divergence_counts_keys_whose_live_replicas_differ() {
+        let mut t = tracker();
+        apply(&mut t, N1, 0, 1, 1);
+        assert!(t.is_divergent(0), "n1 has v1, n2 and n3 nothing");
+        assert_eq!((t.divergent_now, t.max_divergent), (1, 1));
+        apply(&mut t, N2, 1, 7, 2);
+        assert_eq!((t.divergent_now, t.max_divergent), (2, 2));
+        apply(&mut t, N2, 0, 1, 3);
+        apply(&mut t, N3, 0, 1, 4);
+        assert!(!t.is_divergent(0));
+        assert_eq!((t.divergent_now, t.max_divergent), (1, 2));
+        // A delete (None) on one replica differs from a value on the others.
+        t.on_applied(N3, 0, None, v(2), ms(5));
+        assert!(t.is_divergent(0));
+        t.on_applied(N1, 0, None, v(2), ms(5));
+        t.on_applied(N2, 0, None, v(2), ms(5));
+        assert!(!t.is_divergent(0));
+        assert_eq!((t.divergent_now, t.max_divergent), (1, 2));
+    }
+
+    #[test]
+    fn a_crashed_replica_leaves_the_comparison_until_it_restarts() {
+        let mut t = tracker();
+        for n in [N1, N2, N3] {
+            apply(&mut t, n, 0, 1, 1);
+        }
+        apply(&mut t, N1, 0, 2, 2);
+        assert!(t.is_divergent(0));
+        t.set_live(N1, false);
+        assert!(!t.is_divergent(0), "n2 and n3 agree");
+        assert_eq!(t.divergent_now, 0);
+        t.set_live(N1, true);
+        assert!(t.is_divergent(0));
+        // Key 1: only n2 has a value; with n3 and n4 down nothing is compared against it.
+        apply(&mut t, N2, 1, 9, 3);
+        assert_eq!(t.divergent_now, 2);
+        t.set_live(N3, false);
+        assert!(t.is_divergent(1), "n4 is still live and empty");
+        t.set_live(N4, false);
+        assert!(!t.is_divergent(1));
+        t.set_live(N4, false); // idempotent
+        assert_eq!((t.divergent_now, t.max_divergent), (1, 2));
+    }
+}

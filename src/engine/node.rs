@@ -28,7 +28,13 @@ impl NodeStatus {
 /// Work that reached a paused node, handled in arrival order when it resumes.
 #[derive(Clone, Debug)]
 pub enum Inbox<P: Policy> {
-    Message { from: NodeId, msg: P::Msg },
+    /// A message with its id and send time, so its delivery at the resume is traced faithfully.
+    Message {
+        from: NodeId,
+        msg: P::Msg,
+        id: u64,
+        sent: SimTime,
+    },
     Timer(P::Timer),
     Client(ClientReq),
 }

@@ -191,7 +191,28 @@ impl<P: FromScenario> Engine<P> {
         match self.net.send(from, to, kind, self.now) {
             Fate::Dropped(reason) => self.dropped(from, to, kind, id, self.now, reason),
             Fate::Arrives(at, dup) => {
+                let send = TraceEvent::Send {
+                    from,
+                    to,
+                    kind,
+                    msg: id,
+                    arrive: at,
+                };
+                self.tracer.emit(self.now, send);
                 if let Some(at2) = dup {
+                    // The network's second copy is one more message on the wire, with its own
+                    // id, so every sent message has exactly one fate (delivered or dropped).
+                    let copy = self.next_msg;
+                    self.next_msg += 1;
+                    self.metrics.messages_sent += 1;
+                    let send = TraceEvent::Send {
+                        from,
+                        to,
+                        kind,
+                        msg: copy,
+                        arrive: at2,
+                    };
+                    self.tracer.emit(self.now, send);
                     self.messages_in_flight += 1;
                     self.queue.push_at(
                         at2,
@@ -200,7 +221,7 @@ impl<P: FromScenario> Engine<P> {
                             to,
                             msg: msg.clone(),
                             sent: self.now,
-                            id,
+                            id: copy,
                         },
                     );
                 }
@@ -254,7 +275,12 @@ impl<P: FromScenario> Engine<P> {
             NodeStatus::Paused if node.inbox.len() >= MAX_INBOX => {
                 self.dropped(from, to, kind, id, sent, DropReason::Loss)
             }
-            NodeStatus::Paused => node.inbox.push_back(Inbox::Message { from, msg }),
+            NodeStatus::Paused => node.inbox.push_back(Inbox::Message {
+                from,
+                msg,
+                id,
+                sent,
+            }),
             NodeStatus::Up => {
                 self.metrics.messages_delivered += 1;
                 self.tracer.emit(
@@ -604,10 +630,22 @@ impl<P: FromScenario> Engine<P> {
         }
         node.status = NodeStatus::Crashed;
         node.incarnation += 1;
-        node.inbox.clear();
+        let backlog = std::mem::take(&mut node.inbox);
         node.policy.on_crash();
         self.metrics.replicas.set_live(id, false);
         self.trace_fault(FaultEvent::Crash(id));
+        // Messages a paused node was holding are lost with it: count and trace them as drops.
+        for item in backlog {
+            if let Inbox::Message {
+                from,
+                msg,
+                id: m,
+                sent,
+            } = item
+            {
+                self.dropped(from, id, msg.kind(), m, sent, DropReason::Crashed);
+            }
+        }
         true
     }
 
@@ -644,14 +682,19 @@ impl<P: FromScenario> Engine<P> {
                 break;
             };
             match item {
-                Inbox::Message { from, msg } => {
+                Inbox::Message {
+                    from,
+                    msg,
+                    id: msg_id,
+                    sent,
+                } => {
                     self.metrics.messages_delivered += 1;
                     let t = TraceEvent::Deliver {
                         from,
                         to: id,
                         kind: msg.kind(),
-                        msg: u64::MAX,
-                        sent: self.now,
+                        msg: msg_id,
+                        sent,
                     };
                     self.tracer.emit(self.now, t);
                     self.with_node(id, |p, ctx| p.on_message(ctx, from, msg));

@@ -13,6 +13,15 @@ pub fn to_json(s: &Stamped, kinds: &[&str]) -> Value {
     let kind = |k: &u8| kinds.get(*k as usize).copied().unwrap_or("?");
     let t = s.at.0;
     match &s.event {
+        TraceEvent::Send {
+            from,
+            to,
+            kind: k,
+            msg,
+            arrive,
+        } => {
+            json!({"t_us": t, "ev": "send", "from": from.to_string(), "to": to.to_string(), "kind": kind(k), "msg": msg, "arrive_us": arrive.0})
+        }
         TraceEvent::Deliver {
             from,
             to,

@@ -1,7 +1,9 @@
 //! The event trace: every delivery, drop, timer, client operation, fault and protocol note.
 //!
 //! `trace_hash` is XXH3-64 (seed 0) over the canonical binary encoding of each event in order:
-//! the time, the event's tag and its fields as little-endian u64 words (see [`TraceEvent::encode`]).
+//! its time and tag followed by its fields as little-endian u64 words, then any variable-length
+//! field (a note's text, a `Set`'s path and value, a block's node lists) as a length word and its
+//! bytes packed into zero-padded words (see [`TraceEvent::encode`]).
 //! It is cheap enough to stay on in every run, and it is how determinism is checked.
 
 pub mod jsonl;
@@ -72,6 +74,14 @@ pub enum FaultEvent {
 /// One event of the trace.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TraceEvent {
+    /// A message put on the wire, with its (already drawn) arrival time.
+    Send {
+        from: NodeId,
+        to: NodeId,
+        kind: u8,
+        msg: u64,
+        arrive: SimTime,
+    },
     Deliver {
         from: NodeId,
         to: NodeId,
@@ -143,13 +153,12 @@ impl TraceEvent {
                 push_bytes(out, path.as_bytes());
                 push_bytes(out, value.as_bytes());
             }
+            // Each list separately, so ([n1, n2], [n3]) and ([n1], [n2, n3]) encode differently.
             TraceEvent::Fault(FaultEvent::Block { from, to, .. }) => {
-                let nodes: Vec<u8> = from
-                    .iter()
-                    .chain(to)
-                    .flat_map(|n| n.0.to_le_bytes())
-                    .collect();
-                push_bytes(out, &nodes);
+                for list in [from, to] {
+                    let nodes: Vec<u8> = list.iter().flat_map(|n| n.0.to_le_bytes()).collect();
+                    push_bytes(out, &nodes);
+                }
             }
             _ => {}
         }
@@ -161,6 +170,13 @@ impl TraceEvent {
             (from.0 as u64) << 32 | (to.0 as u64) << 8 | kind as u64
         };
         match self {
+            TraceEvent::Send {
+                from,
+                to,
+                kind,
+                msg,
+                arrive,
+            } => fill(w, &[1, link(*from, *to, *kind), *msg, arrive.0]),
             TraceEvent::Deliver {
                 from,
                 to,
@@ -347,4 +363,82 @@ impl Tracer {
 /// `trace_hash` as printed: 16 lowercase hex digits.
 pub fn format_hash(h: u64) -> String {
     format!("{h:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hash(events: &[TraceEvent]) -> u64 {
+        let mut t = Tracer::new(false, 0);
+        for e in events {
+            t.emit(SimTime(5), e.clone());
+        }
+        t.hash()
+    }
+
+    fn block(from: &[u16], to: &[u16]) -> TraceEvent {
+        TraceEvent::Fault(FaultEvent::Block {
+            cut: 1,
+            from: from.iter().map(|n| NodeId(*n)).collect(),
+            to: to.iter().map(|n| NodeId(*n)).collect(),
+        })
+    }
+
+    fn set(path: &str, value: &str) -> TraceEvent {
+        TraceEvent::Fault(FaultEvent::Set {
+            path: path.into(),
+            value: value.into(),
+        })
+    }
+
+    fn note(text: &str) -> TraceEvent {
+        TraceEvent::Note {
+            node: NodeId(0),
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn variable_length_fields_are_delimited_in_the_hash() {
+        assert_ne!(hash(&[block(&[0, 1], &[2])]), hash(&[block(&[0], &[1, 2])]));
+        assert_ne!(hash(&[set("ab", "c")]), hash(&[set("a", "bc")]));
+        assert_ne!(hash(&[note("ab"), note("")]), hash(&[note("a"), note("b")]));
+    }
+
+    #[test]
+    fn every_field_reaches_the_hash() {
+        let send = |msg, arrive| TraceEvent::Send {
+            from: NodeId(1),
+            to: NodeId(2),
+            kind: 3,
+            msg,
+            arrive: SimTime(arrive),
+        };
+        assert_ne!(hash(&[send(1, 10)]), hash(&[send(2, 10)]));
+        assert_ne!(hash(&[send(1, 10)]), hash(&[send(1, 11)]));
+        let drop = |reason, sent| TraceEvent::Drop {
+            from: NodeId(1),
+            to: NodeId(2),
+            kind: 0,
+            msg: 1,
+            sent: SimTime(sent),
+            reason,
+        };
+        assert_ne!(
+            hash(&[drop(DropReason::Loss, 5)]),
+            hash(&[drop(DropReason::Crashed, 5)])
+        );
+        assert_ne!(
+            hash(&[drop(DropReason::Loss, 5)]),
+            hash(&[drop(DropReason::Loss, 6)])
+        );
+        assert_eq!(hash(&[send(1, 10)]), hash(&[send(1, 10)]));
+        let mut t = Tracer::new(true, 2);
+        for i in 0..3 {
+            t.emit(SimTime(i), TraceEvent::Timer { node: NodeId(0) });
+        }
+        assert_eq!((t.events(), t.recent().len(), t.drain().len()), (3, 2, 3));
+        assert!(t.drain().is_empty(), "drain takes what was recorded");
+    }
 }
