@@ -338,7 +338,10 @@ fn network(v: &V, n: &NetworkSpec, kinds: &[&str]) -> R {
     v.check(
         n.links.len() <= MAX_LINK_OVERRIDES,
         "network.links",
-        format!("more than {MAX_LINK_OVERRIDES} entries"),
+        format!(
+            "{} entries; the limit is {MAX_LINK_OVERRIDES}",
+            n.links.len()
+        ),
     )?;
     for (i, l) in n.links.iter().enumerate() {
         let p = format!("network.links[{i}]");
