@@ -162,29 +162,22 @@ fn offset(text: &str, line: usize, col: usize) -> Option<usize> {
 }
 
 /// ron sometimes places an error on the whitespace before the offending text; point at the
-/// text itself (when there is any).
+/// text itself (when there is any). Linear in the text, whatever the whitespace.
 fn skip_whitespace(text: &str, line: usize, col: usize) -> (usize, usize) {
-    let (mut l, mut c) = (line, col);
-    while let Some(ch) = char_at(text, l, c) {
-        match ch {
-            '\n' => (l, c) = (l + 1, 1),
-            ch if ch.is_whitespace() => c += 1,
-            _ => return (l, c),
-        }
+    let Some(at) = offset(text, line, col) else {
+        return (line, col);
+    };
+    let rest = &text[at..];
+    let skipped = rest.len() - rest.trim_start().len();
+    if skipped == 0 || skipped == rest.len() {
+        return (line, col);
     }
-    (line, col)
+    end_position(&text[..at + skipped])
 }
 
-/// The character at a 1-based line and column (`'\n'` just past the end of a line).
+/// The character at a 1-based line and column.
 fn char_at(text: &str, line: usize, col: usize) -> Option<char> {
-    let mut lines = text.split('\n');
-    let this = lines.nth(line.checked_sub(1)?)?;
-    let mut chars = this.chars();
-    match chars.nth(col.checked_sub(1)?) {
-        Some(c) => Some(c),
-        None if this.chars().count() + 1 == col && lines.next().is_some() => Some('\n'),
-        None => None,
-    }
+    text[offset(text, line, col)?..].chars().next()
 }
 
 /// Writes a scenario as pretty RON (the GUI saves with this).
