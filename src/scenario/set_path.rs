@@ -28,6 +28,14 @@ const FIXED: &[(&str, &str)] = &[
         "run.duration_ms",
         "the end of the run is scheduled when it starts",
     ),
+    (
+        "workload.load.clients",
+        "clients are created when the run starts",
+    ),
+    (
+        "workload.client_nodes",
+        "clients are placed when the run starts",
+    ),
 ];
 
 /// The scenario with `path` set to `value`, checked; or why that cannot be.
