@@ -219,3 +219,18 @@ fn run_with_bad_file_exits_2() {
     );
     assert!(stderr(&out).contains("network.loss"), "{}", stderr(&out));
 }
+
+#[test]
+fn closed_stdout_is_not_a_crash() {
+    // `capsim run ... | head -1`: the reader goes away before capsim prints.
+    let file = TempScenario::new("closed-stdout", &small(""));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_capsim"))
+        .args(["run", file.arg()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the capsim binary runs");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("capsim finishes");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
