@@ -11,6 +11,14 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+/// `println!` that ignores a closed stdout (`capsim run ... | head -1`): the reader has what it
+/// wanted, and the exit code must still be 0, 1 or 2 rather than a panic's 101.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_CHECK_FAILED: i32 = 1;
 pub const EXIT_BAD_INPUT: i32 = 2;
@@ -48,7 +56,7 @@ pub fn run(args: &RunArgs) -> i32 {
         Ok(report) => {
             if args.json {
                 // Serialised from the struct, so fields keep their documented order.
-                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+                out!("{}", serde_json::to_string(&report).unwrap_or_default());
             } else {
                 print_summary(&scenario, &report);
             }
@@ -115,44 +123,58 @@ pub fn run_with_outputs(scenario: &Scenario, args: &RunArgs) -> std::io::Result<
 }
 
 pub fn print_summary(s: &Scenario, r: &Report) {
-    println!("{} (seed {})", s.title, r.seed);
-    println!(
+    out!("{} (seed {})", s.title, r.seed);
+    out!(
         "  simulated {:.1} ms in {:.0} ms of wall time ({} events)",
-        r.sim_time_ms, r.wall_ms, r.events
+        r.sim_time_ms,
+        r.wall_ms,
+        r.events
     );
-    println!(
+    out!(
         "  operations: {} ({} reads, {} writes, {} deletes)",
-        r.ops, r.reads, r.writes, r.deletes
+        r.ops,
+        r.reads,
+        r.writes,
+        r.deletes
     );
-    println!(
+    out!(
         "    ok {}  failed {}  unknown {}  availability {:.4}",
-        r.ok, r.failed, r.unknown, r.availability
+        r.ok,
+        r.failed,
+        r.unknown,
+        r.availability
     );
-    println!(
+    out!(
         "    latency p50 {:.2} ms  p99 {:.2} ms",
-        r.latency_ms_p50, r.latency_ms_p99
+        r.latency_ms_p50,
+        r.latency_ms_p99
     );
-    println!(
+    out!(
         "  stale reads: {} (most versions behind {}, up to {:.1} ms behind)",
-        r.stale_reads, r.max_versions_behind, r.max_stale_behind_ms
+        r.stale_reads,
+        r.max_versions_behind,
+        r.max_stale_behind_ms
     );
-    println!("  max replication lag: {:.1} ms", r.max_replication_lag_ms);
-    println!(
+    out!("  max replication lag: {:.1} ms", r.max_replication_lag_ms);
+    out!(
         "  divergent keys: max {}, at end {}",
-        r.max_divergent_keys, r.divergent_keys_at_end
+        r.max_divergent_keys,
+        r.divergent_keys_at_end
     );
-    println!(
+    out!(
         "  messages: {} sent, {} delivered, {} dropped",
-        r.messages_sent, r.messages_delivered, r.messages_dropped
+        r.messages_sent,
+        r.messages_delivered,
+        r.messages_dropped
     );
-    println!("  trace hash {}", r.trace_hash);
+    out!("  trace hash {}", r.trace_hash);
 }
 
 pub fn validate(files: &[PathBuf]) -> i32 {
     let mut code = EXIT_OK;
     for f in files {
         match crate::io::read_scenario(f) {
-            Ok(_) => println!("{}: ok", f.display()),
+            Ok(_) => out!("{}: ok", f.display()),
             Err(e) => code = bad_input(&e),
         }
     }
@@ -184,7 +206,7 @@ pub fn check(paths: &[PathBuf]) -> i32 {
             }
         }
     }
-    println!(
+    out!(
         "{} passed, {} failed",
         files.len() - failed - bad,
         failed + bad
@@ -207,14 +229,14 @@ fn check_one(file: &Path) -> Result<bool, ScenarioError> {
     let outcomes = expect::evaluate(&scenario.expect, &report);
     let passed = outcomes.iter().all(|o| o.passed);
     let verdict = if passed { "PASS" } else { "FAIL" };
-    println!(
+    out!(
         "{verdict} {} ({} expectations, {:.0} ms)",
         file.display(),
         outcomes.len(),
         report.wall_ms
     );
     for o in outcomes.iter().filter(|o| !o.passed) {
-        println!("    expected {} {}, got {}", o.field, o.expected, o.actual);
+        out!("    expected {} {}, got {}", o.field, o.expected, o.actual);
     }
     Ok(passed)
 }
@@ -233,25 +255,36 @@ pub fn probe(file: &Path, t_ms: &[f64], trials: u64, k_max: u32, json: bool) -> 
         }
     };
     if json {
-        println!("{}", serde_json::to_string(&result).unwrap_or_default());
+        out!("{}", serde_json::to_string(&result).unwrap_or_default());
         return EXIT_OK;
     }
-    println!(
+    out!(
         "{}: N={} R={} W={}, {} trials",
-        scenario.title, result.n, result.r, result.w, result.trials
+        scenario.title,
+        result.n,
+        result.r,
+        result.w,
+        result.trials
     );
-    println!("  t (ms)   P(read sees the write)   95% interval");
+    out!("  t (ms)   P(read sees the write)   95% interval");
     for p in &result.points {
-        println!(
+        out!(
             "  {:>6}   {:>22.4}   [{:.4}, {:.4}]",
-            p.t_ms, p.p_consistent, p.ci_low, p.ci_high
+            p.t_ms,
+            p.p_consistent,
+            p.ci_low,
+            p.ci_high
         );
     }
-    println!("  k   P(one of last k versions)   95% interval       closed form");
+    out!("  k   P(one of last k versions)   95% interval       closed form");
     for k in &result.k_staleness {
-        println!(
+        out!(
             "  {:>1}   {:>25.4}   [{:.4}, {:.4}]   {:.4}",
-            k.k, k.p, k.ci_low, k.ci_high, k.p_closed_form
+            k.k,
+            k.p,
+            k.ci_low,
+            k.ci_high,
+            k.p_closed_form
         );
     }
     EXIT_OK

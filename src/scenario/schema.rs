@@ -244,7 +244,11 @@ impl Default for SingleLeaderSpec {
 #[serde(deny_unknown_fields)]
 pub enum LoadSpec {
     /// `clients` clients, each waiting for its reply (plus think time) before the next request.
-    ClosedLoop { clients: u32, think_time_ms: f64 },
+    ClosedLoop {
+        clients: u32,
+        #[serde(default)]
+        think_time_ms: f64,
+    },
     /// Poisson arrivals at `rate_per_sec`, spread over `clients` client processes.
     OpenLoop { rate_per_sec: f64, clients: u32 },
 }
@@ -381,6 +385,7 @@ pub enum FaultSpec {
     CutLink {
         a: String,
         b: String,
+        #[serde(default)]
         one_way: bool,
     },
     /// Remove every partition and cut link.
@@ -407,6 +412,18 @@ pub enum SetValue {
     Int(i64),
     Float(f64),
     Text(String),
+}
+
+impl std::fmt::Display for SetValue {
+    /// As written in a scenario file.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SetValue::Bool(b) => write!(f, "{b}"),
+            SetValue::Int(i) => write!(f, "{i}"),
+            SetValue::Float(x) => write!(f, "{x:?}"),
+            SetValue::Text(s) => write!(f, "{s:?}"),
+        }
+    }
 }
 
 /// Faults drawn at random: a Poisson process of `per_second` of simulated time, each lasting
