@@ -140,6 +140,12 @@ pub fn print_summary(s: &Scenario, r: &Report) {
         "  divergent keys: max {}, at end {}",
         r.max_divergent_keys, r.divergent_keys_at_end
     );
+    if r.leader_elections > 0 {
+        println!(
+            "  leader elections: {} (highest term with a leader: {})",
+            r.leader_elections, r.max_leader_term
+        );
+    }
     println!(
         "  messages: {} sent, {} delivered, {} dropped",
         r.messages_sent, r.messages_delivered, r.messages_dropped

@@ -171,6 +171,8 @@ impl<P: FromScenario> Engine<P> {
             Effect::Note(note) => {
                 let text = match note {
                     crate::policy::Note::BecameLeader { term } => {
+                        self.metrics.leader_elections += 1;
+                        self.metrics.max_leader_term = self.metrics.max_leader_term.max(term);
                         format!("{node} became leader for term {term}")
                     }
                     crate::policy::Note::SteppedDown { term } => {
