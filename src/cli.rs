@@ -161,6 +161,13 @@ pub fn print_summary(s: &Scenario, r: &Report) {
         r.max_divergent_keys,
         r.divergent_keys_at_end
     );
+    if r.leader_elections > 0 {
+        out!(
+            "  leader elections: {} (highest term with a leader: {})",
+            r.leader_elections,
+            r.max_leader_term
+        );
+    }
     out!(
         "  messages: {} sent, {} delivered, {} dropped",
         r.messages_sent,

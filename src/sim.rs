@@ -7,6 +7,7 @@ use crate::check::report::Report;
 use crate::engine::view::{MessageInfo, NodeInfo, OpInfo};
 use crate::engine::{Engine, Fault, Options, Phase};
 use crate::policy::leaderless::Leaderless;
+use crate::policy::raft::Raft;
 use crate::policy::single_leader::SingleLeader;
 use crate::policy::{Policy, StoredValue};
 use crate::scenario::schema::{PolicySpec, Scenario};
@@ -17,6 +18,7 @@ use crate::types::{NodeId, SimTime};
 pub enum Sim {
     Leaderless(Box<Engine<Leaderless>>),
     SingleLeader(Box<Engine<SingleLeader>>),
+    Raft(Box<Engine<Raft>>),
 }
 
 /// Calls the same method on whichever engine is inside.
@@ -25,6 +27,7 @@ macro_rules! each {
         match $self {
             Sim::Leaderless($e) => $body,
             Sim::SingleLeader($e) => $body,
+            Sim::Raft($e) => $body,
         }
     };
 }
@@ -36,6 +39,7 @@ impl Sim {
             PolicySpec::SingleLeader(_) => {
                 Sim::SingleLeader(Box::new(Engine::new(scenario, options)))
             }
+            PolicySpec::Raft(_) => Sim::Raft(Box::new(Engine::new(scenario, options))),
         }
     }
 
@@ -111,6 +115,7 @@ impl Sim {
         match self {
             Sim::Leaderless(_) => Leaderless::KINDS,
             Sim::SingleLeader(_) => SingleLeader::KINDS,
+            Sim::Raft(_) => Raft::KINDS,
         }
     }
 }

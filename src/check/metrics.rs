@@ -17,6 +17,10 @@ pub struct Metrics {
     pub messages_sent: u64,
     pub messages_dropped: u64,
     pub messages_delivered: u64,
+    /// Times a node became leader (policies report it with `Note::BecameLeader`).
+    pub leader_elections: u64,
+    /// Highest term in which a node became leader (0: none).
+    pub max_leader_term: u64,
     pub latency: LatencyHistogram,
     pub stale: StaleTracker,
     pub replicas: ReplicaTracker,

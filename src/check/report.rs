@@ -41,6 +41,11 @@ pub struct Report {
     pub max_replication_lag_ms: f64,
     pub max_divergent_keys: u64,
     pub divergent_keys_at_end: u64,
+    /// Times a node became leader (leader-based policies); 0 for leaderless ones.
+    pub leader_elections: u64,
+    /// Highest term in which a leader was elected; above `leader_elections` when some terms
+    /// elected nobody (split votes, candidates cut off from a majority).
+    pub max_leader_term: u64,
     pub latency_ms_p50: f64,
     pub latency_ms_p90: f64,
     pub latency_ms_p99: f64,

@@ -171,6 +171,8 @@ impl<P: FromScenario> Engine<P> {
             Effect::Note(note) => {
                 let text = match note {
                     crate::policy::Note::BecameLeader { term } => {
+                        self.metrics.leader_elections += 1;
+                        self.metrics.max_leader_term = self.metrics.max_leader_term.max(term);
                         format!("{node} became leader for term {term}")
                     }
                     crate::policy::Note::SteppedDown { term } => {
@@ -473,6 +475,11 @@ impl<P: FromScenario> Engine<P> {
         };
         self.tracer.emit(self.now, t);
         self.record_history(outcome, &s, value);
+        if outcome != EventType::Ok {
+            // Like a real client after an error or a timeout, stop trusting the node it thought
+            // led (it may have crashed or been deposed); the next request asks again.
+            self.work.clients[s.client as usize].leader_guess = None;
+        }
         if outcome == EventType::Info {
             // The old operation may still take effect; the client goes on as a new process.
             self.work.clients[s.client as usize].process = self.work.next_process;

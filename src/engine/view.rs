@@ -64,6 +64,11 @@ impl<P: Policy> Engine<P> {
             .collect()
     }
 
+    /// A node's policy state machine, read-only (for inspectors and tests).
+    pub fn policy(&self, id: NodeId) -> &P {
+        &self.nodes[id.index()].policy
+    }
+
     /// The values a node stores (for the key-value inspector).
     pub fn stored(&self, id: NodeId) -> Vec<StoredValue> {
         let mut out = Vec::new();
@@ -147,6 +152,8 @@ impl<P: Policy> Engine<P> {
             max_replication_lag_ms: ms(m.replicas.max_lag_until(self.now)),
             max_divergent_keys: m.replicas.max_divergent,
             divergent_keys_at_end: m.replicas.divergent_now,
+            leader_elections: m.leader_elections,
+            max_leader_term: m.max_leader_term,
             latency_ms_p50: ms(m.latency.quantile_us(0.5)),
             latency_ms_p90: ms(m.latency.quantile_us(0.9)),
             latency_ms_p99: ms(m.latency.quantile_us(0.99)),

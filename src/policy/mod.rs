@@ -4,6 +4,7 @@
 //! number except through the [`Ctx`] the engine hands it.
 
 pub mod leaderless;
+pub mod raft;
 pub mod ring;
 pub mod single_leader;
 

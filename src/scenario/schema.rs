@@ -173,6 +173,7 @@ impl Default for NetworkSpec {
 pub enum PolicySpec {
     Leaderless(LeaderlessSpec),
     SingleLeader(SingleLeaderSpec),
+    Raft(RaftSpec),
 }
 
 /// Dynamo-style quorums on a consistent-hash ring.
@@ -236,6 +237,56 @@ impl Default for SingleLeaderSpec {
             read_from: ReadFrom::Leader,
             resend_interval_ms: 20.0,
             max_batch: 64,
+        }
+    }
+}
+
+/// How a Raft leader answers reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReadMode {
+    /// Reads go through the log like writes: linearizable, but each costs a replication round.
+    Log,
+    /// The leader notes its commit index, confirms it still leads with one heartbeat round to a
+    /// majority, then answers (etcd's `ReadOnlySafe`). Linearizable whatever the clocks do.
+    ReadIndex,
+    /// The leader answers locally while its lease (measured on its own clock) lasts; falls back to
+    /// `ReadIndex` otherwise. Linearizable only while clocks keep their drift bound.
+    Lease,
+}
+
+/// Raft consensus (Ongaro & Ousterhout): elected leader, replicated log, majority commit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RaftSpec {
+    /// A follower that hears from no leader for a random time in [min, max] starts an election.
+    pub election_timeout_min_ms: f64,
+    pub election_timeout_max_ms: f64,
+    /// How often the leader sends heartbeats (must be well below the election timeout).
+    pub heartbeat_ms: f64,
+    pub read_mode: ReadMode,
+    /// How long after a heartbeat round a majority acknowledged the leader may answer reads
+    /// locally (`Lease` mode), measured on the leader's clock. At most `election_timeout_min_ms`.
+    pub lease_ms: f64,
+    /// The leader steps down when it has not heard from a majority for an election timeout, and
+    /// followers that heard from a leader recently ignore vote requests (etcd's `CheckQuorum`).
+    pub check_quorum: bool,
+    /// Most entries in one AppendEntries message.
+    pub max_batch: u32,
+    /// How long a node keeps a client request it cannot finish (no leader known, not committed).
+    pub request_timeout_ms: f64,
+}
+
+impl Default for RaftSpec {
+    fn default() -> Self {
+        RaftSpec {
+            election_timeout_min_ms: 150.0,
+            election_timeout_max_ms: 300.0,
+            heartbeat_ms: 50.0,
+            read_mode: ReadMode::ReadIndex,
+            lease_ms: 120.0,
+            check_quorum: true,
+            max_batch: 64,
+            request_timeout_ms: 1000.0,
         }
     }
 }
