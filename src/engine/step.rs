@@ -168,9 +168,11 @@ impl<P: FromScenario> Engine<P> {
                     .replicas
                     .on_applied(node, key, value, version, self.now);
             }
+            Effect::Violation(kind) => self.count_violation(node, kind),
             Effect::Note(note) => {
                 let text = match note {
                     crate::policy::Note::BecameLeader { term } => {
+                        self.check_election_safety(node, term);
                         format!("{node} became leader for term {term}")
                     }
                     crate::policy::Note::SteppedDown { term } => {
@@ -632,7 +634,7 @@ impl<P: FromScenario> Engine<P> {
         node.incarnation += 1;
         let backlog = std::mem::take(&mut node.inbox);
         node.policy.on_crash();
-        self.metrics.replicas.set_live(id, false);
+        self.metrics.replicas.set_live(id, false, self.now);
         self.trace_fault(FaultEvent::Crash(id));
         // Messages a paused node was holding are lost with it: count and trace them as drops.
         for item in backlog {
@@ -654,7 +656,7 @@ impl<P: FromScenario> Engine<P> {
             return false;
         }
         self.nodes[id.index()].status = NodeStatus::Up;
-        self.metrics.replicas.set_live(id, true);
+        self.metrics.replicas.set_live(id, true, self.now);
         self.trace_fault(FaultEvent::Restart(id));
         self.with_node(id, |p, ctx| p.on_start(ctx));
         true
