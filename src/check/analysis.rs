@@ -45,7 +45,7 @@ pub fn analyse(run: &RunRecord<'_>) -> Analysis {
     let index = UpdateIndex::new(&ops);
     let mut out = Analysis {
         sessions: sessions::check(&ops, &index),
-        lost_writes: lost_writes(&ops, &index, &run.final_values),
+        lost_writes: lost_writes(&ops, &index, &run.final_values, run.history_complete),
         resurrected: resurrected_reads(&ops, &index),
         ..Analysis::default()
     };

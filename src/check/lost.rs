@@ -78,8 +78,15 @@ impl KeyDeletes {
     }
 }
 
-/// Counts lost writes against the replicas' final values.
-pub fn lost_writes(ops: &[Operation], index: &UpdateIndex<'_>, finals: &FinalValues) -> Found {
+/// Counts lost writes against the replicas' final values. When the history was cut short
+/// (`complete` false), a held "nothing" may come from a delete past the cut, so it always explains
+/// a write's absence.
+pub fn lost_writes(
+    ops: &[Operation],
+    index: &UpdateIndex<'_>,
+    finals: &FinalValues,
+    complete: bool,
+) -> Found {
     let mut found = Found::default();
     let mut deletes: BTreeMap<Key, KeyDeletes> = BTreeMap::new();
     for w in ops {
@@ -95,7 +102,7 @@ pub fn lost_writes(ops: &[Operation], index: &UpdateIndex<'_>, finals: &FinalVal
         let explains = |h: &Option<ValueId>| match h {
             Some(v) if *v == value => true,
             Some(v) => index.writer(w.key, *v).is_none_or(|u| !precedes(u, w)),
-            None => dels.may_follow(w.start_us),
+            None => !complete || dels.may_follow(w.start_us),
         };
         if !held.iter().any(explains) {
             found.add(|| {
@@ -188,7 +195,7 @@ mod tests {
     fn lost(ops: &[Operation], held: &[Option<u64>]) -> u64 {
         let index = UpdateIndex::new(ops);
         let finals = FinalValues::from([(0, held.iter().map(|h| h.map(ValueId)).collect())]);
-        lost_writes(ops, &index, &finals).count
+        lost_writes(ops, &index, &finals, true).count
     }
 
     #[test]
@@ -226,9 +233,24 @@ mod tests {
     fn writes_on_keys_without_a_live_replica_are_not_judged() {
         let ops = [w(1, 0, 10)];
         let index = UpdateIndex::new(&ops);
-        assert_eq!(lost_writes(&ops, &index, &FinalValues::new()).count, 0);
+        assert_eq!(
+            lost_writes(&ops, &index, &FinalValues::new(), true).count,
+            0
+        );
         let empty = FinalValues::from([(0, vec![])]);
-        assert_eq!(lost_writes(&ops, &index, &empty).count, 0);
+        assert_eq!(lost_writes(&ops, &index, &empty, true).count, 0);
+    }
+
+    #[test]
+    fn on_a_cut_history_nothing_held_may_come_from_a_delete_past_the_cut() {
+        let ops = [w(1, 0, 10), w(2, 20, 30)];
+        let index = UpdateIndex::new(&ops);
+        let nothing = FinalValues::from([(0, vec![None])]);
+        assert_eq!(lost_writes(&ops, &index, &nothing, true).count, 2);
+        assert_eq!(lost_writes(&ops, &index, &nothing, false).count, 0);
+        // A value is still judged: its write is in the history.
+        let old = FinalValues::from([(0, vec![Some(ValueId(1))])]);
+        assert_eq!(lost_writes(&ops, &index, &old, false).count, 1);
     }
 
     fn resurrected(ops: &[Operation]) -> u64 {
