@@ -205,3 +205,42 @@ fn convergence_is_timed_from_the_last_heal() {
     assert!(r.divergent_keys_at_end > 0, "{r:?}");
     assert_eq!(r.converged_after_ms, -1.0);
 }
+
+#[test]
+fn every_anomaly_the_history_proves_is_also_a_linearizability_violation() {
+    // Stale, session and resurrected reads are all impossible in a linearizable history, so the
+    // independent linearizability checker must agree wherever they are counted.
+    let history_kinds = [
+        ViolationKind::StaleRead,
+        ViolationKind::ReadYourWrites,
+        ViolationKind::MonotonicReads,
+        ViolationKind::MonotonicWrites,
+        ViolationKind::WritesFollowReads,
+        ViolationKind::Resurrected,
+    ];
+    let mut anomalies = 0;
+    for file in [
+        "pbs-probe.ron",
+        "quorum-r1w1-stale.ron",
+        "quorum-r2w2-fresh.ron",
+    ] {
+        let mut s = short(shipped(file), 800.0);
+        s.workload.mix.delete = 0.15;
+        for o in run_seeds(&with_random_faults(&s), 1, 10) {
+            let found: u64 = history_kinds
+                .iter()
+                .map(|k| o.report.violations.get(*k))
+                .sum();
+            if found > 0 {
+                anomalies += 1;
+                assert_eq!(
+                    o.report.linearizable,
+                    Linearizable::No,
+                    "{file} {}",
+                    describe(&o)
+                );
+            }
+        }
+    }
+    assert!(anomalies > 5, "the weaker settings showed anomalies");
+}
