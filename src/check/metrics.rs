@@ -4,6 +4,7 @@
 use super::latency::LatencyHistogram;
 use super::replicas::ReplicaTracker;
 use super::stale::StaleTracker;
+use super::violations::{LeaderTerms, Violations};
 
 #[derive(Clone, Debug, Default)]
 pub struct Metrics {
@@ -24,6 +25,10 @@ pub struct Metrics {
     pub latency: LatencyHistogram,
     pub stale: StaleTracker,
     pub replicas: ReplicaTracker,
+    /// Violations found while the run goes on: protocol invariants the policies report, and
+    /// election safety (checked from `Note::BecameLeader`).
+    pub violations: Violations,
+    pub leader_terms: LeaderTerms,
 }
 
 impl Metrics {

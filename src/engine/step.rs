@@ -12,6 +12,9 @@ use crate::scenario::schema::{Scenario, SetValue};
 use crate::trace::{DropReason, FaultEvent, TraceEvent};
 use crate::types::{NodeId, OpKind, SimTime, ValueId, ms_to_us};
 
+/// Least time between a client's reply and its next request.
+const MIN_CLIENT_GAP_US: u64 = 1;
+
 impl<P: FromScenario> Engine<P> {
     /// Processes the next event. Returns false once the run is over.
     pub fn step(&mut self) -> bool {
@@ -104,7 +107,12 @@ impl<P: FromScenario> Engine<P> {
             };
         }
         if let Phase::Draining { until } = self.phase {
-            let settled = self.messages_in_flight == 0 && self.pending_undos == 0;
+            // Settled: nothing on the wire, no timed fault still to undo, and the replicas agree.
+            // Periodic timers (resends, anti-entropy) may still be converging the replicas, so
+            // a run that is quiet but divergent keeps going until `drain_ms` runs out.
+            let settled = self.messages_in_flight == 0
+                && self.pending_undos == 0
+                && self.metrics.replicas.divergent_now == 0;
             if settled || self.queue.peek_time().is_none_or(|t| t > until) {
                 self.phase = Phase::Done;
             }
@@ -168,11 +176,13 @@ impl<P: FromScenario> Engine<P> {
                     .replicas
                     .on_applied(node, key, value, version, self.now);
             }
+            Effect::Violation(kind) => self.count_violation(node, kind),
             Effect::Note(note) => {
                 let text = match note {
                     crate::policy::Note::BecameLeader { term } => {
                         self.metrics.leader_elections += 1;
                         self.metrics.max_leader_term = self.metrics.max_leader_term.max(term);
+                        self.check_election_safety(node, term);
                         format!("{node} became leader for term {term}")
                     }
                     crate::policy::Note::SteppedDown { term } => {
@@ -485,14 +495,13 @@ impl<P: FromScenario> Engine<P> {
             self.work.clients[s.client as usize].process = self.work.next_process;
             self.work.next_process += 1;
         }
-        match self.work.think_us() {
-            // No think time: the next request goes out at once (no queue round trip).
-            Some(0) => self.start_op(s.client),
-            Some(think) => {
-                let next = Event::ClientStart { client: s.client };
-                self.queue.push_after(self.now, think, next);
-            }
-            None => {}
+        // Always through the queue, and at least 1 µs later: a policy can answer at once (a local
+        // replica), and a client that asked again at the same instant would recurse without bound
+        // and stop simulated time from advancing.
+        if let Some(think) = self.work.think_us() {
+            let next = Event::ClientStart { client: s.client };
+            self.queue
+                .push_after(self.now, think.max(MIN_CLIENT_GAP_US), next);
         }
     }
 
@@ -639,7 +648,7 @@ impl<P: FromScenario> Engine<P> {
         node.incarnation += 1;
         let backlog = std::mem::take(&mut node.inbox);
         node.policy.on_crash();
-        self.metrics.replicas.set_live(id, false);
+        self.metrics.replicas.set_live(id, false, self.now);
         self.trace_fault(FaultEvent::Crash(id));
         // Messages a paused node was holding are lost with it: count and trace them as drops.
         for item in backlog {
@@ -661,7 +670,7 @@ impl<P: FromScenario> Engine<P> {
             return false;
         }
         self.nodes[id.index()].status = NodeStatus::Up;
-        self.metrics.replicas.set_live(id, true);
+        self.metrics.replicas.set_live(id, true, self.now);
         self.trace_fault(FaultEvent::Restart(id));
         self.with_node(id, |p, ctx| p.on_start(ctx));
         true

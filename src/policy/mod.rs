@@ -8,6 +8,7 @@ pub mod raft;
 pub mod ring;
 pub mod single_leader;
 
+use crate::check::violations::ViolationKind;
 use crate::engine::rng::SimRng;
 use crate::types::{Key, NodeId, OpKind, SimTime, ValueId, Version};
 use std::fmt::Debug;
@@ -86,6 +87,12 @@ pub enum Effect<M, T> {
     },
     /// A plain-language note for the trace and event log ("n2 became leader for term 3").
     Note(Note),
+    /// This node caught a protocol invariant broken (e.g. Raft's log matching: it holds an entry
+    /// whose index and term match the leader's but whose command differs). The engine counts it
+    /// under `violations.<kind>` in the report and notes it in the trace. Report only what the
+    /// node can be sure of; election safety needs no report, because the engine checks it from
+    /// `Note::BecameLeader` (two nodes leading the same term).
+    Violation(ViolationKind),
 }
 
 /// Notable policy events, kept as data so the GUI can mark them on the timeline.
@@ -138,6 +145,10 @@ impl<M, T> Ctx<'_, M, T> {
     }
     pub fn note(&mut self, note: Note) {
         self.out.push(Effect::Note(note));
+    }
+    /// Reports a broken protocol invariant (see [`Effect::Violation`]).
+    pub fn violation(&mut self, kind: ViolationKind) {
+        self.out.push(Effect::Violation(kind));
     }
 }
 
