@@ -21,7 +21,7 @@ fn scenario_text(policy: &str, faults: &str, stop_writes_ms: f64) -> String {
         r#"(
     nodes: (count: 4),
     network: (latency: Exponential(mean_ms: 5.0)),
-    policy: SingleLeader((leader: "n1", read_from: Leader, controller: Some("n4"), {policy})),
+    policy: SingleLeader((leader: "n1", read_from: Leader, controller: "n4", {policy})),
     workload: (load: ClosedLoop(clients: 9, think_time_ms: 5.0), keys: Uniform(count: 30),
                timeout_ms: 500.0, client_nodes: ["n1", "n2", "n3"]),
     faults: [{faults} (at_ms: {stop_writes_ms}, fault: Set("workload.mix.write", 0.0))],
@@ -228,7 +228,7 @@ fn clients_that_target_the_leader_find_the_new_one_after_a_crash() {
     let text = r#"(
     nodes: (count: 4),
     network: (latency: Exponential(mean_ms: 5.0)),
-    policy: SingleLeader((leader: "n1", replication: InSync, controller: Some("n4"))),
+    policy: SingleLeader((leader: "n1", replication: InSync, controller: "n4")),
     workload: (load: ClosedLoop(clients: 6, think_time_ms: 5.0), keys: Uniform(count: 30),
                timeout_ms: 200.0, target: Leader, client_nodes: ["n1", "n2", "n3"]),
     faults: [(at_ms: 1000.0, fault: Crash("n1"))],
@@ -245,7 +245,7 @@ fn clients_that_target_the_leader_find_the_new_one_after_a_crash() {
 
 #[test]
 fn setting_policy_leader_moves_leadership_with_and_without_a_controller() {
-    for controller in [r#"Some("n4")"#, "None"] {
+    for controller in [r#""n4""#, "None"] {
         let text = format!(
             r#"(
     nodes: (count: 4),
@@ -266,5 +266,26 @@ fn setting_policy_leader_moves_leadership_with_and_without_a_controller() {
         let r = sim.report(0.0);
         assert_eq!(r.stale_reads, 0, "{controller}");
         assert_eq!(lost_acked_writes(&sim, &DATA), vec![], "{controller}");
+    }
+}
+
+#[test]
+fn impossible_single_leader_settings_are_refused_with_their_path() {
+    for (policy, path) in [
+        (r#"leader: "n4", controller: "n4""#, "policy.controller"),
+        (r#"controller: "n9""#, "policy.controller"),
+        (
+            r#"min_insync_replicas: 4, controller: "n4""#,
+            "policy.min_insync_replicas",
+        ),
+        ("min_insync_replicas: 0", "policy.min_insync_replicas"),
+        ("fence_timeout_ms: 0.0", "policy.fence_timeout_ms"),
+        ("replica_lag_max_ms: -1.0", "policy.replica_lag_max_ms"),
+    ] {
+        let text = format!("(nodes: (count: 4), policy: SingleLeader(({policy})))");
+        let err = capsim::scenario::from_str("t.ron", &text)
+            .expect_err(policy)
+            .to_string();
+        assert!(err.contains(path), "{policy}: {err}");
     }
 }

@@ -251,7 +251,7 @@ pub struct SingleLeaderSpec {
     /// A follower that has not caught up with the leader's log for this long leaves the ISR
     /// (Kafka `replica.lag.time.max.ms`).
     pub replica_lag_max_ms: f64,
-    /// The node that decides who leads (Kafka's controller), e.g. `Some("n4")`. It stores no
+    /// The node that decides who leads (Kafka's controller), e.g. `"n4"`. It stores no
     /// data. `None`: the leader changes only when `policy.leader` is set.
     pub controller: Option<String>,
     /// The controller elects a new leader when it has not heard from the leader for

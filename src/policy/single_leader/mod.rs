@@ -23,6 +23,18 @@
 //! Durable: the log and the state derived from it, the highest leader and controller epochs
 //! seen (Kafka's leader-epoch checkpoint), and the controller's decisions (its metadata log).
 //! Volatile: who leads, follower positions, pending acks, out-of-order buffers, liveness.
+//!
+//! Sources (each rule cites its own where it is implemented):
+//! - Kafka configuration: `acks`, `min.insync.replicas`, `replica.lag.time.max.ms`,
+//!   `unclean.leader.election.enable` (<https://kafka.apache.org/documentation/#configuration>).
+//! - Kafka `core/src/main/scala/kafka/cluster/Partition.scala`: ISR shrink and expansion, high
+//!   watermark, NotEnoughReplicas before the append and NotEnoughReplicasAfterAppend after it.
+//! - KIP-101 and KIP-279 (truncation by leader epoch), KIP-497 (ISR changes through the
+//!   controller), KAFKA-7152 (a follower with the whole log is in sync), KAFKA-6082 and the
+//!   controller epoch (fencing a stale controller).
+//! - PostgreSQL `synchronous_commit` and `synchronous_standby_names`
+//!   (<https://www.postgresql.org/docs/current/runtime-config-wal.html>,
+//!   <https://www.postgresql.org/docs/current/runtime-config-replication.html>).
 
 mod controller;
 mod follower;

@@ -167,3 +167,32 @@ fn an_idle_follower_holding_the_whole_log_stays_in_sync() {
     assert!(written(net.result(w)));
     assert!(!net.noted("ISR"));
 }
+
+#[test]
+fn with_a_controller_an_isr_shrink_counts_only_once_recorded() {
+    // KIP-497: until the controller has recorded the smaller ISR, the leader still waits for the
+    // members it wants to drop; a clean election may pick any of them meanwhile.
+    let config = SingleLeaderConfig {
+        min_insync_replicas: 2,
+        ..with_controller(Replication::InSync)
+    };
+    let mut net = Net::new(4, config);
+    net.deliver();
+    net.cut.push((N1, N2));
+    net.cut.push((N1, N3));
+    let w = net.write(N1, 1, 1);
+    net.advance_ms(250);
+    net.tick(N1);
+    assert!(net.noted("n1 asks the controller to make the ISR {n1}: {n2,n3} did not catch up"));
+    assert_eq!(
+        net.result(w),
+        None,
+        "not recorded yet: n2 and n3 still count"
+    );
+    net.deliver();
+    assert!(net.noted("controller n4: the ISR of epoch 1 is now {n1}"));
+    assert_eq!(
+        net.result(w),
+        Some(OpResult::Unknown(FailReason::NotEnoughReplicas))
+    );
+}
