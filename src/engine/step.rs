@@ -353,9 +353,11 @@ impl<P: FromScenario> Engine<P> {
             ValueId(self.work.next_value - 1)
         });
         let nodes = &self.nodes;
+        // Asks the running nodes in turn; one that knows no leader (fenced, or waiting for
+        // the controller) passes the question on.
         let hint = || {
-            let up = nodes.iter().find(|n| n.status == NodeStatus::Up);
-            up.and_then(|n| n.policy.leader_hint())
+            let mut up = nodes.iter().filter(|n| n.status == NodeStatus::Up);
+            up.find_map(|n| n.policy.leader_hint())
         };
         let node = self.work.pick_node(client, nodes.len() as u16, hint);
         let process = self.work.clients[client as usize].process;
@@ -476,6 +478,16 @@ impl<P: FromScenario> Engine<P> {
             OpResult::Redirect(_) => (EventType::Fail, s.value, Some(FailReason::NotLeader)),
         };
         self.count_outcome(&s, outcome, result, value);
+        if let OpResult::Failed(r) | OpResult::Unknown(r) = result
+            && matches!(
+                r,
+                FailReason::Timeout | FailReason::NotLeader | FailReason::Unavailable
+            )
+        {
+            // No answer, or "no leader here": the client forgets its guess, so its next request
+            // asks the cluster afresh instead of knocking on a crashed or deposed leader forever.
+            self.work.clients[s.client as usize].leader_guess = None;
+        }
         let t = TraceEvent::Complete {
             op: s.id,
             process: s.process,
@@ -801,6 +813,11 @@ impl<P: FromScenario> Engine<P> {
             path: path.into(),
             value: text,
         });
+        for i in 0..self.nodes.len() {
+            if self.nodes[i].status == NodeStatus::Up {
+                self.with_node(NodeId(i as u16), |p, ctx| p.on_set(ctx, path));
+            }
+        }
     }
 
     /// Adopts a changed scenario: network tables, workload and policy parameters.

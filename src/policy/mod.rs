@@ -187,6 +187,11 @@ pub trait Policy: Clone + Debug + Send + Sync + 'static {
     fn on_crash(&mut self);
     /// A parameter changed mid-run (`Set` fault or the GUI's policy editor).
     fn reconfigure(&mut self, config: &Self::Config);
+    /// Called on every running node right after `reconfigure`, with the dotted path that was
+    /// set. A policy that must *act* on a change (send a message, note it) does it here:
+    /// e.g. `Set("policy.leader", "n2")` asks a controller to move leadership, even when the
+    /// path already held that value (moving leadership back after an automatic failover).
+    fn on_set(&mut self, _ctx: &mut Ctx<'_, Self::Msg, Self::Timer>, _path: &str) {}
     /// The nodes that should hold `key` (for lag and divergence metrics).
     fn replicas_of(&self, key: Key, out: &mut Vec<NodeId>);
     /// Which node this node believes leads (for clients that target the leader).

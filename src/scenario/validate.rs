@@ -363,19 +363,7 @@ fn network(v: &V, n: &NetworkSpec, kinds: &[&str]) -> R {
 fn policy(v: &V, p: &PolicySpec) -> R {
     match p {
         PolicySpec::Leaderless(l) => leaderless(v, l),
-        PolicySpec::SingleLeader(s) => {
-            v.node("policy.leader", &s.leader)?;
-            v.positive_ms(
-                "policy.resend_interval_ms",
-                s.resend_interval_ms,
-                MAX_DURATION_MS,
-            )?;
-            v.check(
-                (1..=10_000).contains(&s.max_batch),
-                "policy.max_batch",
-                "must be between 1 and 10000",
-            )
-        }
+        PolicySpec::SingleLeader(s) => single_leader(v, s),
         PolicySpec::Raft(r) => raft(v, r),
     }
 }
@@ -425,6 +413,39 @@ fn raft(v: &V, r: &RaftSpec) -> R {
         "policy.request_timeout_ms",
         r.request_timeout_ms,
         MAX_DURATION_MS,
+    )
+}
+
+fn single_leader(v: &V, s: &SingleLeaderSpec) -> R {
+    let leader = v.node("policy.leader", &s.leader)?;
+    for (name, ms) in [
+        ("resend_interval_ms", s.resend_interval_ms),
+        ("replica_lag_max_ms", s.replica_lag_max_ms),
+        ("leader_timeout_ms", s.leader_timeout_ms),
+        ("heartbeat_interval_ms", s.heartbeat_interval_ms),
+        ("fence_timeout_ms", s.fence_timeout_ms),
+    ] {
+        v.positive_ms(&format!("policy.{name}"), ms, MAX_DURATION_MS)?;
+    }
+    v.check(
+        (1..=10_000).contains(&s.max_batch),
+        "policy.max_batch",
+        "must be between 1 and 10000",
+    )?;
+    let mut brokers = v.nodes;
+    if let Some(c) = &s.controller {
+        let c = v.node("policy.controller", c)?;
+        v.check(
+            c != leader,
+            "policy.controller",
+            "the controller stores no data, so it cannot also be the leader",
+        )?;
+        brokers -= 1;
+    }
+    v.check(
+        (1..=brokers).contains(&s.min_insync_replicas),
+        "policy.min_insync_replicas",
+        format!("must be between 1 and the {brokers} nodes that store data"),
     )
 }
 
