@@ -139,9 +139,13 @@ pub struct EventQueue<E> {
     heap: QuadHeap,
     lanes: Vec<Lane<E>>,
     /// The smallest key among the heap's top and the lanes' fronts (`u128::MAX` when none), so a
-    /// wheel pop compares against one number.
+    /// wheel pop compares against one number, and where it is (`HEAP` or a lane index).
     other_min: u128,
+    other_at: usize,
 }
+
+/// `other_at` when `other_min` is the heap's top.
+const HEAP: usize = usize::MAX;
 
 impl<E> Default for EventQueue<E> {
     fn default() -> Self {
@@ -156,6 +160,7 @@ impl<E> Default for EventQueue<E> {
             heap: QuadHeap::default(),
             lanes: Vec::new(),
             other_min: u128::MAX,
+            other_at: HEAP,
         }
     }
 }
@@ -176,7 +181,10 @@ impl<E> EventQueue<E> {
         self.len += 1;
         let slot = match self.free.pop() {
             Some(s) => {
-                self.slots[s as usize].event = Some(e);
+                // A free slot is empty: forgetting the `None` it held skips a drop check.
+                let old = self.slots[s as usize].event.replace(e);
+                debug_assert!(old.is_none());
+                std::mem::forget(old);
                 s
             }
             None => {
@@ -208,7 +216,9 @@ impl<E> EventQueue<E> {
             self.occupied[b / 64] |= 1 << (b % 64);
         } else {
             self.heap.push(key);
-            self.other_min = self.other_min.min(key);
+            if key < self.other_min {
+                (self.other_min, self.other_at) = (key, HEAP);
+            }
         }
     }
 
@@ -235,7 +245,9 @@ impl<E> EventQueue<E> {
             "lane times never go backwards"
         );
         items.push_back((key, e));
-        self.other_min = self.other_min.min(key);
+        if key < self.other_min {
+            (self.other_min, self.other_at) = (key, lane);
+        }
     }
 
     /// The first non-empty wheel bucket at or after `cursor` (circularly), if any.
@@ -326,28 +338,27 @@ impl<E> EventQueue<E> {
         if key == u128::MAX {
             return None;
         }
-        let e = if self.heap.peek() == Some(key) {
+        let e = if self.other_at == HEAP {
             self.heap.pop();
             self.take_slot(slot_of(key))
         } else {
-            let lane = self
-                .lanes
-                .iter_mut()
-                .find(|l| l.items.front().is_some_and(|(k, _)| *k == key))?;
             self.len -= 1;
-            lane.items.pop_front()?.1
+            self.lanes[self.other_at].items.pop_front()?.1
         };
-        self.other_min = self.smallest_other();
+        self.find_other_min();
         self.advance(key);
         Some((SimTime(time_of(key)), e))
     }
 
-    fn smallest_other(&self) -> u128 {
-        let lanes = self
-            .lanes
-            .iter()
-            .filter_map(|l| l.items.front().map(|(k, _)| *k));
-        lanes.fold(self.heap.peek().unwrap_or(u128::MAX), u128::min)
+    fn find_other_min(&mut self) {
+        (self.other_min, self.other_at) = (self.heap.peek().unwrap_or(u128::MAX), HEAP);
+        for (i, lane) in self.lanes.iter().enumerate() {
+            if let Some((k, _)) = lane.items.front()
+                && *k < self.other_min
+            {
+                (self.other_min, self.other_at) = (*k, i);
+            }
+        }
     }
 
     /// Every pending event with its time, in no particular order (for viewers).
@@ -373,7 +384,6 @@ impl<E> EventQueue<E> {
         self.occupied = [0; WORDS];
         self.heap.clear();
         self.free.clear();
-        self.other_min = u128::MAX;
         for slot in 0..self.slots.len() as u32 {
             let s = &mut self.slots[slot as usize];
             if s.event.as_ref().is_some_and(|e| !keep(e)) {
@@ -385,7 +395,7 @@ impl<E> EventQueue<E> {
                 self.free.push(slot);
             }
         }
-        self.other_min = self.smallest_other();
+        self.find_other_min();
         let lanes: usize = self.lanes.iter().map(|l| l.items.len()).sum();
         self.len = lanes + self.slots.len() - self.free.len();
     }

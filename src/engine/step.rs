@@ -135,7 +135,10 @@ impl<P: FromScenario> Engine<P> {
             out: &mut out,
         };
         f(&mut node.policy, &mut ctx);
-        for e in out.drain(..) {
+        // Reversed and popped rather than drained: the same order, and cheaper for the one to
+        // three effects a callback usually returns.
+        out.reverse();
+        while let Some(e) = out.pop() {
             self.apply_effect(id, e);
         }
         self.effect_pool.push(out);
