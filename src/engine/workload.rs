@@ -50,6 +50,7 @@ impl KeySampler {
         }
     }
 
+    #[inline]
     pub fn sample(&self, rng: &mut SimRng) -> Key {
         match self {
             KeySampler::Uniform(n) => rng.below(*n as u64) as Key,
@@ -69,6 +70,13 @@ impl KeySampler {
                 }
             }
         }
+    }
+}
+
+fn think_us(load: &LoadSpec) -> Option<u64> {
+    match load {
+        LoadSpec::ClosedLoop { think_time_ms, .. } => Some(ms_to_us(*think_time_ms)),
+        LoadSpec::OpenLoop { .. } => None,
     }
 }
 
@@ -103,6 +111,8 @@ pub struct Workload {
     pub spec: WorkloadSpec,
     pub keys: KeySampler,
     pub timeout_us: u64,
+    /// `think_us()`, worked out once (it is asked after every operation).
+    think: Option<u64>,
     pub clients: Vec<Client>,
     pub rng: SimRng,
     ops: Vec<Option<(u32, OpState)>>,
@@ -139,6 +149,7 @@ impl Workload {
             spec: spec.clone(),
             keys: KeySampler::new(&spec.keys),
             timeout_us: ms_to_us(spec.timeout_ms),
+            think: think_us(&spec.load),
             clients,
             rng,
             ops: Vec::new(),
@@ -157,14 +168,14 @@ impl Workload {
             self.keys = KeySampler::new(&spec.keys);
         }
         self.timeout_us = ms_to_us(spec.timeout_ms);
+        self.think = think_us(&spec.load);
         self.spec = spec.clone();
     }
 
+    /// A closed-loop client's pause between operations; `None` for open-loop arrivals.
+    #[inline]
     pub fn think_us(&self) -> Option<u64> {
-        match self.spec.load {
-            LoadSpec::ClosedLoop { think_time_ms, .. } => Some(ms_to_us(think_time_ms)),
-            LoadSpec::OpenLoop { .. } => None,
-        }
+        self.think
     }
 
     /// Time to the next open-loop arrival (exponential inter-arrival times).
@@ -178,6 +189,7 @@ impl Workload {
         }
     }
 
+    #[inline]
     pub fn pick_kind(&mut self) -> OpKind {
         let Mix {
             read,
@@ -197,6 +209,7 @@ impl Workload {
     /// Where the client's next request goes.
     /// `leader_hint` is asked only when the client targets the leader and has no guess yet
     /// (a real client would learn it from any node).
+    #[inline]
     pub fn pick_node(
         &mut self,
         client: u32,
@@ -213,6 +226,7 @@ impl Workload {
     }
 
     /// Starts tracking a new operation and returns its handle.
+    #[inline]
     pub fn begin(&mut self, op: OpState) -> OpRef {
         self.generation = self.generation.wrapping_add(1);
         let slot = match self.free.pop() {
@@ -231,17 +245,20 @@ impl Workload {
         r
     }
 
+    #[inline]
     pub fn get(&self, r: OpRef) -> Option<&OpState> {
         let (generation, op) = self.ops.get((r.0 & 0xffff_ffff) as usize)?.as_ref()?;
         (*generation == (r.0 >> 32) as u32).then_some(op)
     }
 
+    #[inline]
     pub fn get_mut(&mut self, r: OpRef) -> Option<&mut OpState> {
         let (generation, op) = self.ops.get_mut((r.0 & 0xffff_ffff) as usize)?.as_mut()?;
         (*generation == (r.0 >> 32) as u32).then_some(op)
     }
 
     /// Stops tracking an operation; returns it if it was still in progress.
+    #[inline]
     pub fn finish(&mut self, r: OpRef) -> Option<OpState> {
         self.get(r)?;
         let slot = (r.0 & 0xffff_ffff) as u32;
