@@ -194,28 +194,14 @@ impl<P: FromScenario> Engine<P> {
         match self.net.send(from, to, kind, self.now) {
             Fate::Dropped(reason) => self.dropped(from, to, kind, id, self.now, reason),
             Fate::Arrives(at, dup) => {
-                let send = TraceEvent::Send {
-                    from,
-                    to,
-                    kind,
-                    msg: id,
-                    arrive: at,
-                };
-                self.tracer.emit(self.now, send);
+                self.tracer.send(self.now, from, to, kind, id, at);
                 if let Some(at2) = dup {
                     // The network's second copy is one more message on the wire, with its own
                     // id, so every sent message has exactly one fate (delivered or dropped).
                     let copy = self.next_msg;
                     self.next_msg += 1;
                     self.metrics.messages_sent += 1;
-                    let send = TraceEvent::Send {
-                        from,
-                        to,
-                        kind,
-                        msg: copy,
-                        arrive: at2,
-                    };
-                    self.tracer.emit(self.now, send);
+                    self.tracer.send(self.now, from, to, kind, copy, at2);
                     self.messages_in_flight += 1;
                     self.queue.push_at(
                         at2,
@@ -286,16 +272,7 @@ impl<P: FromScenario> Engine<P> {
             }),
             NodeStatus::Up => {
                 self.metrics.messages_delivered += 1;
-                self.tracer.emit(
-                    self.now,
-                    TraceEvent::Deliver {
-                        from,
-                        to,
-                        kind,
-                        msg: id,
-                        sent,
-                    },
-                );
+                self.tracer.deliver(self.now, from, to, kind, id, sent);
                 self.with_node(to, |p, ctx| p.on_message(ctx, from, msg));
             }
         }

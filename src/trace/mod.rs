@@ -180,10 +180,6 @@ impl TraceEvent {
     /// The fixed-size part of the encoding (already little-endian) and its length in words.
     #[inline(always)]
     fn fixed_words(&self, at: SimTime) -> ([u64; 8], usize) {
-        let tag = |t: u64, low: u64| t << 56 | low;
-        let link = |from: NodeId, to: NodeId, kind: u8| {
-            (from.0 as u64) << 32 | (to.0 as u64) << 8 | kind as u64
-        };
         let (w, n) = match self {
             TraceEvent::Send {
                 from,
@@ -191,14 +187,14 @@ impl TraceEvent {
                 kind,
                 msg,
                 arrive,
-            } => fill([at.0, tag(1, link(*from, *to, *kind)), *msg, arrive.0]),
+            } => fill(send_words(at, *from, *to, *kind, *msg, *arrive)),
             TraceEvent::Deliver {
                 from,
                 to,
                 kind,
                 msg,
                 sent,
-            } => fill([at.0, tag(2, link(*from, *to, *kind)), *msg, sent.0]),
+            } => fill(deliver_words(at, *from, *to, *kind, *msg, *sent)),
             TraceEvent::Drop {
                 from,
                 to,
@@ -218,21 +214,14 @@ impl TraceEvent {
                 f,
                 key,
                 value,
-            } => {
-                let low = (*f as u64) << 16 | node.0 as u64;
-                fill([at.0, tag(5, low), *op, *process, *key as u64, opt(*value)])
-            }
+            } => fill(invoke_words(at, *op, *process, *node, *f, *key, *value)),
             TraceEvent::Complete {
                 op,
                 process,
                 outcome,
                 value,
                 reason,
-            } => {
-                let r = reason.map_or(0xff, |r| r as u64);
-                let low = (*outcome as u64) << 8 | r;
-                fill([at.0, tag(6, low), *op, *process, opt(*value)])
-            }
+            } => fill(complete_words(at, *op, *process, *outcome, *value, *reason)),
             TraceEvent::Redirect { op, to } => fill([at.0, tag(7, to.0 as u64), *op]),
             TraceEvent::Fault(f) => {
                 let [sub, value] = fault_words(f);
@@ -242,6 +231,72 @@ impl TraceEvent {
         };
         (w.map(u64::to_le), n)
     }
+}
+
+/// A word with the event's tag in its top byte and small fields below.
+#[inline(always)]
+fn tag(t: u64, low: u64) -> u64 {
+    t << 56 | low
+}
+
+#[inline(always)]
+fn link(from: NodeId, to: NodeId, kind: u8) -> u64 {
+    (from.0 as u64) << 32 | (to.0 as u64) << 8 | kind as u64
+}
+
+// The encodings of the frequent events, shared by `TraceEvent::encode` and the tracer's direct
+// emitters (which hash them without building a `TraceEvent` unless it is kept).
+
+#[inline(always)]
+fn send_words(
+    at: SimTime,
+    from: NodeId,
+    to: NodeId,
+    kind: u8,
+    msg: u64,
+    arrive: SimTime,
+) -> [u64; 4] {
+    [at.0, tag(1, link(from, to, kind)), msg, arrive.0]
+}
+
+#[inline(always)]
+fn deliver_words(
+    at: SimTime,
+    from: NodeId,
+    to: NodeId,
+    kind: u8,
+    msg: u64,
+    sent: SimTime,
+) -> [u64; 4] {
+    [at.0, tag(2, link(from, to, kind)), msg, sent.0]
+}
+
+#[inline(always)]
+fn invoke_words(
+    at: SimTime,
+    op: u64,
+    process: u64,
+    node: NodeId,
+    f: OpKind,
+    key: Key,
+    value: Option<ValueId>,
+) -> [u64; 6] {
+    let low = (f as u64) << 16 | node.0 as u64;
+    [at.0, tag(5, low), op, process, key as u64, opt(value)]
+}
+
+#[inline(always)]
+fn complete_words(
+    at: SimTime,
+    op: u64,
+    process: u64,
+    outcome: EventType,
+    value: Option<ValueId>,
+    reason: Option<FailReason>,
+) -> [u64; 5] {
+    let r = reason.map_or(0xff, |r| r as u64);
+    let low = (outcome as u64) << 8 | r;
+    [at.0, tag(6, low), op, process, opt(value)]
 }
 
 /// A fault's sub-tag (with its node, if any) and its value.
@@ -339,6 +394,70 @@ impl Tracer {
             // The other variants own no heap data, so there is nothing to drop; forgetting them
             // spares a call to the enum's out-of-line drop glue on every event (2% of a run).
             plain => std::mem::forget(plain),
+        }
+    }
+
+    /// Hashes one event's fixed words (time first).
+    #[inline(always)]
+    fn hash_words<const N: usize>(&mut self, words: [u64; N]) {
+        self.pending.extend_from_slice(&words.map(u64::to_le));
+        if self.pending.len() >= HASH_BATCH {
+            self.flush();
+        }
+        self.events += 1;
+    }
+
+    /// Whether events are kept beyond the hash (recording or a recent-events window).
+    #[inline(always)]
+    fn keeps(&self) -> bool {
+        self.record || self.recent_cap > 0
+    }
+
+    /// `emit(at, TraceEvent::Send { .. })`, without building the event unless it is kept.
+    #[inline]
+    pub fn send(
+        &mut self,
+        at: SimTime,
+        from: NodeId,
+        to: NodeId,
+        kind: u8,
+        msg: u64,
+        arrive: SimTime,
+    ) {
+        self.hash_words(send_words(at, from, to, kind, msg, arrive));
+        if self.keeps() {
+            let event = TraceEvent::Send {
+                from,
+                to,
+                kind,
+                msg,
+                arrive,
+            };
+            self.keep(Stamped { at, event });
+        }
+    }
+
+    /// `emit(at, TraceEvent::Deliver { .. })`, without building the event unless it is kept.
+    #[inline]
+    pub fn deliver(
+        &mut self,
+        at: SimTime,
+        from: NodeId,
+        to: NodeId,
+        kind: u8,
+        msg: u64,
+        sent: SimTime,
+    ) {
+        self.hash_words(deliver_words(at, from, to, kind, msg, sent));
+        if self.keeps() {
+            let event = TraceEvent::Deliver {
+                from,
+                to,
+                kind,
+                msg,
+                sent,
+            };
+            self.keep(Stamped { at, event });
         }
     }
 
@@ -468,5 +587,36 @@ mod tests {
         }
         assert_eq!((t.events(), t.recent().len(), t.drain().len()), (3, 2, 3));
         assert!(t.drain().is_empty(), "drain takes what was recorded");
+    }
+
+    #[test]
+    fn direct_emitters_hash_like_emit() {
+        let (a, b, at) = (NodeId(1), NodeId(4), SimTime(77));
+        let mut direct = Tracer::new(false, 1);
+        direct.send(at, a, b, 2, 9, SimTime(80));
+        direct.deliver(SimTime(80), a, b, 2, 9, at);
+        let mut plain = Tracer::new(false, 0);
+        let send = TraceEvent::Send {
+            from: a,
+            to: b,
+            kind: 2,
+            msg: 9,
+            arrive: SimTime(80),
+        };
+        plain.emit(at, send);
+        let deliver = TraceEvent::Deliver {
+            from: a,
+            to: b,
+            kind: 2,
+            msg: 9,
+            sent: at,
+        };
+        plain.emit(SimTime(80), deliver.clone());
+        assert_eq!(
+            (direct.hash(), direct.events()),
+            (plain.hash(), plain.events())
+        );
+        let kept = direct.recent().back().map(|s| (s.at, s.event.clone()));
+        assert_eq!(kept, Some((SimTime(80), deliver)));
     }
 }
