@@ -175,7 +175,7 @@ impl<E> EventQueue<E> {
     }
 
     /// Schedules `e` at an arbitrary time.
-    #[inline]
+    #[inline(always)]
     pub fn push_at(&mut self, at: SimTime, e: E) {
         self.seq += 1;
         self.len += 1;

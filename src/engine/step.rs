@@ -139,11 +139,16 @@ impl<P: FromScenario> Engine<P> {
         // three effects a callback usually returns.
         out.reverse();
         while let Some(e) = out.pop() {
-            self.apply_effect(id, e);
+            match e {
+                // The common effect, handled inline; the rest out of line.
+                Effect::Send { to, msg } => self.send(id, to, msg),
+                e => self.apply_effect(id, e),
+            }
         }
         self.effect_pool.push(out);
     }
 
+    #[inline(never)]
     fn apply_effect(&mut self, node: NodeId, e: Effect<P::Msg, P::Timer>) {
         match e {
             Effect::Send { to, msg } => self.send(node, to, msg),
@@ -186,6 +191,7 @@ impl<P: FromScenario> Engine<P> {
         }
     }
 
+    #[inline]
     fn send(&mut self, from: NodeId, to: NodeId, msg: P::Msg) {
         let kind = msg.kind();
         let id = self.next_msg;
