@@ -296,13 +296,33 @@ impl<E> EventQueue<E> {
 
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
+        self.pop_before(None)
+    }
+
+    /// Takes a sequence number for an event kept outside the queue (client timeouts), so that it
+    /// orders against queued events exactly as if it had been pushed now.
+    #[inline]
+    pub fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    /// Pops the earliest event if it comes before `limit` (time, sequence number), or any event
+    /// when there is no limit.
+    #[inline]
+    pub fn pop_before(&mut self, limit: Option<(SimTime, u64)>) -> Option<(SimTime, E)> {
+        let limit = limit.map_or(u128::MAX, |(t, seq)| pack(t.0, seq, 0));
+        let bound = self.other_min.min(limit);
         if let Some(b) = self.first_bucket() {
             let (key, slot, prev) = self.bucket_min(b);
-            if key < self.other_min {
+            if key < bound {
                 return Some(self.take_from_wheel(b, key, slot, prev));
             }
         }
-        self.pop_other()
+        if self.other_min < limit {
+            return self.pop_other();
+        }
+        None
     }
 
     #[inline]

@@ -18,20 +18,36 @@ impl<P: FromScenario> Engine<P> {
         if self.phase == Phase::Done {
             return false;
         }
-        let Some((at, event)) = self.queue.pop() else {
+        let timeout = self.work.next_timeout();
+        if let Some((at, event)) = self.queue.pop_before(timeout) {
+            debug_assert!(at >= self.now, "time never goes backwards");
+            self.now = at;
+            self.handle(event);
+        } else if let Some((at, op)) = self.work.pop_timeout() {
+            debug_assert!(at >= self.now, "time never goes backwards");
+            self.now = at;
+            self.complete(op, OpResult::Unknown(FailReason::Timeout));
+        } else {
             self.phase = Phase::Done;
             return false;
-        };
-        debug_assert!(at >= self.now, "time never goes backwards");
-        self.now = at;
-        self.handle(event);
+        }
         self.advance_phase();
         true
     }
 
+    /// When the next event happens (queued events and client timeouts).
+    fn next_event_time(&self) -> Option<SimTime> {
+        let queued = self.queue.peek_time();
+        let timeout = self.work.next_timeout().map(|(t, _)| t);
+        match (queued, timeout) {
+            (Some(q), Some(t)) => Some(q.min(t)),
+            (q, t) => q.or(t),
+        }
+    }
+
     /// Runs until simulated time `t` (events at exactly `t` included) or the end of the run.
     pub fn run_until(&mut self, t: SimTime) {
-        while self.queue.peek_time().is_some_and(|next| next <= t) && self.step() {}
+        while self.next_event_time().is_some_and(|next| next <= t) && self.step() {}
         if self.phase != Phase::Done && self.now < t {
             self.now = t;
         }
@@ -105,7 +121,7 @@ impl<P: FromScenario> Engine<P> {
         }
         if let Phase::Draining { until } = self.phase {
             let settled = self.messages_in_flight == 0 && self.pending_undos == 0;
-            if settled || self.queue.peek_time().is_none_or(|t| t > until) {
+            if settled || self.next_event_time().is_none_or(|t| t > until) {
                 self.phase = Phase::Done;
             }
         }
@@ -348,8 +364,11 @@ impl<P: FromScenario> Engine<P> {
         };
         let op = self.work.begin(state);
         self.record_invoke(&state);
-        self.queue
-            .push_after(self.now, self.work.timeout_us, Event::ClientTimeout { op });
+        let timeout_at = self.now.saturating_add(self.work.timeout_us);
+        let seq = self.queue.next_seq();
+        if !self.work.push_timeout(timeout_at, seq, op) {
+            self.queue.push_at(timeout_at, Event::ClientTimeout { op });
+        }
         self.hand_to_node(
             node,
             ClientReq {

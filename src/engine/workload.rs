@@ -6,6 +6,7 @@ use super::rng::SimRng;
 use crate::policy::OpRef;
 use crate::scenario::schema::{KeySpec, LoadSpec, Mix, TargetSpec, WorkloadSpec};
 use crate::types::{Key, NodeId, OpKind, SimTime, ValueId, ms_to_us};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// Draws keys from the configured distribution.
@@ -122,6 +123,11 @@ pub struct Workload {
     pub next_op: u64,
     pub next_value: u64,
     pub in_flight: usize,
+    /// Pending client timeouts as (time µs, event-queue sequence number, op). They all have the
+    /// same length, so they expire in the order they were set and a FIFO of 24-byte entries
+    /// holds them (DESIGN.md); the engine merges its front with the event queue by (time,
+    /// sequence). Most of them outlive their operation and fire as no-ops.
+    timeouts: VecDeque<(u64, u64, OpRef)>,
 }
 
 impl Workload {
@@ -159,6 +165,7 @@ impl Workload {
             next_op: 0,
             next_value: 1,
             in_flight: 0,
+            timeouts: VecDeque::new(),
         }
     }
 
@@ -272,6 +279,28 @@ impl Workload {
     /// Operations in progress, in slot order (deterministic).
     pub fn in_progress(&self) -> impl Iterator<Item = &OpState> {
         self.ops.iter().filter_map(|o| o.as_ref().map(|(_, op)| op))
+    }
+
+    /// Queues a timeout unless it would expire before the last one queued (the timeout length
+    /// changed mid-run); returns whether it was queued.
+    #[inline]
+    pub fn push_timeout(&mut self, at: SimTime, seq: u64, op: OpRef) -> bool {
+        if self.timeouts.back().is_some_and(|(t, _, _)| *t > at.0) {
+            return false;
+        }
+        self.timeouts.push_back((at.0, seq, op));
+        true
+    }
+
+    /// (time, sequence number) of the earliest pending timeout.
+    #[inline]
+    pub fn next_timeout(&self) -> Option<(SimTime, u64)> {
+        self.timeouts.front().map(|(t, seq, _)| (SimTime(*t), *seq))
+    }
+
+    #[inline]
+    pub fn pop_timeout(&mut self) -> Option<(SimTime, OpRef)> {
+        self.timeouts.pop_front().map(|(t, _, op)| (SimTime(t), op))
     }
 
     pub fn idle_client(&self) -> Option<u32> {
