@@ -24,9 +24,11 @@ pub struct ReplicaTracker {
     held: Vec<Held>,
     /// `pending[key * nodes + node]`: acknowledged (version, ack time) not yet at that replica.
     pending: Vec<Vec<(Version, u64)>>,
-    live: Vec<bool>,
-    /// Replicas of each key, filled in on first use.
-    replicas: Vec<Vec<NodeId>>,
+    /// Bit n set = node n is up. Bit masks (clusters have at most `MAX_NODES` = 64 nodes) keep
+    /// the per-write bookkeeping to a few word operations.
+    live: u64,
+    /// Replicas of each key as a node bit mask (0 = not known yet).
+    replicas: Vec<u64>,
     divergent: Vec<bool>,
     pub divergent_now: u64,
     pub max_divergent: u64,
@@ -35,29 +37,44 @@ pub struct ReplicaTracker {
     pub max_lag_us: u64,
 }
 
+/// Node indices of the set bits of `mask`, lowest first.
+fn nodes_of(mut mask: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (mask != 0).then(|| {
+            let n = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            n
+        })
+    })
+}
+
+fn bit(node: NodeId) -> u64 {
+    debug_assert!(node.0 < crate::scenario::limits::MAX_NODES);
+    1u64 << (node.0 % 64)
+}
+
 impl ReplicaTracker {
     pub fn new(nodes: usize) -> ReplicaTracker {
         ReplicaTracker {
             nodes,
-            live: vec![true; nodes],
+            live: (0..nodes as u16).fold(0, |m, n| m | bit(NodeId(n))),
             ..ReplicaTracker::default()
         }
     }
 
     /// Whether the replica set of `key` is known yet; the engine supplies it with `set_replicas`.
     pub fn knows_replicas(&self, key: Key) -> bool {
-        self.replicas
-            .get(key as usize)
-            .is_some_and(|r| !r.is_empty())
+        self.replicas.get(key as usize).is_some_and(|r| *r != 0)
     }
 
     pub fn set_replicas(&mut self, key: Key, nodes: &[NodeId]) {
         let i = key as usize;
         if i >= self.replicas.len() {
-            self.replicas.resize(i + 1, Vec::new());
+            self.replicas.resize(i + 1, 0);
             self.divergent.resize(i + 1, false);
         }
-        self.replicas[i] = nodes.to_vec();
+        let valid = nodes.iter().filter(|n| n.index() < self.nodes);
+        self.replicas[i] = valid.fold(0, |m, n| m | bit(*n));
         self.grow_to(key);
     }
 
@@ -73,14 +90,8 @@ impl ReplicaTracker {
         key as usize * self.nodes + node.index()
     }
 
-    fn held(&self, node: NodeId, key: Key) -> Held {
-        self.held
-            .get(self.cell(node, key))
-            .copied()
-            .unwrap_or_default()
-    }
-
     /// A replica now stores `value` at `version` for `key`.
+    #[inline]
     pub fn on_applied(
         &mut self,
         node: NodeId,
@@ -92,17 +103,15 @@ impl ReplicaTracker {
         self.grow_to(key);
         let i = self.cell(node, key);
         self.held[i] = Held { value, version };
-        self.clear_pending(i, version, now);
+        if !self.pending[i].is_empty() {
+            self.clear_pending(i, version, now);
+        }
         self.update_divergence(key, now);
     }
 
     fn clear_pending(&mut self, cell: usize, version: Version, now: SimTime) {
-        let list = &mut self.pending[cell];
-        if list.is_empty() {
-            return;
-        }
         let mut max_lag = self.max_lag_us;
-        list.retain(|(v, ack)| {
+        self.pending[cell].retain(|(v, ack)| {
             let covered = *v <= version;
             if covered {
                 max_lag = max_lag.max(now.0.saturating_sub(*ack));
@@ -113,59 +122,51 @@ impl ReplicaTracker {
     }
 
     /// A write to `key` at `version` was acknowledged to its client at `now`.
+    #[inline]
     pub fn on_acked(&mut self, key: Key, version: Version, now: SimTime) {
-        let Some(replicas) = self.replicas.get(key as usize) else {
+        let Some(&replicas) = self.replicas.get(key as usize) else {
             return;
         };
         let base = key as usize * self.nodes;
-        for &r in replicas {
-            if self.held[base + r.index()].version < version {
-                self.pending[base + r.index()].push((version, now.0));
+        for r in nodes_of(replicas) {
+            if self.held[base + r].version < version {
+                self.pending[base + r].push((version, now.0));
             }
         }
     }
 
     /// A node crashed (false) or came back (true): divergence is over live replicas only.
     pub fn set_live(&mut self, node: NodeId, live: bool, now: SimTime) {
-        if self.live[node.index()] == live {
+        if (self.live & bit(node) != 0) == live {
             return;
         }
-        self.live[node.index()] = live;
+        self.live ^= bit(node);
         for key in 0..self.replicas.len() as Key {
-            if self.replicas[key as usize].contains(&node) {
+            if self.replicas[key as usize] & bit(node) != 0 {
                 self.update_divergence(key, now);
             }
         }
     }
 
     /// The nodes that should hold `key` (empty if unknown).
-    pub fn replicas_of(&self, key: Key) -> &[NodeId] {
-        self.replicas
-            .get(key as usize)
-            .map_or(&[], |r| r.as_slice())
+    pub fn replicas_of(&self, key: Key) -> Vec<NodeId> {
+        let mask = self.replicas.get(key as usize).copied().unwrap_or(0);
+        nodes_of(mask).map(|n| NodeId(n as u16)).collect()
     }
 
     /// Whether `node` is up (not crashed), as far as divergence is concerned.
     pub fn is_live(&self, node: NodeId) -> bool {
-        self.live.get(node.index()).copied().unwrap_or(false)
+        node.index() < self.nodes && self.live & bit(node) != 0
     }
 
+    #[inline]
     fn update_divergence(&mut self, key: Key, now: SimTime) {
-        let Some(replicas) = self.replicas.get(key as usize) else {
+        let Some(&replicas) = self.replicas.get(key as usize) else {
             return;
         };
-        let mut first: Option<Option<ValueId>> = None;
-        let mut differs = false;
-        for &r in replicas {
-            if !self.live[r.index()] {
-                continue;
-            }
-            let v = self.held(r, key).value;
-            match first {
-                None => first = Some(v),
-                Some(f) => differs |= f != v,
-            }
-        }
+        let base = key as usize * self.nodes;
+        let mut live = nodes_of(replicas & self.live).map(|r| self.held[base + r].value);
+        let differs = live.next().is_some_and(|first| live.any(|v| v != first));
         let was = std::mem::replace(&mut self.divergent[key as usize], differs);
         if differs && !was {
             self.divergent_now += 1;

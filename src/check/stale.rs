@@ -30,13 +30,56 @@ enum Status {
     NotCompleted,
 }
 
+/// An update as the window keeps it: 32 bytes (value and status packed into words with
+/// sentinels), so a key's window takes fewer cache lines; the tracker's memory is touched at a
+/// random key on every operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Update {
     op: u64,
-    /// `None` for a delete.
-    value: Option<ValueId>,
+    /// The value written; `NO_VALUE` for a delete.
+    value: u64,
     invoke_us: u64,
-    status: Status,
+    /// The acknowledgement time, or `PENDING` / `NOT_COMPLETED`.
+    status: u64,
+}
+
+/// `Update::value` of a delete. Values are numbered from 1 by the workload, so this one never
+/// names a real write.
+const NO_VALUE: u64 = u64::MAX;
+const PENDING: u64 = u64::MAX;
+const NOT_COMPLETED: u64 = u64::MAX - 1;
+
+impl Update {
+    fn new(op: u64, value: Option<ValueId>, invoke_us: u64) -> Update {
+        debug_assert!(value != Some(ValueId(NO_VALUE)));
+        Update {
+            op,
+            value: value.map_or(NO_VALUE, |v| v.0),
+            invoke_us,
+            status: PENDING,
+        }
+    }
+
+    fn value(&self) -> Option<ValueId> {
+        (self.value != NO_VALUE).then_some(ValueId(self.value))
+    }
+
+    fn status(&self) -> Status {
+        match self.status {
+            PENDING => Status::Pending,
+            NOT_COMPLETED => Status::NotCompleted,
+            ack_us => Status::Ok { ack_us },
+        }
+    }
+
+    fn set_status(&mut self, status: Status) {
+        self.status = match status {
+            Status::Pending => PENDING,
+            Status::NotCompleted => NOT_COMPLETED,
+            // Acknowledgement times are simulated microseconds, far below the sentinels.
+            Status::Ok { ack_us } => ack_us.min(NOT_COMPLETED - 1),
+        };
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -98,7 +141,7 @@ impl KeyLog {
     /// Moves an update out of the window, keeping what classification still needs.
     fn evict(&mut self, old: Update) {
         self.evicted += 1;
-        if let Status::Ok { ack_us } = old.status {
+        if let Status::Ok { ack_us } = old.status() {
             self.note_evicted_ack(ack_us);
             return;
         }
@@ -141,12 +184,7 @@ impl StaleTracker {
         {
             k.evict(old);
         }
-        k.updates.push_back(Update {
-            op,
-            value,
-            invoke_us: now_us,
-            status: Status::Pending,
-        });
+        k.updates.push_back(Update::new(op, value, now_us));
     }
 
     /// A write or delete completed: `ok` (acknowledged), or not (`fail` / `info`).
@@ -166,9 +204,9 @@ impl StaleTracker {
             Status::NotCompleted
         };
         if let Some(u) = k.updates.iter_mut().rev().find(|u| u.op == op) {
-            u.status = status;
+            u.set_status(status);
         } else if let Some(u) = k.evicted_open.iter_mut().find(|u| u.op == op) {
-            u.status = status;
+            u.set_status(status);
             if ok {
                 k.note_evicted_ack(now_us);
             }
@@ -198,12 +236,12 @@ impl StaleTracker {
             if bound.is_some_and(|c| u.invoke_us <= c) {
                 break;
             }
-            if let Status::Ok { ack_us } = u.status
+            if let Status::Ok { ack_us } = u.status()
                 && ack_us < r.invoke_us
             {
                 behind += 1;
                 if earliest
-                    .is_none_or(|e| matches!(e.status, Status::Ok { ack_us: a } if ack_us < a))
+                    .is_none_or(|e| matches!(e.status(), Status::Ok { ack_us: a } if ack_us < a))
                 {
                     earliest = Some(*u);
                 }
@@ -213,7 +251,7 @@ impl StaleTracker {
         let saturated = approximate
             || (k.evicted > 0 && bound.is_none_or(|c| k.evicted_max_ack.is_some_and(|a| a > c)));
         let Some(missed) = earliest else { return false };
-        let Status::Ok { ack_us } = missed.status else {
+        let Status::Ok { ack_us } = missed.status() else {
             return false;
         };
         self.record(r, missed, ack_us, behind, saturated);
@@ -229,14 +267,14 @@ impl StaleTracker {
         let Some(v) = r.returned else {
             return (k.deletes_open == 0).then_some((k.deletes_max_ack, false));
         };
-        let completed = |u: &Update| match u.status {
+        let completed = |u: &Update| match u.status() {
             Status::Ok { ack_us } => Some((Some(ack_us), false)),
             _ => None,
         };
-        if let Some(u) = k.updates.iter().rev().find(|u| u.value == Some(v)) {
+        if let Some(u) = k.updates.iter().rev().find(|u| u.value == v.0) {
             return completed(u);
         }
-        if let Some(u) = k.evicted_open.iter().find(|u| u.value == Some(v)) {
+        if let Some(u) = k.evicted_open.iter().find(|u| u.value == v.0) {
             return completed(u);
         }
         if k.evicted_open_lost {
@@ -259,7 +297,7 @@ impl StaleTracker {
                 invoke_us: r.invoke_us,
                 returned: r.returned,
                 missed_op: missed.op,
-                missed_value: missed.value,
+                missed_value: missed.value(),
                 missed_ack_us: ack_us,
                 versions_behind: behind,
                 behind_ms,

@@ -1,5 +1,6 @@
-//! Latency distributions, compiled from the scenario's `Dist` and sampled with `libm`
-//! so that every platform draws the same microseconds from the same seed.
+//! Latency distributions, compiled from the scenario's `Dist` and sampled with `libm` (and, for
+//! the exponential, a ziggurat whose tables libm builds) so that every platform draws the same
+//! microseconds from the same seed.
 
 use super::rng::SimRng;
 use crate::scenario::schema::Dist;
@@ -89,8 +90,18 @@ impl Sampler {
         }
     }
 
-    /// One draw, in microseconds.
+    /// One draw, in microseconds. The exponential (the common latency model) is inlined into the
+    /// caller; the others are out of line.
+    #[inline]
     pub fn sample_us(&self, rng: &mut SimRng) -> u64 {
+        match self {
+            Sampler::Exponential { mean_ms } => round_us(mean_ms * 1000.0 * exp1(rng)),
+            _ => self.sample_other_us(rng),
+        }
+    }
+
+    #[inline(never)]
+    fn sample_other_us(&self, rng: &mut SimRng) -> u64 {
         match self {
             Sampler::Constant(us) => *us,
             Sampler::Shifted { shift_us, inner } => shift_us.saturating_add(inner.sample_us(rng)),
@@ -110,7 +121,7 @@ impl Sampler {
         match self {
             Sampler::Uniform { min_ms, max_ms } => min_ms + (max_ms - min_ms) * rng.unit(),
             Sampler::Normal { mean_ms, std_ms } => truncated_normal(rng, *mean_ms, *std_ms),
-            Sampler::Exponential { mean_ms } => -mean_ms * libm::log(rng.unit_open0()),
+            Sampler::Exponential { mean_ms } => mean_ms * exp1(rng),
             Sampler::Pareto {
                 scale_ms,
                 inv_shape,
@@ -155,6 +166,77 @@ impl Sampler {
     }
 }
 
+/// Rounds a non-negative number of microseconds to the nearest whole one (NaN gives 0, values
+/// beyond i64 saturate): the same on every platform, and cheaper than a call to `libm::round`.
+#[inline]
+fn round_us(us: f64) -> u64 {
+    // Through i64: one conversion instruction on x86-64 (u64 needs several). Latencies beyond
+    // 2^63 µs saturate there; the engine saturates times anyway.
+    (us + 0.5) as i64 as u64
+}
+
+/// Layers of the exponential ziggurat.
+const ZIG_LAYERS: usize = 256;
+/// Where the base layer's tail starts for 256 layers (Marsaglia & Tsang, "The Ziggurat Method
+/// for Generating Random Variables", 2000).
+const ZIG_R: f64 = 7.697_117_470_131_05;
+
+/// Layer edges `x[i]` (decreasing; `x[0]` is the base layer's virtual width, `x[256] = 0`) and
+/// the density at them, `f[i] = exp(-x[i])`. Built once with libm, so identical everywhere.
+struct ZigTables {
+    x: [f64; ZIG_LAYERS + 1],
+    f: [f64; ZIG_LAYERS + 1],
+}
+
+fn zig_tables() -> &'static ZigTables {
+    static TABLES: std::sync::OnceLock<ZigTables> = std::sync::OnceLock::new();
+    TABLES.get_or_init(|| {
+        // Every layer (the base one with its tail included) has the same area.
+        let area = (ZIG_R + 1.0) * libm::exp(-ZIG_R);
+        let mut x = [0.0; ZIG_LAYERS + 1];
+        x[0] = area / libm::exp(-ZIG_R);
+        x[1] = ZIG_R;
+        for i in 2..ZIG_LAYERS {
+            x[i] = -libm::log(area / x[i - 1] + libm::exp(-x[i - 1]));
+        }
+        ZigTables {
+            x,
+            f: x.map(|x| libm::exp(-x)),
+        }
+    })
+}
+
+/// One standard exponential draw by the ziggurat method: about 99% of draws take one random word,
+/// a multiply and a compare; the rest fall back to libm (`exp` for a layer's edge, `log` for the
+/// tail). Exact like inversion, but the logarithm is off the hot path (DESIGN.md).
+#[inline]
+fn exp1(rng: &mut SimRng) -> f64 {
+    let t = zig_tables();
+    loop {
+        let bits = rng.next_u64();
+        let i = (bits & 0xff) as usize;
+        // The layer index takes the low 8 bits, the position the top 53: independent.
+        let x = (bits >> 11) as f64 * (1.0 / (1u64 << 53) as f64) * t.x[i];
+        if x < t.x[i + 1] {
+            return x;
+        }
+        if let Some(x) = exp1_edge(rng, t, i, x) {
+            return x;
+        }
+    }
+}
+
+/// The rare part of a ziggurat draw: the tail beyond the base layer (exponentials are memoryless,
+/// so it is `R` plus a fresh draw), or the wedge of layer `i` under the curve.
+#[cold]
+fn exp1_edge(rng: &mut SimRng, t: &ZigTables, i: usize, x: f64) -> Option<f64> {
+    if i == 0 {
+        return Some(ZIG_R - libm::log(rng.unit_open0()));
+    }
+    let y = t.f[i + 1] + (t.f[i] - t.f[i + 1]) * rng.unit();
+    (y < libm::exp(-x)).then_some(x)
+}
+
 /// Box–Muller with libm: one standard normal draw.
 fn standard_normal(rng: &mut SimRng) -> f64 {
     let u1 = rng.unit_open0();
@@ -181,4 +263,40 @@ fn truncated_normal_mean(mean: f64, std: f64) -> f64 {
     let pdf = libm::exp(-a * a / 2.0) / libm::sqrt(2.0 * std::f64::consts::PI);
     let tail = 0.5 * libm::erfc(a / std::f64::consts::SQRT_2);
     mean + std * pdf / tail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ziggurat_layers_close_at_the_top_of_the_density() {
+        let t = zig_tables();
+        assert!(t.x.windows(2).all(|w| w[0] > w[1]), "edges decrease");
+        assert_eq!(t.x[ZIG_LAYERS], 0.0);
+        // The top layer (from x[255] to 0) has the common area and ends at density 1.
+        let area = (ZIG_R + 1.0) * libm::exp(-ZIG_R);
+        let top = area / t.x[ZIG_LAYERS - 1] + t.f[ZIG_LAYERS - 1];
+        assert!((top - 1.0).abs() < 1e-9, "top {top}");
+    }
+
+    /// Mean, and tail fractions on both sides of the ziggurat's base-layer edge (7.7): within
+    /// five standard errors of Exp(1)'s.
+    #[test]
+    fn ziggurat_draws_follow_the_exponential() {
+        let mut rng = SimRng::new(7, 1);
+        let n = 400_000;
+        let xs: Vec<f64> = (0..n).map(|_| exp1(&mut rng)).collect();
+        let mean = xs.iter().sum::<f64>() / n as f64;
+        assert!((mean - 1.0).abs() < 5.0 / (n as f64).sqrt(), "mean {mean}");
+        for cut in [0.05, 0.5, 1.0, 3.0, 6.0, 8.0] {
+            let p = libm::exp(-cut);
+            let above = xs.iter().filter(|x| **x > cut).count() as f64 / n as f64;
+            let se = (p * (1.0 - p) / n as f64).sqrt();
+            assert!(
+                (above - p).abs() < 5.0 * se + 1e-6,
+                "P(X > {cut}) {above} vs {p}"
+            );
+        }
+    }
 }

@@ -36,6 +36,11 @@ pub struct Network {
     next_cut: u32,
     /// A loss burst raises every link's loss to at least this probability.
     loss_floor: f64,
+    /// Per parameter set: how many more messages pass before the next one is lost. Losses are
+    /// independent per message, so the gaps between them are geometric; drawing a gap once per
+    /// loss instead of a coin per message takes a random draw off nearly every send. Redrawn
+    /// whenever the loss probability changes (exact, since the geometric is memoryless).
+    loss_gap: Vec<u64>,
     rng: SimRng,
 }
 
@@ -59,6 +64,7 @@ impl Network {
             cuts: Vec::new(),
             next_cut: 1,
             loss_floor: 0.0,
+            loss_gap: Vec::new(),
             rng,
         };
         net.configure(spec, kind_names);
@@ -85,6 +91,16 @@ impl Network {
                 }
             }
         }
+        self.redraw_loss_gaps();
+    }
+
+    fn redraw_loss_gaps(&mut self) {
+        self.loss_gap.clear();
+        for i in 0..self.params.len() {
+            let loss = self.params[i].loss.max(self.loss_floor);
+            let gap = loss_gap(&mut self.rng, loss);
+            self.loss_gap.push(gap);
+        }
     }
 
     pub fn params(&self, from: NodeId, to: NodeId, kind: u8) -> &LinkParams {
@@ -103,11 +119,14 @@ impl Network {
             return Fate::Dropped(DropReason::Partition);
         }
         let i = (from.index() * self.nodes + to.index()) * self.kinds + kind as usize;
-        let p = &self.params[self.table[i] as usize];
-        let loss = p.loss.max(self.loss_floor);
-        if self.rng.chance(loss) {
+        let set = self.table[i] as usize;
+        let p = &self.params[set];
+        let gap = &mut self.loss_gap[set];
+        if *gap == 0 {
+            *gap = loss_gap(&mut self.rng, p.loss.max(self.loss_floor));
             return Fate::Dropped(DropReason::Loss);
         }
+        *gap -= 1;
         let first = now.saturating_add(p.latency.sample_us(&mut self.rng));
         let dup = if self.rng.chance(p.duplicate) {
             Some(now.saturating_add(p.latency.sample_us(&mut self.rng)))
@@ -148,11 +167,25 @@ impl Network {
 
     pub fn set_loss_floor(&mut self, loss: f64) {
         self.loss_floor = loss;
+        self.redraw_loss_gaps();
     }
 
     pub fn loss_floor(&self) -> f64 {
         self.loss_floor
     }
+}
+
+/// Messages that pass before the next loss when each is lost with probability `loss`: geometric,
+/// `P(k) = (1 - loss)^k * loss`, by inversion (libm, so the same everywhere).
+fn loss_gap(rng: &mut SimRng, loss: f64) -> u64 {
+    if loss <= 0.0 {
+        return u64::MAX;
+    }
+    if loss >= 1.0 {
+        return 0;
+    }
+    // ln(u) / ln(1 - loss) for u in (0, 1]: non-negative; `as` saturates a huge one.
+    (libm::log(rng.unit_open0()) / libm::log1p(-loss)) as u64
 }
 
 /// Every ordered pair (a, b) with a in `from` and b in `to`, a != b.
@@ -211,5 +244,34 @@ fn compile(s: &LinkSpec, defaults: &NetworkSpec) -> LinkParams {
         latency: Sampler::new(s.latency.as_ref().unwrap_or(&defaults.latency)),
         loss: s.loss.unwrap_or(defaults.loss),
         duplicate: s.duplicate.unwrap_or(defaults.duplicate),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Geometric gaps give independent losses: the fraction of lost messages and of lost
+    /// consecutive pairs match p and p², within five standard errors.
+    #[test]
+    fn loss_gaps_make_independent_losses() {
+        let mut rng = SimRng::new(3, 9);
+        let (p, n) = (0.3, 100_000);
+        let mut lost = Vec::with_capacity(n);
+        while lost.len() < n {
+            let gap = loss_gap(&mut rng, p);
+            lost.extend(std::iter::repeat_n(false, gap as usize));
+            lost.push(true);
+        }
+        lost.truncate(n);
+        let check = |hits: usize, q: f64| {
+            let f = hits as f64 / n as f64;
+            let se = (q * (1.0 - q) / n as f64).sqrt();
+            assert!((f - q).abs() < 5.0 * se, "{f} vs {q}");
+        };
+        check(lost.iter().filter(|l| **l).count(), p);
+        check(lost.windows(2).filter(|w| w[0] && w[1]).count(), p * p);
+        assert_eq!(loss_gap(&mut rng, 0.0), u64::MAX);
+        assert_eq!(loss_gap(&mut rng, 1.0), 0);
     }
 }

@@ -47,6 +47,7 @@ pub struct Clock {
 }
 
 impl Clock {
+    #[inline]
     pub fn local_us(&self, now: SimTime) -> u64 {
         if self.drift_ppm == 0 {
             return now.0.saturating_add_signed(self.skew_us);
@@ -57,6 +58,7 @@ impl Clock {
     }
 
     /// True time for `local_us` of this clock to pass (a fast clock fires timers early).
+    #[inline]
     pub fn real_delay_us(&self, local_us: u64) -> u64 {
         if self.drift_ppm == 0 {
             return local_us;

@@ -1,18 +1,40 @@
 //! The event queue: ordered by (time, sequence number), so ties break in scheduling order and a run
-//! is deterministic. Events with the same fixed delay (request timeouts, "now") arrive in time order
-//! anyway, so they go into FIFO lanes instead of the heap (DESIGN.md: constant-length timeouts in
-//! their own FIFO were one of the big speed wins).
+//! is deterministic. Every event lives in one of three places, and `pop` takes the smallest
+//! (time, sequence) among their fronts:
+//!
+//! - FIFO lanes: events with the same fixed delay (request timeouts, "now") arrive in time order
+//!   anyway (DESIGN.md: constant-length timeouts in their own FIFO were one of the big speed wins).
+//! - A timing wheel (calendar queue) for events due within `WHEEL_SPAN_US` of the last popped
+//!   time, which is nearly every message delivery: `BUCKETS` buckets of `2^SHIFT` µs each, a bitmap
+//!   of the non-empty ones, and per bucket a short unsorted list whose minimum is found at pop time.
+//!   Pushing is O(1) and popping looks at one or two bitmap words and a handful of entries, where a
+//!   heap of a few hundred events spent most of its time on unpredictable comparisons.
+//! - An overflow 4-ary heap for the rest (far-future faults, very slow links).
+//!
+//! Wheel invariant: `cursor` (a bucket number, `time >> SHIFT`) is at most the bucket of every
+//! event in the wheel, and every wheel event lies less than `BUCKETS` buckets after it. Events are
+//! only put in the wheel when that holds at push time, and `cursor` only moves up to the bucket of
+//! the event just popped, which is the smallest of all, so it keeps holding. Hence walking the
+//! bitmap circularly from `cursor` meets buckets in time order.
 
 use crate::types::SimTime;
 use std::collections::VecDeque;
 
-/// Most distinct fixed delays that get a lane; others go to the heap.
+/// Most distinct fixed delays that get a lane; others go to the wheel or heap.
 const MAX_LANES: usize = 8;
-/// Heap keys pack (time, sequence, slot) into one u128: 64 bits of time, 40 of sequence number,
-/// 24 of slab slot. So at most 2^24 events may wait in the heap at once (every input that
+/// Keys pack (time, sequence, slot) into one u128: 64 bits of time, 40 of sequence number,
+/// 24 of slot. So at most 2^24 events may wait in the wheel and heap at once (every input that
 /// could grow the queue is bounded far below that) and a run has at most 2^40 events.
 const SLOT_BITS: u32 = 24;
 const MAX_SLOTS: usize = 1 << SLOT_BITS;
+/// Bucket width: 2^SHIFT µs.
+const SHIFT: u32 = 5;
+const BUCKETS: usize = 2048;
+const WORDS: usize = BUCKETS / 64;
+/// How far ahead of the last popped time the wheel reaches (≈ 65 ms).
+pub const WHEEL_SPAN_US: u64 = (BUCKETS as u64) << SHIFT;
+/// End of a bucket's list.
+const NIL: u32 = u32::MAX;
 
 /// A 4-ary min-heap of packed keys: shallower than a binary heap and one integer compare per
 /// step (DESIGN.md measured ≈2× faster than std's BinaryHeap of tuples for this workload).
@@ -70,20 +92,8 @@ impl QuadHeap {
         Some(top)
     }
 
-    fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &u128> {
-        self.keys.iter()
-    }
-
-    fn retain(&mut self, keep: impl FnMut(&u128) -> bool) {
-        self.keys.retain(keep);
-        let keys = std::mem::take(&mut self.keys);
-        for k in keys {
-            self.push(k);
-        }
+    fn clear(&mut self) {
+        self.keys.clear();
     }
 }
 
@@ -91,39 +101,66 @@ fn pack(time: u64, seq: u64, slot: u32) -> u128 {
     (time as u128) << 64 | ((seq & ((1 << 40) - 1)) as u128) << SLOT_BITS | slot as u128
 }
 
-fn unpack(key: u128) -> (u64, u64, u32) {
-    (
-        (key >> 64) as u64,
-        (key as u64) >> SLOT_BITS,
-        (key as u32) & (MAX_SLOTS as u32 - 1),
-    )
+fn time_of(key: u128) -> u64 {
+    (key >> 64) as u64
+}
+
+fn slot_of(key: u128) -> u32 {
+    (key as u32) & (MAX_SLOTS as u32 - 1)
+}
+
+/// An event waiting in the wheel or the heap.
+#[derive(Clone, Debug)]
+struct Slot<E> {
+    key: u128,
+    /// Next slot in the same wheel bucket (`NIL` at the end; unused for heap events).
+    next: u32,
+    event: Option<E>,
 }
 
 #[derive(Clone, Debug)]
 struct Lane<E> {
     delay_us: u64,
-    items: VecDeque<(u64, u64, E)>,
+    items: VecDeque<(u128, E)>,
 }
 
 #[derive(Clone, Debug)]
 pub struct EventQueue<E> {
     seq: u64,
-    heap: QuadHeap,
-    slab: Vec<Option<E>>,
-    free: Vec<u32>,
-    lanes: Vec<Lane<E>>,
     len: usize,
+    slots: Vec<Slot<E>>,
+    free: Vec<u32>,
+    /// First slot of each wheel bucket's list.
+    heads: Vec<u32>,
+    /// Bit i set = bucket i is non-empty.
+    occupied: [u64; WORDS],
+    /// A bucket number at or before every wheel event (see the module doc).
+    cursor: u64,
+    heap: QuadHeap,
+    lanes: Vec<Lane<E>>,
+    /// The smallest key among the heap's top and the lanes' fronts (`u128::MAX` when none), so a
+    /// wheel pop compares against one number, and where it is (`HEAP` or a lane index).
+    other_min: u128,
+    other_at: usize,
 }
+
+/// `other_at` when `other_min` is the heap's top.
+const HEAP: usize = usize::MAX;
 
 impl<E> Default for EventQueue<E> {
     fn default() -> Self {
         EventQueue {
             seq: 0,
-            heap: QuadHeap::default(),
-            slab: Vec::new(),
-            free: Vec::new(),
-            lanes: Vec::new(),
             len: 0,
+            slots: Vec::new(),
+            free: Vec::new(),
+            heads: vec![NIL; BUCKETS],
+            occupied: [0; WORDS],
+            cursor: 0,
+            heap: QuadHeap::default(),
+            lanes: Vec::new(),
+            other_min: u128::MAX,
+            other_at: HEAP,
         }
     }
 }
@@ -138,24 +175,51 @@ impl<E> EventQueue<E> {
     }
 
     /// Schedules `e` at an arbitrary time.
+    #[inline(always)]
     pub fn push_at(&mut self, at: SimTime, e: E) {
         self.seq += 1;
+        self.len += 1;
         let slot = match self.free.pop() {
             Some(s) => {
-                self.slab[s as usize] = Some(e);
+                // A free slot is empty: forgetting the `None` it held skips a drop check.
+                let old = self.slots[s as usize].event.replace(e);
+                debug_assert!(old.is_none());
+                std::mem::forget(old);
                 s
             }
             None => {
                 assert!(
-                    self.slab.len() < MAX_SLOTS,
+                    self.slots.len() < MAX_SLOTS,
                     "event queue overflow: more than 2^24 events pending"
                 );
-                self.slab.push(Some(e));
-                (self.slab.len() - 1) as u32
+                self.slots.push(Slot {
+                    key: 0,
+                    next: NIL,
+                    event: Some(e),
+                });
+                (self.slots.len() - 1) as u32
             }
         };
-        self.heap.push(pack(at.0, self.seq, slot));
-        self.len += 1;
+        self.slots[slot as usize].key = pack(at.0, self.seq, slot);
+        self.place(slot);
+    }
+
+    /// Puts a slot holding an event (and its key) into the wheel or the heap.
+    #[inline]
+    fn place(&mut self, slot: u32) {
+        let key = self.slots[slot as usize].key;
+        let bucket = time_of(key) >> SHIFT;
+        if bucket >= self.cursor && bucket - self.cursor < BUCKETS as u64 {
+            let b = bucket as usize % BUCKETS;
+            self.slots[slot as usize].next = self.heads[b];
+            self.heads[b] = slot;
+            self.occupied[b / 64] |= 1 << (b % 64);
+        } else {
+            self.heap.push(key);
+            if key < self.other_min {
+                (self.other_min, self.other_at) = (key, HEAP);
+            }
+        }
     }
 
     /// Schedules `e` at `now + delay_us`; fixed delays share a FIFO lane.
@@ -173,84 +237,189 @@ impl<E> EventQueue<E> {
             None => return self.push_at(at, e),
         };
         self.seq += 1;
+        self.len += 1;
+        let key = pack(at.0, self.seq, 0);
         let items = &mut self.lanes[lane].items;
         debug_assert!(
-            items.back().is_none_or(|(t, _, _)| *t <= at.0),
+            items.back().is_none_or(|(k, _)| *k <= key),
             "lane times never go backwards"
         );
-        items.push_back((at.0, self.seq, e));
-        self.len += 1;
+        items.push_back((key, e));
+        if key < self.other_min {
+            (self.other_min, self.other_at) = (key, lane);
+        }
     }
 
-    /// The (time, seq) of the earliest event and where it lives: `None` = heap, `Some(i)` = lane i.
-    fn earliest(&self) -> Option<((u64, u64), Option<usize>)> {
-        let mut best = self.heap.peek().map(|k| {
-            let (t, s, _) = unpack(k);
-            ((t, s), None)
-        });
-        for (i, lane) in self.lanes.iter().enumerate() {
-            if let Some((t, s, _)) = lane.items.front()
-                && best.is_none_or(|(k, _)| (*t, *s) < k)
-            {
-                best = Some(((*t, *s), Some(i)));
+    /// The first non-empty wheel bucket at or after `cursor` (circularly), if any.
+    #[inline]
+    fn first_bucket(&self) -> Option<usize> {
+        let start = self.cursor as usize % BUCKETS;
+        let mut word = start / 64;
+        let mut bits = self.occupied[word] & (u64::MAX << (start % 64));
+        // WORDS + 1 looks: the start word's low bits (the far end of the wheel) come last.
+        for _ in 0..=WORDS {
+            if bits != 0 {
+                return Some(word * 64 + bits.trailing_zeros() as usize);
             }
+            word = (word + 1) % WORDS;
+            bits = self.occupied[word];
         }
-        best
+        None
+    }
+
+    /// The smallest key in a non-empty bucket, with its slot and the slot before it in the list.
+    #[inline]
+    fn bucket_min(&self, bucket: usize) -> (u128, u32, u32) {
+        let mut best = self.heads[bucket];
+        let mut best_key = self.slots[best as usize].key;
+        let mut best_prev = NIL;
+        let mut prev = best;
+        let mut cur = self.slots[best as usize].next;
+        while cur != NIL {
+            let s = &self.slots[cur as usize];
+            if s.key < best_key {
+                (best, best_key, best_prev) = (cur, s.key, prev);
+            }
+            prev = cur;
+            cur = s.next;
+        }
+        (best_key, best, best_prev)
     }
 
     pub fn peek_time(&self) -> Option<SimTime> {
-        self.earliest().map(|((t, _), _)| SimTime(t))
+        let wheel = self
+            .first_bucket()
+            .map_or(u128::MAX, |b| self.bucket_min(b).0);
+        let key = wheel.min(self.other_min);
+        (key != u128::MAX).then(|| SimTime(time_of(key)))
     }
 
+    #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        let ((t, _), place) = self.earliest()?;
-        self.len -= 1;
-        let e = match place {
-            Some(lane) => self.lanes[lane].items.pop_front().map(|(_, _, e)| e),
-            None => {
-                let (_, _, slot) = unpack(self.heap.pop()?);
-                self.free.push(slot);
-                self.slab[slot as usize].take()
+        self.pop_before(None)
+    }
+
+    /// Takes a sequence number for an event kept outside the queue (client timeouts), so that it
+    /// orders against queued events exactly as if it had been pushed now.
+    #[inline]
+    pub fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    /// Pops the earliest event if it comes before `limit` (time, sequence number), or any event
+    /// when there is no limit.
+    #[inline]
+    pub fn pop_before(&mut self, limit: Option<(SimTime, u64)>) -> Option<(SimTime, E)> {
+        let limit = limit.map_or(u128::MAX, |(t, seq)| pack(t.0, seq, 0));
+        let bound = self.other_min.min(limit);
+        if let Some(b) = self.first_bucket() {
+            let (key, slot, prev) = self.bucket_min(b);
+            if key < bound {
+                return Some(self.take_from_wheel(b, key, slot, prev));
             }
+        }
+        if self.other_min < limit {
+            return self.pop_other();
+        }
+        None
+    }
+
+    #[inline]
+    fn take_from_wheel(&mut self, bucket: usize, key: u128, slot: u32, prev: u32) -> (SimTime, E) {
+        let next = self.slots[slot as usize].next;
+        if prev == NIL {
+            self.heads[bucket] = next;
+            if next == NIL {
+                self.occupied[bucket / 64] &= !(1 << (bucket % 64));
+            }
+        } else {
+            self.slots[prev as usize].next = next;
+        }
+        let e = self.take_slot(slot);
+        self.advance(key);
+        (SimTime(time_of(key)), e)
+    }
+
+    fn take_slot(&mut self, slot: u32) -> E {
+        self.len -= 1;
+        self.free.push(slot);
+        let e = self.slots[slot as usize].event.take();
+        e.expect("a queued slot holds its event")
+    }
+
+    fn advance(&mut self, key: u128) {
+        self.cursor = self.cursor.max(time_of(key) >> SHIFT);
+    }
+
+    /// Pops the smallest event of the heap and the lanes (`other_min`).
+    fn pop_other(&mut self) -> Option<(SimTime, E)> {
+        let key = self.other_min;
+        if key == u128::MAX {
+            return None;
+        }
+        let e = if self.other_at == HEAP {
+            self.heap.pop();
+            self.take_slot(slot_of(key))
+        } else {
+            self.len -= 1;
+            self.lanes[self.other_at].items.pop_front()?.1
         };
-        e.map(|e| (SimTime(t), e))
+        self.find_other_min();
+        self.advance(key);
+        Some((SimTime(time_of(key)), e))
+    }
+
+    fn find_other_min(&mut self) {
+        (self.other_min, self.other_at) = (self.heap.peek().unwrap_or(u128::MAX), HEAP);
+        for (i, lane) in self.lanes.iter().enumerate() {
+            if let Some((k, _)) = lane.items.front()
+                && *k < self.other_min
+            {
+                (self.other_min, self.other_at) = (*k, i);
+            }
+        }
     }
 
     /// Every pending event with its time, in no particular order (for viewers).
     pub fn iter(&self) -> impl Iterator<Item = (SimTime, &E)> {
-        let heap = self.heap.iter().filter_map(|k| {
-            let (t, _, slot) = unpack(*k);
-            self.slab[slot as usize].as_ref().map(|e| (SimTime(t), e))
-        });
+        let placed = self
+            .slots
+            .iter()
+            .filter_map(|s| s.event.as_ref().map(|e| (SimTime(time_of(s.key)), e)));
         let lanes = self
             .lanes
             .iter()
-            .flat_map(|l| l.items.iter().map(|(t, _, e)| (SimTime(*t), e)));
-        heap.chain(lanes)
+            .flat_map(|l| l.items.iter().map(|(k, e)| (SimTime(time_of(*k)), e)));
+        placed.chain(lanes)
     }
 
     /// Removes every event for which `keep` returns false (used when a node's state is wiped).
+    /// Rare, so it simply rebuilds the wheel and the heap.
     pub fn retain(&mut self, mut keep: impl FnMut(&E) -> bool) {
-        for slot in self.slab.iter_mut() {
-            if slot.as_ref().is_some_and(|e| !keep(e)) {
-                *slot = None;
+        for lane in &mut self.lanes {
+            lane.items.retain(|(_, e)| keep(e));
+        }
+        self.heads.fill(NIL);
+        self.occupied = [0; WORDS];
+        self.heap.clear();
+        self.free.clear();
+        for slot in 0..self.slots.len() as u32 {
+            let s = &mut self.slots[slot as usize];
+            if s.event.as_ref().is_some_and(|e| !keep(e)) {
+                s.event = None;
+            }
+            if self.slots[slot as usize].event.is_some() {
+                self.place(slot);
+            } else {
+                self.free.push(slot);
             }
         }
-        let before: usize = self.lanes.iter().map(|l| l.items.len()).sum();
-        for lane in &mut self.lanes {
-            lane.items.retain(|(_, _, e)| keep(e));
-        }
-        let after: usize = self.lanes.iter().map(|l| l.items.len()).sum();
-        let slab = &self.slab;
-        let heap_before = self.heap.len();
-        self.heap.retain(|k| slab[unpack(*k).2 as usize].is_some());
-        self.free.clear();
-        self.free
-            .extend((0..self.slab.len() as u32).filter(|s| self.slab[*s as usize].is_none()));
-        self.len -= (before - after) + (heap_before - self.heap.len());
+        self.find_other_min();
+        let lanes: usize = self.lanes.iter().map(|l| l.items.len()).sum();
+        self.len = lanes + self.slots.len() - self.free.len();
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,10 +459,14 @@ mod tests {
         for id in 0..20_000u64 {
             if rng.chance(0.55) {
                 seq += 1;
+                // Fixed delays (lanes), near events (wheel) and far ones (overflow heap, and
+                // wheel buckets reused after the cursor wraps around).
                 let delay = if rng.chance(0.3) {
                     [0, 50, 7][rng.below(3) as usize]
-                } else {
+                } else if rng.chance(0.8) {
                     rng.below(1000)
+                } else {
+                    rng.below(3 * WHEEL_SPAN_US)
                 };
                 if rng.chance(0.5) {
                     q.push_after(SimTime(now), delay, id);
@@ -322,5 +495,33 @@ mod tests {
         assert_eq!(q.len(), 6);
         let left: Vec<u64> = std::iter::from_fn(|| q.pop()).map(|(_, e)| e).collect();
         assert_eq!(left, vec![0, 2, 4, 100, 102, 104]);
+    }
+
+    #[test]
+    fn retain_keeps_far_events_in_order() {
+        let mut q = EventQueue::default();
+        for i in 0..5u64 {
+            q.push_at(SimTime(i * WHEEL_SPAN_US / 2), i);
+            q.push_after(SimTime(i), 7, 100 + i);
+        }
+        q.retain(|e| e % 2 == 0);
+        assert_eq!(q.len(), 6);
+        assert_eq!(q.peek_time(), Some(SimTime(0)));
+        let left: Vec<(u64, u64)> = std::iter::from_fn(|| q.pop())
+            .map(|(t, e)| (t.0, e))
+            .collect();
+        let span = WHEEL_SPAN_US;
+        assert_eq!(
+            left,
+            vec![
+                (0, 0),
+                (7, 100),
+                (9, 102),
+                (11, 104),
+                (span, 2),
+                (2 * span, 4)
+            ]
+        );
+        assert_eq!(q.peek_time(), None);
     }
 }

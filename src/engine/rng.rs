@@ -62,6 +62,7 @@ impl SimRng {
         }
     }
 
+    #[inline]
     pub fn next_u64(&mut self) -> u64 {
         self.0.next_u64()
     }

@@ -6,6 +6,7 @@ use super::rng::SimRng;
 use crate::policy::OpRef;
 use crate::scenario::schema::{KeySpec, LoadSpec, Mix, TargetSpec, WorkloadSpec};
 use crate::types::{Key, NodeId, OpKind, SimTime, ValueId, ms_to_us};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// Draws keys from the configured distribution.
@@ -50,6 +51,7 @@ impl KeySampler {
         }
     }
 
+    #[inline]
     pub fn sample(&self, rng: &mut SimRng) -> Key {
         match self {
             KeySampler::Uniform(n) => rng.below(*n as u64) as Key,
@@ -69,6 +71,13 @@ impl KeySampler {
                 }
             }
         }
+    }
+}
+
+fn think_us(load: &LoadSpec) -> Option<u64> {
+    match load {
+        LoadSpec::ClosedLoop { think_time_ms, .. } => Some(ms_to_us(*think_time_ms)),
+        LoadSpec::OpenLoop { .. } => None,
     }
 }
 
@@ -103,6 +112,8 @@ pub struct Workload {
     pub spec: WorkloadSpec,
     pub keys: KeySampler,
     pub timeout_us: u64,
+    /// `think_us()`, worked out once (it is asked after every operation).
+    think: Option<u64>,
     pub clients: Vec<Client>,
     pub rng: SimRng,
     ops: Vec<Option<(u32, OpState)>>,
@@ -112,6 +123,11 @@ pub struct Workload {
     pub next_op: u64,
     pub next_value: u64,
     pub in_flight: usize,
+    /// Pending client timeouts as (time µs, event-queue sequence number, op). They all have the
+    /// same length, so they expire in the order they were set and a FIFO of 24-byte entries
+    /// holds them (DESIGN.md); the engine merges its front with the event queue by (time,
+    /// sequence). Most of them outlive their operation and fire as no-ops.
+    timeouts: VecDeque<(u64, u64, OpRef)>,
 }
 
 impl Workload {
@@ -139,6 +155,7 @@ impl Workload {
             spec: spec.clone(),
             keys: KeySampler::new(&spec.keys),
             timeout_us: ms_to_us(spec.timeout_ms),
+            think: think_us(&spec.load),
             clients,
             rng,
             ops: Vec::new(),
@@ -148,6 +165,7 @@ impl Workload {
             next_op: 0,
             next_value: 1,
             in_flight: 0,
+            timeouts: VecDeque::new(),
         }
     }
 
@@ -157,14 +175,14 @@ impl Workload {
             self.keys = KeySampler::new(&spec.keys);
         }
         self.timeout_us = ms_to_us(spec.timeout_ms);
+        self.think = think_us(&spec.load);
         self.spec = spec.clone();
     }
 
+    /// A closed-loop client's pause between operations; `None` for open-loop arrivals.
+    #[inline]
     pub fn think_us(&self) -> Option<u64> {
-        match self.spec.load {
-            LoadSpec::ClosedLoop { think_time_ms, .. } => Some(ms_to_us(think_time_ms)),
-            LoadSpec::OpenLoop { .. } => None,
-        }
+        self.think
     }
 
     /// Time to the next open-loop arrival (exponential inter-arrival times).
@@ -178,6 +196,7 @@ impl Workload {
         }
     }
 
+    #[inline]
     pub fn pick_kind(&mut self) -> OpKind {
         let Mix {
             read,
@@ -197,6 +216,7 @@ impl Workload {
     /// Where the client's next request goes.
     /// `leader_hint` is asked only when the client targets the leader and has no guess yet
     /// (a real client would learn it from any node).
+    #[inline]
     pub fn pick_node(
         &mut self,
         client: u32,
@@ -213,6 +233,7 @@ impl Workload {
     }
 
     /// Starts tracking a new operation and returns its handle.
+    #[inline]
     pub fn begin(&mut self, op: OpState) -> OpRef {
         self.generation = self.generation.wrapping_add(1);
         let slot = match self.free.pop() {
@@ -231,17 +252,20 @@ impl Workload {
         r
     }
 
+    #[inline]
     pub fn get(&self, r: OpRef) -> Option<&OpState> {
         let (generation, op) = self.ops.get((r.0 & 0xffff_ffff) as usize)?.as_ref()?;
         (*generation == (r.0 >> 32) as u32).then_some(op)
     }
 
+    #[inline]
     pub fn get_mut(&mut self, r: OpRef) -> Option<&mut OpState> {
         let (generation, op) = self.ops.get_mut((r.0 & 0xffff_ffff) as usize)?.as_mut()?;
         (*generation == (r.0 >> 32) as u32).then_some(op)
     }
 
     /// Stops tracking an operation; returns it if it was still in progress.
+    #[inline]
     pub fn finish(&mut self, r: OpRef) -> Option<OpState> {
         self.get(r)?;
         let slot = (r.0 & 0xffff_ffff) as u32;
@@ -255,6 +279,28 @@ impl Workload {
     /// Operations in progress, in slot order (deterministic).
     pub fn in_progress(&self) -> impl Iterator<Item = &OpState> {
         self.ops.iter().filter_map(|o| o.as_ref().map(|(_, op)| op))
+    }
+
+    /// Queues a timeout unless it would expire before the last one queued (the timeout length
+    /// changed mid-run); returns whether it was queued.
+    #[inline]
+    pub fn push_timeout(&mut self, at: SimTime, seq: u64, op: OpRef) -> bool {
+        if self.timeouts.back().is_some_and(|(t, _, _)| *t > at.0) {
+            return false;
+        }
+        self.timeouts.push_back((at.0, seq, op));
+        true
+    }
+
+    /// (time, sequence number) of the earliest pending timeout.
+    #[inline]
+    pub fn next_timeout(&self) -> Option<(SimTime, u64)> {
+        self.timeouts.front().map(|(t, seq, _)| (SimTime(*t), *seq))
+    }
+
+    #[inline]
+    pub fn pop_timeout(&mut self) -> Option<(SimTime, OpRef)> {
+        self.timeouts.pop_front().map(|(t, _, op)| (SimTime(t), op))
     }
 
     pub fn idle_client(&self) -> Option<u32> {
