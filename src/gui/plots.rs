@@ -1,0 +1,96 @@
+//! Plots over simulated time, each with a cursor at the current time.
+
+use super::palette;
+use super::worker::Frame;
+use eframe::egui::{self, Ui};
+use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
+
+/// Points of one series, skipping gaps (NaN: nothing to measure in that interval).
+fn points(t: &[f64], y: &[f64]) -> PlotPoints<'static> {
+    t.iter()
+        .zip(y)
+        .filter(|(_, y)| y.is_finite())
+        .map(|(t, y)| [*t, *y])
+        .collect()
+}
+
+struct Curve<'a> {
+    name: String,
+    y: &'a [f64],
+    color: egui::Color32,
+}
+
+fn plot_ui(ui: &mut Ui, id: &str, title: &str, unit: &str, f: &Frame, curves: Vec<Curve<'_>>) {
+    ui.label(egui::RichText::new(title).strong());
+    let t = &f.series.t_ms;
+    let now = f.now.as_ms();
+    let height = 110.0;
+    let mut plot = Plot::new(id)
+        .height(height)
+        .include_x(0.0)
+        .include_x(f.horizon.as_ms())
+        .include_y(0.0)
+        .allow_scroll(false)
+        .allow_drag(false)
+        .allow_zoom(false)
+        .link_axis(egui::Id::unique("capsim-time"), [true, false])
+        .x_axis_formatter(|m, _| format!("{:.1} s", m.value / 1000.0))
+        .y_axis_label(unit.to_string());
+    if curves.len() > 1 {
+        plot = plot.legend(Legend::default().follow_insertion_order(true));
+    }
+    plot.show(ui, |p| {
+        for c in curves {
+            p.line(Line::new(c.name, points(t, c.y)).color(c.color));
+        }
+        p.vline(VLine::new("", now).color(palette::GREY).width(1.5));
+    });
+}
+
+pub fn plots_ui(ui: &mut Ui, f: &Frame) {
+    let s = &f.series;
+    if s.is_empty() {
+        ui.weak("Plots fill in as the simulation runs.");
+        return;
+    }
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            let lag = s
+                .lag_ms
+                .iter()
+                .enumerate()
+                .map(|(i, y)| Curve {
+                    name: format!("n{}", i + 1),
+                    y,
+                    color: palette::cycle(i),
+                })
+                .collect();
+            plot_ui(ui, "lag", "Replication lag per replica", "ms", f, lag);
+            let one = |name: &str, y, color| {
+                vec![Curve {
+                    name: name.to_string(),
+                    y,
+                    color,
+                }]
+            };
+            let per = format!("per {:.0} ms", s.interval_ms);
+            plot_ui(ui, "stale", "Stale reads", &per, f, one("stale", &s.stale, palette::PURPLE));
+            plot_ui(ui, "avail", "Availability (ok / completed)", "", f,
+                one("availability", &s.availability, palette::GREEN));
+            let lat = vec![
+                Curve { name: "p50".into(), y: &s.p50_ms, color: palette::BLUE },
+                Curve { name: "p99".into(), y: &s.p99_ms, color: palette::VERMILLION },
+            ];
+            plot_ui(ui, "lat", "Latency of successful operations", "ms", f, lat);
+            plot_ui(ui, "tput", "Throughput (ok operations)", "ops/s", f,
+                one("throughput", &s.throughput, palette::BLUE));
+            plot_ui(ui, "inflight", "Messages in flight", "", f,
+                one("in flight", &s.in_flight, palette::ORANGE));
+            plot_ui(ui, "div", "Divergent keys (replicas disagree)", "keys", f,
+                one("divergent", &s.divergent, palette::VERMILLION));
+            if s.len() >= super::series::MAX_SAMPLES {
+                ui.weak("Plots stop here: the sample limit was reached.");
+            }
+        });
+}
