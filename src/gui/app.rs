@@ -76,7 +76,10 @@ impl CapsimApp {
         let repaint_ctx = ctx.clone();
         let (tx, slot, handle) =
             worker::spawn(scenario, Box::new(move || repaint_ctx.request_repaint()));
-        let frame = slot.lock().map(|f| f.clone()).unwrap_or_else(|e| e.into_inner().clone());
+        let frame = slot
+            .lock()
+            .map(|f| f.clone())
+            .unwrap_or_else(|e| e.into_inner().clone());
         CapsimApp {
             tx,
             slot,
@@ -137,6 +140,7 @@ impl CapsimApp {
         if !self.applied_prefs {
             self.applied_prefs = true;
             ctx.set_zoom_factor(self.prefs.zoom);
+            ctx.set_fonts(fonts());
         }
         let theme = if self.prefs.dark {
             egui::ThemePreference::Dark
@@ -216,18 +220,32 @@ impl CapsimApp {
             ui.label(RichText::new(&f.scenario.title).size(16.0));
             ui.weak(format!("seed {}", f.scenario.seed));
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if ui.button("Help").on_hover_text("Keyboard shortcuts (F1)").clicked() {
+                if ui
+                    .button("Help")
+                    .on_hover_text("Keyboard shortcuts (F1)")
+                    .clicked()
+                {
                     self.help_open = !self.help_open;
                 }
-                let theme = if self.prefs.dark { "☀ Light" } else { "🌙 Dark" };
-                if ui.button(theme).on_hover_text("Switch light / dark theme").clicked() {
+                let theme = if self.prefs.dark {
+                    "☀ Light"
+                } else {
+                    "🌙 Dark"
+                };
+                if ui
+                    .button(theme)
+                    .on_hover_text("Switch light / dark theme")
+                    .clicked()
+                {
                     self.prefs.dark = !self.prefs.dark;
                 }
                 if ui.button("A+").on_hover_text("Bigger (Ctrl +)").clicked() {
-                    ui.ctx().set_zoom_factor((ui.ctx().zoom_factor() + 0.1).min(3.0));
+                    ui.ctx()
+                        .set_zoom_factor((ui.ctx().zoom_factor() + 0.1).min(3.0));
                 }
                 if ui.button("A−").on_hover_text("Smaller (Ctrl −)").clicked() {
-                    ui.ctx().set_zoom_factor((ui.ctx().zoom_factor() - 0.1).max(0.5));
+                    ui.ctx()
+                        .set_zoom_factor((ui.ctx().zoom_factor() - 0.1).max(0.5));
                 }
             });
         });
@@ -280,6 +298,16 @@ impl CapsimApp {
     }
 }
 
+/// egui's fonts, with the monospace font (which has arrows and maths symbols: → ↔ ≠ −) as a
+/// fallback for proportional text.
+pub fn fonts() -> egui::FontDefinitions {
+    let mut defs = egui::FontDefinitions::default();
+    if let Some(family) = defs.families.get_mut(&egui::FontFamily::Proportional) {
+        family.insert(1, "Hack".to_owned());
+    }
+    defs
+}
+
 /// The run's headline numbers so far.
 fn report_strip_ui(ui: &mut Ui, f: &Frame) {
     let r = &f.report;
@@ -301,11 +329,26 @@ fn report_strip_ui(ui: &mut Ui, f: &Frame) {
         item(ui, "ok", r.ok.to_string(), None);
         item(ui, "failed", r.failed.to_string(), bad(r.failed > 0));
         item(ui, "unknown", r.unknown.to_string(), bad(r.unknown > 0));
-        item(ui, "availability", format!("{:.3}", r.availability), bad(r.availability < 0.999));
+        item(
+            ui,
+            "availability",
+            format!("{:.3}", r.availability),
+            bad(r.availability < 0.999),
+        );
         let stale_color = (r.stale_reads > 0).then_some(palette::PURPLE);
         item(ui, "stale reads", r.stale_reads.to_string(), stale_color);
-        item(ui, "max lag", cluster::fmt_ms(r.max_replication_lag_ms), None);
-        item(ui, "divergent keys", r.divergent_keys_at_end.to_string(), None);
+        item(
+            ui,
+            "max lag",
+            cluster::fmt_ms(r.max_replication_lag_ms),
+            None,
+        );
+        item(
+            ui,
+            "divergent keys",
+            r.divergent_keys_at_end.to_string(),
+            None,
+        );
     });
 }
 

@@ -57,7 +57,14 @@ pub fn cluster_ui(ui: &mut Ui, f: &Frame, st: &mut ClusterState, out: &mut Vec<C
     let painter = ui.painter_at(rect);
     for a in 0..f.nodes.len() {
         for b in a + 1..f.nodes.len() {
-            link_ui(ui, &painter, &geo, f, (NodeId(a as u16), NodeId(b as u16)), out);
+            link_ui(
+                ui,
+                &painter,
+                &geo,
+                f,
+                (NodeId(a as u16), NodeId(b as u16)),
+                out,
+            );
         }
     }
     draw_messages(&painter, &geo, f);
@@ -175,7 +182,10 @@ fn one_way(p: &Painter, from: Pos2, to: Pos2, stroke: Stroke) {
     let side = vec2(-dir.y, dir.x) * 7.0;
     p.line_segment([tip - dir * 10.0 + side, tip], stroke);
     p.line_segment([tip - dir * 10.0 - side, tip], stroke);
-    p.line_segment([tip + side * 1.3, tip - side * 1.3], Stroke::new(3.0, stroke.color));
+    p.line_segment(
+        [tip + side * 1.3, tip - side * 1.3],
+        Stroke::new(3.0, stroke.color),
+    );
 }
 
 fn draw_cut_mark(p: &Painter, a: Pos2, b: Pos2, at: f32, stroke: Stroke) {
@@ -193,7 +203,13 @@ fn link_menu_ui(ui: &mut Ui, f: &Frame, a: NodeId, b: NodeId, out: &mut Vec<Comm
     ui.strong(format!("Link {a} – {b}"));
     ui.label(describe_link(a, b, ab, ba));
     ui.separator();
-    let cut = |one_way, x, y| Command::Apply(Fault::CutLink { a: x, b: y, one_way });
+    let cut = |one_way, x, y| {
+        Command::Apply(Fault::CutLink {
+            a: x,
+            b: y,
+            one_way,
+        })
+    };
     if ui.button("Cut both ways").clicked() {
         out.push(cut(false, a, b));
     }
@@ -209,7 +225,9 @@ fn link_menu_ui(ui: &mut Ui, f: &Frame, a: NodeId, b: NodeId, out: &mut Vec<Comm
         if !covers {
             continue;
         }
-        let only_here = pairs.iter().all(|&(x, y)| [a, b].contains(&x) && [a, b].contains(&y));
+        let only_here = pairs
+            .iter()
+            .all(|&(x, y)| [a, b].contains(&x) && [a, b].contains(&y));
         let text = if only_here {
             format!("Heal this link (cut #{id})")
         } else {
@@ -225,7 +243,9 @@ fn link_menu_ui(ui: &mut Ui, f: &Frame, a: NodeId, b: NodeId, out: &mut Vec<Comm
 fn draw_messages(p: &Painter, geo: &Geometry, f: &Frame) {
     let outline = Color32::from_black_alpha(160);
     for m in &f.messages {
-        if m.from == m.to || m.from.index() >= geo.centers.len() || m.to.index() >= geo.centers.len()
+        if m.from == m.to
+            || m.from.index() >= geo.centers.len()
+            || m.to.index() >= geo.centers.len()
         {
             continue;
         }
@@ -291,7 +311,11 @@ fn draw_node(ui: &Ui, p: &Painter, c: Pos2, r: f32, n: &NodeInfo, leader: bool, 
         p.circle_stroke(c, r + 7.0, Stroke::new(3.0, palette::PURPLE));
     }
     if leader {
-        p.circle_stroke(c, r + 3.5, Stroke::new(3.5, palette::YELLOW.gamma_multiply(0.9)));
+        p.circle_stroke(
+            c,
+            r + 3.5,
+            Stroke::new(3.5, palette::YELLOW.gamma_multiply(0.9)),
+        );
     }
     p.circle(c, r, fill, Stroke::new(2.0, text));
     let name_font = FontId::proportional((r * 0.7).max(13.0));
@@ -315,7 +339,15 @@ fn draw_node(ui: &Ui, p: &Painter, c: Pos2, r: f32, n: &NodeInfo, leader: bool, 
 }
 
 /// Text with a backdrop in the panel colour, so it stays readable over links.
-fn text_bg(ui: &Ui, p: &Painter, at: Pos2, align: Align2, text: String, font: FontId, color: Color32) {
+fn text_bg(
+    ui: &Ui,
+    p: &Painter,
+    at: Pos2,
+    align: Align2,
+    text: String,
+    font: FontId,
+    color: Color32,
+) {
     let galley = p.layout_no_wrap(text, font, color);
     let rect = align.anchor_size(at, galley.size());
     let bg = ui.visuals().panel_fill.gamma_multiply(0.85);
@@ -343,7 +375,15 @@ fn node_labels(ui: &Ui, p: &Painter, top: Pos2, n: &NodeInfo, leader: bool) {
         _ => palette::VERMILLION,
     };
     let mut y = top.y;
-    text_bg(ui, p, pos2(top.x, y), Align2::CENTER_TOP, line1, font.clone(), status_color);
+    text_bg(
+        ui,
+        p,
+        pos2(top.x, y),
+        Align2::CENTER_TOP,
+        line1,
+        font.clone(),
+        status_color,
+    );
     y += 16.0;
     // Replication lag as a bar (log scale up to 2 s) with its value.
     let lag_ms = n.lag_us as f64 / 1000.0;
@@ -354,7 +394,12 @@ fn node_labels(ui: &Ui, p: &Painter, top: Pos2, n: &NodeInfo, leader: bool) {
     let mut filled = bar;
     filled.set_width(60.0 * frac);
     p.rect_filled(filled, 2.0, palette::VERMILLION);
-    p.rect_stroke(bar, 2.0, Stroke::new(1.0, v.weak_text_color()), egui::StrokeKind::Outside);
+    p.rect_stroke(
+        bar,
+        2.0,
+        Stroke::new(1.0, v.weak_text_color()),
+        egui::StrokeKind::Outside,
+    );
     text_bg(
         ui,
         p,
@@ -375,7 +420,15 @@ fn node_labels(ui: &Ui, p: &Painter, top: Pos2, n: &NodeInfo, leader: bool) {
                 String::new()
             }
         );
-        text_bg(ui, p, pos2(top.x, y), Align2::CENTER_TOP, text, font, palette::PURPLE);
+        text_bg(
+            ui,
+            p,
+            pos2(top.x, y),
+            Align2::CENTER_TOP,
+            text,
+            font,
+            palette::PURPLE,
+        );
     }
 }
 
@@ -390,8 +443,16 @@ pub fn fmt_ms(ms: f64) -> String {
 }
 
 fn node_details_ui(ui: &mut Ui, n: &NodeInfo) {
-    ui.strong(format!("{} — {} ({})", n.id, n.protocol.role, n.status.as_str()));
-    ui.label(format!("replication lag {}", fmt_ms(n.lag_us as f64 / 1000.0)));
+    ui.strong(format!(
+        "{} — {} ({})",
+        n.id,
+        n.protocol.role,
+        n.status.as_str()
+    ));
+    ui.label(format!(
+        "replication lag {}",
+        fmt_ms(n.lag_us as f64 / 1000.0)
+    ));
     ui.label(format!(
         "local clock {:.3} ms (skew {:+.1} ms, drift {} ppm)",
         n.local_time_us as f64 / 1000.0,
@@ -423,10 +484,22 @@ fn node_menu(resp: &Response, n: &NodeInfo, f: &Frame, out: &mut Vec<Command>) {
         ui.separator();
         let up = n.status == NodeStatus::Up;
         let actions = [
-            (format!("Crash {id}"), n.status != NodeStatus::Crashed, Fault::Crash(id)),
-            (format!("Restart {id}"), n.status == NodeStatus::Crashed, Fault::Restart(id)),
+            (
+                format!("Crash {id}"),
+                n.status != NodeStatus::Crashed,
+                Fault::Crash(id),
+            ),
+            (
+                format!("Restart {id}"),
+                n.status == NodeStatus::Crashed,
+                Fault::Restart(id),
+            ),
             (format!("Pause {id}"), up, Fault::Pause(id)),
-            (format!("Resume {id}"), n.status == NodeStatus::Paused, Fault::Resume(id)),
+            (
+                format!("Resume {id}"),
+                n.status == NodeStatus::Paused,
+                Fault::Resume(id),
+            ),
         ];
         for (label, enabled, fault) in actions {
             if ui.add_enabled(enabled, egui::Button::new(label)).clicked() {
@@ -444,12 +517,31 @@ fn legend(ui: &Ui, p: &Painter, rect: Rect, f: &Frame) {
     let font = FontId::proportional(12.0);
     let mut y = rect.top() + 6.0;
     let x = rect.left() + 8.0;
-    p.text(pos2(x, y), Align2::LEFT_TOP, "Messages", font.clone(), v.strong_text_color());
+    p.text(
+        pos2(x, y),
+        Align2::LEFT_TOP,
+        "Messages",
+        font.clone(),
+        v.strong_text_color(),
+    );
     y += 16.0;
     for (i, kind) in f.kinds.iter().enumerate() {
         let g: Glyph = palette::glyph(i);
-        palette::draw_glyph(p, g, pos2(x + 6.0, y + 7.0), 5.0, palette::cycle(i), Color32::BLACK);
-        p.text(pos2(x + 16.0, y), Align2::LEFT_TOP, *kind, font.clone(), v.text_color());
+        palette::draw_glyph(
+            p,
+            g,
+            pos2(x + 6.0, y + 7.0),
+            5.0,
+            palette::cycle(i),
+            Color32::BLACK,
+        );
+        p.text(
+            pos2(x + 16.0, y),
+            Align2::LEFT_TOP,
+            *kind,
+            font.clone(),
+            v.text_color(),
+        );
         y += 16.0;
     }
     let lines = [
@@ -459,7 +551,13 @@ fn legend(ui: &Ui, p: &Painter, rect: Rect, f: &Frame) {
     ];
     let mut y = rect.bottom() - 6.0 - 15.0 * lines.len() as f32;
     for l in lines {
-        p.text(pos2(x, y), Align2::LEFT_TOP, l, font.clone(), v.weak_text_color());
+        p.text(
+            pos2(x, y),
+            Align2::LEFT_TOP,
+            l,
+            font.clone(),
+            v.weak_text_color(),
+        );
         y += 15.0;
     }
     let inflight = f.messages.len();

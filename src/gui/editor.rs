@@ -18,7 +18,11 @@ pub struct EditorState {
 }
 
 pub fn editor_ui(ui: &mut Ui, f: &Frame, st: &mut EditorState, out: &mut Vec<Command>) {
-    if st.based_on.as_ref().is_none_or(|b| !Arc::ptr_eq(b, &f.scenario)) {
+    if st
+        .based_on
+        .as_ref()
+        .is_none_or(|b| !Arc::ptr_eq(b, &f.scenario))
+    {
         st.based_on = Some(f.scenario.clone());
         st.draft = Some((*f.scenario).clone());
     }
@@ -51,7 +55,8 @@ pub fn editor_ui(ui: &mut Ui, f: &Frame, st: &mut EditorState, out: &mut Vec<Com
 /// A labelled number field; the label also names it for screen readers and tests.
 fn number<T: egui::emath::Numeric>(ui: &mut Ui, label: &str, v: &mut T, speed: f64) {
     ui.label(label);
-    ui.add(DragValue::new(v).speed(speed)).accessible_name(label);
+    ui.add(DragValue::new(v).speed(speed))
+        .accessible_name(label);
     ui.end_row();
 }
 
@@ -83,7 +88,8 @@ fn policy_ui(ui: &mut Ui, s: &mut Scenario) {
                 });
                 ui.end_row();
                 ui.label("leader");
-                ui.text_edit_singleline(&mut p.leader).accessible_name("leader");
+                ui.text_edit_singleline(&mut p.leader)
+                    .accessible_name("leader");
                 ui.end_row();
                 number(ui, "resend interval ms", &mut p.resend_interval_ms, 1.0);
             }
@@ -94,7 +100,9 @@ fn policy_ui(ui: &mut Ui, s: &mut Scenario) {
 fn network_ui(ui: &mut Ui, s: &mut Scenario) {
     egui::Grid::new("network").num_columns(2).show(ui, |ui| {
         match &mut s.network.latency {
-            Dist::Exponential { mean_ms } => number(ui, "latency mean ms (exponential)", mean_ms, 0.1),
+            Dist::Exponential { mean_ms } => {
+                number(ui, "latency mean ms (exponential)", mean_ms, 0.1)
+            }
             Dist::Constant(ms) => number(ui, "latency ms (constant)", ms, 0.1),
             Dist::Normal { mean_ms, std_ms } => {
                 number(ui, "latency mean ms (normal)", mean_ms, 0.1);
@@ -154,7 +162,10 @@ fn apply_ui(ui: &mut Ui, f: &Frame, st: &mut EditorState, out: &mut Vec<Command>
     let changed = draft != *f.scenario;
     match &check {
         Ok(()) if changed => {
-            ui.label(RichText::new("✔ valid — Apply restarts the run from t = 0").color(super::palette::GREEN));
+            ui.label(
+                RichText::new("✔ valid — Apply restarts the run from t = 0")
+                    .color(super::palette::GREEN),
+            );
         }
         Ok(()) => {
             ui.weak("no changes");
@@ -172,7 +183,10 @@ fn apply_ui(ui: &mut Ui, f: &Frame, st: &mut EditorState, out: &mut Vec<Command>
         {
             out.push(Command::Restart(Box::new(draft.clone())));
         }
-        if ui.add_enabled(changed, egui::Button::new("Revert")).clicked() {
+        if ui
+            .add_enabled(changed, egui::Button::new("Revert"))
+            .clicked()
+        {
             st.draft = Some((*f.scenario).clone());
         }
     });

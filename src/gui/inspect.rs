@@ -64,7 +64,9 @@ fn ops_ui(ui: &mut Ui, f: &Frame) {
             };
             ui.monospace(what);
             ui.monospace(o.node.to_string());
-            ui.monospace(super::cluster::fmt_ms(f.now.since(o.invoked) as f64 / 1000.0));
+            ui.monospace(super::cluster::fmt_ms(
+                f.now.since(o.invoked) as f64 / 1000.0,
+            ));
             ui.end_row();
         }
     });

@@ -52,13 +52,7 @@ pub fn draw_glyph(p: &Painter, g: Glyph, c: Pos2, r: f32, fill: Color32, outline
         }
         Glyph::Square => {
             let rect = eframe::egui::Rect::from_center_size(c, vec2(1.8 * r, 1.8 * r));
-            p.rect(
-                rect,
-                0.0,
-                fill,
-                stroke,
-                eframe::egui::StrokeKind::Middle,
-            );
+            p.rect(rect, 0.0, fill, stroke, eframe::egui::StrokeKind::Middle);
         }
         Glyph::Triangle => {
             let pts = vec![

@@ -75,20 +75,59 @@ pub fn plots_ui(ui: &mut Ui, f: &Frame) {
                 }]
             };
             let per = format!("per {:.0} ms", s.interval_ms);
-            plot_ui(ui, "stale", "Stale reads", &per, f, one("stale", &s.stale, palette::PURPLE));
-            plot_ui(ui, "avail", "Availability (ok / completed)", "", f,
-                one("availability", &s.availability, palette::GREEN));
+            plot_ui(
+                ui,
+                "stale",
+                "Stale reads",
+                &per,
+                f,
+                one("stale", &s.stale, palette::PURPLE),
+            );
+            plot_ui(
+                ui,
+                "avail",
+                "Availability (ok / completed)",
+                "",
+                f,
+                one("availability", &s.availability, palette::GREEN),
+            );
             let lat = vec![
-                Curve { name: "p50".into(), y: &s.p50_ms, color: palette::BLUE },
-                Curve { name: "p99".into(), y: &s.p99_ms, color: palette::VERMILLION },
+                Curve {
+                    name: "p50".into(),
+                    y: &s.p50_ms,
+                    color: palette::BLUE,
+                },
+                Curve {
+                    name: "p99".into(),
+                    y: &s.p99_ms,
+                    color: palette::VERMILLION,
+                },
             ];
             plot_ui(ui, "lat", "Latency of successful operations", "ms", f, lat);
-            plot_ui(ui, "tput", "Throughput (ok operations)", "ops/s", f,
-                one("throughput", &s.throughput, palette::BLUE));
-            plot_ui(ui, "inflight", "Messages in flight", "", f,
-                one("in flight", &s.in_flight, palette::ORANGE));
-            plot_ui(ui, "div", "Divergent keys (replicas disagree)", "keys", f,
-                one("divergent", &s.divergent, palette::VERMILLION));
+            plot_ui(
+                ui,
+                "tput",
+                "Throughput (ok operations)",
+                "ops/s",
+                f,
+                one("throughput", &s.throughput, palette::BLUE),
+            );
+            plot_ui(
+                ui,
+                "inflight",
+                "Messages in flight",
+                "",
+                f,
+                one("in flight", &s.in_flight, palette::ORANGE),
+            );
+            plot_ui(
+                ui,
+                "div",
+                "Divergent keys (replicas disagree)",
+                "keys",
+                f,
+                one("divergent", &s.divergent, palette::VERMILLION),
+            );
             if s.len() >= super::series::MAX_SAMPLES {
                 ui.weak("Plots stop here: the sample limit was reached.");
             }

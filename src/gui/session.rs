@@ -86,7 +86,9 @@ impl Session {
     pub fn with_interventions(scenario: Scenario, mut interventions: Vec<Intervention>) -> Session {
         let sim = Sim::new(&scenario, &sim_options());
         let run_ms = scenario.run.duration_ms.unwrap_or(10_000.0);
-        interventions.iter_mut().for_each(|iv| iv.after_steps = None);
+        interventions
+            .iter_mut()
+            .for_each(|iv| iv.after_steps = None);
         interventions.sort_by_key(|iv| iv.at);
         let mut s = Session {
             sampler: SamplerState::new(&sim),

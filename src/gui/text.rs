@@ -56,7 +56,11 @@ fn fault_event(f: &FaultEvent) -> String {
         FaultEvent::Pause(n) => format!("{n} paused"),
         FaultEvent::Resume(n) => format!("{n} resumed"),
         FaultEvent::Block { cut, from, to } => {
-            format!("cut #{cut}: {} can no longer reach {}", group(from), group(to))
+            format!(
+                "cut #{cut}: {} can no longer reach {}",
+                group(from),
+                group(to)
+            )
         }
         FaultEvent::Unblock { cut } => format!("cut #{cut} healed"),
         FaultEvent::HealAll => "network healed".into(),
@@ -67,7 +71,10 @@ fn fault_event(f: &FaultEvent) -> String {
             format!("{node} clock drift now {drift_ppm} ppm")
         }
         FaultEvent::LossBurst { loss_ppm } => {
-            format!("loss burst: {:.1}% of messages lost", *loss_ppm as f64 / 1e4)
+            format!(
+                "loss burst: {:.1}% of messages lost",
+                *loss_ppm as f64 / 1e4
+            )
         }
         FaultEvent::LossBurstEnd => "loss burst over".into(),
         FaultEvent::Set { path, value } => format!("parameter {path} set to {value}"),
@@ -115,12 +122,12 @@ pub fn event(
 ) -> (String, Tone) {
     let kind = |k: &u8| kinds.get(*k as usize).copied().unwrap_or("?");
     match e {
-        TraceEvent::Send { from, to, kind: k, .. } => {
-            (format!("{from} → {to} {} sent", kind(k)), Tone::Plain)
-        }
-        TraceEvent::Deliver { from, to, kind: k, .. } => {
-            (format!("{from} → {to} {} delivered", kind(k)), Tone::Plain)
-        }
+        TraceEvent::Send {
+            from, to, kind: k, ..
+        } => (format!("{from} → {to} {} sent", kind(k)), Tone::Plain),
+        TraceEvent::Deliver {
+            from, to, kind: k, ..
+        } => (format!("{from} → {to} {} delivered", kind(k)), Tone::Plain),
         TraceEvent::Drop {
             from,
             to,
@@ -169,7 +176,9 @@ fn completion(e: &TraceEvent, ops: &OpIndex, stale: impl Fn(u64) -> bool) -> (St
         Some((f, key, _)) => format!("{} k{key}", f.as_str()),
         None => format!("op {op}"),
     };
-    let why = reason.map(|r| format!(" ({})", r.as_str())).unwrap_or_default();
+    let why = reason
+        .map(|r| format!(" ({})", r.as_str()))
+        .unwrap_or_default();
     match outcome {
         EventType::Ok => {
             let is_read = matches!(ops.ops.get(op), Some((OpKind::Read, _, _)));
@@ -177,12 +186,18 @@ fn completion(e: &TraceEvent, ops: &OpIndex, stale: impl Fn(u64) -> bool) -> (St
                 let s = format!("client {process} {what} → {} (stale!)", self::value(*value));
                 (s, Tone::Stale)
             } else if is_read {
-                (format!("client {process} {what} → {}", self::value(*value)), Tone::Good)
+                (
+                    format!("client {process} {what} → {}", self::value(*value)),
+                    Tone::Good,
+                )
             } else {
                 (format!("client {process} {what} ok"), Tone::Good)
             }
         }
         EventType::Fail => (format!("client {process} {what} failed{why}"), Tone::Bad),
-        _ => (format!("client {process} {what} unknown outcome{why}"), Tone::Bad),
+        _ => (
+            format!("client {process} {what} unknown outcome{why}"),
+            Tone::Bad,
+        ),
     }
 }

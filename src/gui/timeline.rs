@@ -75,7 +75,11 @@ pub fn timeline_ui(ui: &mut Ui, f: &Frame, st: &mut TimelineState, out: &mut Vec
 }
 
 fn controls_ui(ui: &mut Ui, f: &Frame, out: &mut Vec<Command>) {
-    if ui.button("⏮").on_hover_text("Back to t = 0 (Home)").clicked() {
+    if ui
+        .button("⏮")
+        .on_hover_text("Back to t = 0 (Home)")
+        .clicked()
+    {
         out.push(Command::Seek(SimTime::ZERO));
     }
     if ui
@@ -142,7 +146,10 @@ fn scrubber_ui(ui: &mut Ui, f: &Frame, out: &mut Vec<Command>) {
                     .show_value(false)
                     .text(""),
             )
-            .on_hover_text("Drag to seek; markers: ▼ fault, ◆ protocol note, | failures, ▲ stale read")
+            .accessible_name("time")
+            .on_hover_text(
+                "Drag to seek; markers: ▼ fault, ◆ protocol note, | failures, ▲ stale read",
+            )
         })
         .inner;
     if resp.changed() {
@@ -170,16 +177,38 @@ fn markers(ui: &Ui, strip: Rect, f: &Frame, x: &dyn Fn(f64) -> f32) {
     }
     for ms in &f.stale_ms {
         let c = pos2(x(*ms), strip.top() + 5.0);
-        palette::draw_glyph(&p, palette::Glyph::Triangle, c, 3.5, palette::PURPLE, palette::PURPLE);
+        palette::draw_glyph(
+            &p,
+            palette::Glyph::Triangle,
+            c,
+            3.5,
+            palette::PURPLE,
+            palette::PURPLE,
+        );
     }
     for n in &f.notes {
         let c = pos2(x(n.at.as_ms()), y - 2.0);
-        palette::draw_glyph(&p, palette::Glyph::Diamond, c, 4.0, palette::GREEN, palette::GREEN);
+        palette::draw_glyph(
+            &p,
+            palette::Glyph::Diamond,
+            c,
+            4.0,
+            palette::GREEN,
+            palette::GREEN,
+        );
     }
     for (at, _) in &f.faults {
         let px = x(at.as_ms());
         let tip = pos2(px, y + 3.0);
-        let pts = vec![tip, pos2(px - 5.0, tip.y - 9.0), pos2(px + 5.0, tip.y - 9.0)];
-        p.add(egui::Shape::convex_polygon(pts, palette::ORANGE, Stroke::NONE));
+        let pts = vec![
+            tip,
+            pos2(px - 5.0, tip.y - 9.0),
+            pos2(px + 5.0, tip.y - 9.0),
+        ];
+        p.add(egui::Shape::convex_polygon(
+            pts,
+            palette::ORANGE,
+            Stroke::NONE,
+        ));
     }
 }
