@@ -30,6 +30,9 @@ struct Args {
     /// Side panel to show first: log, plots, inspect or policy.
     #[arg(long, value_name = "TAB")]
     tab: Option<String>,
+    /// Colour theme: dark or light (default: as last used).
+    #[arg(long, value_name = "THEME")]
+    theme: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -112,6 +115,15 @@ fn open(args: Args) -> i32 {
         Some(t) => t,
         None => None,
     };
+    let dark = match args.theme.as_deref() {
+        None => None,
+        Some("dark") => Some(true),
+        Some("light") => Some(false),
+        Some(_) => {
+            eprintln!("capsim: --theme wants dark or light");
+            return cli::EXIT_BAD_INPUT;
+        }
+    };
     if args.until_ms.is_some_and(|t| !(t.is_finite() && t >= 0.0)) {
         eprintln!("capsim: --until-ms wants a non-negative number of milliseconds");
         return cli::EXIT_BAD_INPUT;
@@ -122,6 +134,7 @@ fn open(args: Args) -> i32 {
         screenshot: args.screenshot,
         window_size,
         tab,
+        dark,
     })
 }
 
@@ -139,6 +152,7 @@ fn open(args: Args) -> i32 {
         || args.screenshot.is_some()
         || args.window_size.is_some()
         || args.tab.is_some()
+        || args.theme.is_some()
     {
         eprintln!("capsim: built without the GUI; window options are ignored");
     }

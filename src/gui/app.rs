@@ -199,9 +199,10 @@ impl CapsimApp {
         egui::Panel::bottom("timeline").show(ui, |ui| {
             timeline::timeline_ui(ui, &f, &mut self.timeline, &mut out)
         });
+        let side_width = (ui.available_width() * 0.36).clamp(300.0, 460.0);
         egui::Panel::right("side")
             .resizable(true)
-            .default_size(420.0)
+            .default_size(side_width)
             .min_size(280.0)
             .show(ui, |ui| self.side_ui(ui, &f, &mut out));
         egui::CentralPanel::default_margins().show(ui, |ui| {
@@ -313,15 +314,27 @@ fn report_strip_ui(ui: &mut Ui, f: &Frame) {
     let r = &f.report;
     ui.horizontal_wrapped(|ui| {
         let item = |ui: &mut Ui, label: &str, value: String, color: Option<egui::Color32>| {
-            // One block per item, so wrapping never separates a label from its value.
-            ui.horizontal(|ui| {
-                ui.label(RichText::new(label).weak());
-                let mut t = RichText::new(value).strong().monospace();
-                if let Some(c) = color {
-                    t = t.color(c);
-                }
-                ui.label(t);
-            });
+            // One widget per item, so wrapping never separates a label from its value.
+            let mut job = egui::text::LayoutJob::default();
+            let style = ui.style().clone();
+            let weak = RichText::new(format!("{label} ")).weak();
+            weak.append_to(
+                &mut job,
+                &style,
+                egui::FontSelection::Default,
+                egui::Align::Center,
+            );
+            let mut t = RichText::new(value).strong().monospace();
+            if let Some(c) = color {
+                t = t.color(c);
+            }
+            t.append_to(
+                &mut job,
+                &style,
+                egui::FontSelection::Default,
+                egui::Align::Center,
+            );
+            ui.add(egui::Label::new(job).wrap_mode(egui::TextWrapMode::Extend));
             ui.add_space(4.0);
         };
         let bad = |on: bool| on.then_some(palette::VERMILLION);

@@ -53,7 +53,10 @@ pub fn cluster_ui(ui: &mut Ui, f: &Frame, st: &mut ClusterState, out: &mut Vec<C
     toolbar_ui(ui, f, st, out);
     let size = ui.available_size().max(vec2(200.0, 200.0));
     let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
-    let geo = Geometry::new(rect, f.nodes.len());
+    // Keep the bottom-left legend clear of the nodes.
+    let mut layout_rect = rect;
+    layout_rect.max.y -= 40.0;
+    let geo = Geometry::new(layout_rect, f.nodes.len());
     let painter = ui.painter_at(rect);
     for a in 0..f.nodes.len() {
         for b in a + 1..f.nodes.len() {
@@ -304,7 +307,7 @@ fn draw_node(ui: &Ui, p: &Painter, c: Pos2, r: f32, n: &NodeInfo, leader: bool, 
     let text = v.strong_text_color();
     let (fill, ink) = match n.status {
         NodeStatus::Up => (palette::BLUE, Color32::WHITE),
-        NodeStatus::Crashed => (v.faint_bg_color, v.weak_text_color()),
+        NodeStatus::Crashed => (v.faint_bg_color, v.text_color()),
         NodeStatus::Paused => (palette::ORANGE, Color32::BLACK),
     };
     if picked {
@@ -320,20 +323,23 @@ fn draw_node(ui: &Ui, p: &Painter, c: Pos2, r: f32, n: &NodeInfo, leader: bool, 
     p.circle(c, r, fill, Stroke::new(2.0, text));
     let name_font = FontId::proportional((r * 0.7).max(13.0));
     p.text(c, Align2::CENTER_CENTER, n.id.to_string(), name_font, ink);
-    match n.status {
-        NodeStatus::Crashed => {
-            let s = Stroke::new(3.0, palette::VERMILLION);
-            let d = r * 0.75;
-            p.line_segment([c + vec2(-d, -d), c + vec2(d, d)], s);
-            p.line_segment([c + vec2(-d, d), c + vec2(d, -d)], s);
-        }
-        NodeStatus::Paused => {
-            for dx in [-r * 0.55, r * 0.55] {
-                let bar = Rect::from_center_size(c + vec2(dx, 0.0), vec2(4.0, r * 0.9));
-                p.rect_filled(bar, 1.0, Color32::BLACK);
-            }
-        }
-        NodeStatus::Up => {}
+    // A badge at the top right tells the status by shape as well as colour.
+    let badge = match n.status {
+        NodeStatus::Up => None,
+        NodeStatus::Crashed => Some(("✖", palette::VERMILLION, Color32::WHITE)),
+        NodeStatus::Paused => Some(("⏸", Color32::from_gray(40), Color32::WHITE)),
+    };
+    if let Some((symbol, bg, fg)) = badge {
+        let at = c + vec2(0.72 * r, -0.72 * r);
+        let br = (r * 0.45).max(9.0);
+        p.circle(at, br, bg, Stroke::new(1.5, text));
+        p.text(
+            at,
+            Align2::CENTER_CENTER,
+            symbol,
+            FontId::proportional(br * 1.2),
+            fg,
+        );
     }
     node_labels(ui, p, c + vec2(0.0, r + 4.0), n, leader);
 }
@@ -545,9 +551,9 @@ fn legend(ui: &Ui, p: &Painter, rect: Rect, f: &Frame) {
         y += 16.0;
     }
     let lines = [
-        "blue = up,  ✖ grey = crashed,  ⏸ orange = paused",
-        "★ yellow ring = leader",
-        "dashed ✂ = cut link,  bar across = cut one way",
+        "grey ✖ crashed · orange ⏸ paused",
+        "yellow ring ★ leader",
+        "dashed ✂ cut · bar across: one way",
     ];
     let mut y = rect.bottom() - 6.0 - 15.0 * lines.len() as f32;
     for l in lines {
@@ -564,7 +570,10 @@ fn legend(ui: &Ui, p: &Painter, rect: Rect, f: &Frame) {
     p.text(
         pos2(rect.right() - 8.0, rect.top() + 6.0),
         Align2::RIGHT_TOP,
-        format!("{inflight} messages in flight"),
+        format!(
+            "{inflight} message{} in flight",
+            if inflight == 1 { "" } else { "s" }
+        ),
         font,
         v.weak_text_color(),
     );

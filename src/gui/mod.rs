@@ -39,6 +39,8 @@ pub struct Launch {
     pub window_size: Option<[f32; 2]>,
     /// Side panel to show first.
     pub tab: Option<app::Tab>,
+    /// Dark (true) or light theme; `None` keeps the saved choice.
+    pub dark: Option<bool>,
 }
 
 const PREFS_KEY: &str = "capsim-prefs";
@@ -192,6 +194,9 @@ pub fn run(launch: Launch) -> i32 {
             let mut prefs: Prefs = prefs;
             if let Some(tab) = launch.tab {
                 prefs.tab = tab;
+            }
+            if let Some(dark) = launch.dark {
+                prefs.dark = dark;
             }
             let mut app = CapsimApp::new(&cc.egui_ctx, launch.scenario, prefs);
             if let Some(ms) = launch.until_ms {

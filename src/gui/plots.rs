@@ -35,7 +35,8 @@ fn plot_ui(ui: &mut Ui, id: &str, title: &str, unit: &str, f: &Frame, curves: Ve
         .allow_zoom(false)
         .link_axis(egui::Id::unique("capsim-time"), [true, false])
         .x_axis_formatter(|m, _| format!("{:.1} s", m.value / 1000.0))
-        .y_axis_label(unit.to_string());
+        .y_axis_label(unit.to_string())
+        .y_axis_min_width(40.0);
     if curves.len() > 1 {
         plot = plot.legend(Legend::default().follow_insertion_order(true));
     }
