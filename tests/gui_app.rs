@@ -49,6 +49,13 @@ fn click(h: &mut Harness<'_, CapsimApp>, label: &str) {
     h.run_steps(2);
 }
 
+/// Clicks a widget that may be scrolled out of view first.
+fn click_below(h: &mut Harness<'_, CapsimApp>, label: &str) {
+    h.get_by_label(label).scroll_to_me();
+    h.run_steps(30); // let the scroll animation finish before clicking where the widget is
+    click(h, label);
+}
+
 #[test]
 fn step_button_and_arrow_key_process_exactly_one_event_each() {
     let mut h = harness(Prefs::default());
@@ -247,4 +254,40 @@ fn every_symbol_the_ui_uses_has_a_glyph() {
             assert!(ok, "no glyph for {c:?} in {:?}", font.family);
         }
     }
+}
+
+#[test]
+fn policy_tab_saves_interventions_and_opens_files() {
+    let dir = std::env::temp_dir().join(format!("capsim-gui-save-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("saved.ron");
+    let mut h = harness(Prefs::default());
+    h.get_by_label("time").set_value_accesskit(1200.0);
+    h.run_steps(2);
+    click(&mut h, "n4");
+    click(&mut h, "Pause n4");
+    engine(&mut h);
+    click(&mut h, "Policy");
+    h.get_by_label("scenario path").scroll_to_me();
+    h.run_steps(30);
+    h.get_by_label("scenario path").focus();
+    h.run_steps(1);
+    h.get_by_label("scenario path")
+        .type_text(path.to_str().unwrap());
+    h.run_steps(2);
+    click_below(&mut h, "Save");
+    let saved = capsim::io::read_scenario(&path).expect("the saved file loads and validates");
+    let last = saved.faults.last().expect("the pause was saved");
+    assert_eq!(last.at_ms, 1200.0);
+    assert_eq!(Fault::from_spec(&last.fault), Fault::Pause(NodeId(3)));
+    assert_eq!(saved.faults.len(), lesson().faults.len() + 1);
+
+    // Opening it starts over from t = 0 and the saved pause now happens on its own.
+    click_below(&mut h, "Open");
+    h.get_by_label("time").set_value_accesskit(1300.0);
+    h.run_steps(2);
+    let sim = engine(&mut h);
+    assert_eq!(sim.nodes_info()[3].status, NodeStatus::Paused);
+    assert_eq!(sim.scenario().faults.len(), saved.faults.len());
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -14,6 +14,22 @@ fn points(t: &[f64], y: &[f64]) -> PlotPoints<'static> {
         .collect()
 }
 
+/// Tick labels short enough for a narrow axis: 950, 4.2k, 1.5M.
+fn compact(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e6 {
+        format!("{:.1}M", v / 1e6)
+    } else if a >= 1e4 {
+        format!("{:.0}k", v / 1e3)
+    } else if a >= 1e3 {
+        format!("{:.1}k", v / 1e3)
+    } else if a >= 10.0 || a == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
 struct Curve<'a> {
     name: String,
     y: &'a [f64],
@@ -21,7 +37,24 @@ struct Curve<'a> {
 }
 
 fn plot_ui(ui: &mut Ui, id: &str, title: &str, unit: &str, f: &Frame, curves: Vec<Curve<'_>>) {
-    ui.label(egui::RichText::new(title).strong());
+    // The latest value in the title: readable from the back of a lecture hall.
+    let latest: Vec<String> = curves
+        .iter()
+        .filter_map(|c| c.y.iter().rev().find(|v| v.is_finite()).map(|v| (c, v)))
+        .map(|(c, v)| {
+            if curves.len() > 1 {
+                format!("{} {}", c.name, compact(*v))
+            } else {
+                compact(*v)
+            }
+        })
+        .collect();
+    ui.horizontal(|ui| {
+        ui.label(egui::RichText::new(title).strong());
+        if !latest.is_empty() {
+            ui.label(format!("now: {} {unit}", latest.join(", ")));
+        }
+    });
     let t = &f.series.t_ms;
     let now = f.now.as_ms();
     let height = 110.0;
@@ -36,7 +69,8 @@ fn plot_ui(ui: &mut Ui, id: &str, title: &str, unit: &str, f: &Frame, curves: Ve
         .link_axis(egui::Id::unique("capsim-time"), [true, false])
         .x_axis_formatter(|m, _| format!("{:.1} s", m.value / 1000.0))
         .y_axis_label(unit.to_string())
-        .y_axis_min_width(40.0);
+        .y_axis_min_width(44.0)
+        .y_axis_formatter(|m, _| compact(m.value));
     if curves.len() > 1 {
         plot = plot.legend(Legend::default().follow_insertion_order(true));
     }

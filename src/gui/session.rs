@@ -77,6 +77,17 @@ pub fn sim_options() -> Options {
     }
 }
 
+/// Most history events the viewer's engine keeps in memory: every checkpoint clones them, and
+/// the viewer's plots read the streamed history instead. (The trace and metrics do not depend on
+/// it.)
+const MAX_HISTORY_IN_MEMORY: u64 = 50_000;
+
+fn for_viewing(scenario: &Scenario) -> Scenario {
+    let mut s = scenario.clone();
+    s.run.history_limit = s.run.history_limit.min(MAX_HISTORY_IN_MEMORY);
+    s
+}
+
 impl Session {
     pub fn new(scenario: Scenario) -> Session {
         Session::with_interventions(scenario, Vec::new())
@@ -84,7 +95,7 @@ impl Session {
 
     /// A fresh run of `scenario` that re-applies `interventions` at their times.
     pub fn with_interventions(scenario: Scenario, mut interventions: Vec<Intervention>) -> Session {
-        let sim = Sim::new(&scenario, &sim_options());
+        let sim = Sim::new(&for_viewing(&scenario), &sim_options());
         let run_ms = scenario.run.duration_ms.unwrap_or(10_000.0);
         interventions
             .iter_mut()
