@@ -391,30 +391,7 @@ fn node_labels(ui: &Ui, p: &Painter, top: Pos2, n: &NodeInfo, leader: bool) {
         status_color,
     );
     y += 16.0;
-    // Replication lag as a bar (log scale up to 2 s) with its value.
-    let lag_ms = n.lag_us as f64 / 1000.0;
-    let frac = ((1.0 + lag_ms).ln() / (1.0 + 2000.0f64).ln()).clamp(0.0, 1.0) as f32;
-    let bar = Rect::from_min_size(pos2(top.x - 30.0, y + 3.0), vec2(60.0, 6.0));
-    p.rect_filled(bar.expand(2.0), 3.0, v.panel_fill.gamma_multiply(0.85));
-    p.rect_filled(bar, 2.0, v.extreme_bg_color);
-    let mut filled = bar;
-    filled.set_width(60.0 * frac);
-    p.rect_filled(filled, 2.0, palette::VERMILLION);
-    p.rect_stroke(
-        bar,
-        2.0,
-        Stroke::new(1.0, v.weak_text_color()),
-        egui::StrokeKind::Outside,
-    );
-    text_bg(
-        ui,
-        p,
-        pos2(bar.right() + 4.0, y),
-        Align2::LEFT_TOP,
-        format!("lag {}", fmt_ms(lag_ms)),
-        FontId::proportional(11.5),
-        v.text_color(),
-    );
+    lag_bar(ui, p, pos2(top.x, y), n.lag_us);
     y += 13.0;
     if n.skew_us != 0 || n.drift_ppm != 0 {
         let text = format!(
@@ -436,6 +413,25 @@ fn node_labels(ui: &Ui, p: &Painter, top: Pos2, n: &NodeInfo, leader: bool) {
             palette::PURPLE,
         );
     }
+}
+
+/// Replication lag as a bar (log scale up to 2 s) with its value, centred under `top`.
+fn lag_bar(ui: &Ui, p: &Painter, top: Pos2, lag_us: u64) {
+    let v = ui.visuals();
+    let lag_ms = lag_us as f64 / 1000.0;
+    let frac = ((1.0 + lag_ms).ln() / (1.0 + 2000.0f64).ln()).clamp(0.0, 1.0) as f32;
+    let bar = Rect::from_min_size(pos2(top.x - 30.0, top.y + 3.0), vec2(60.0, 6.0));
+    p.rect_filled(bar.expand(2.0), 3.0, v.panel_fill.gamma_multiply(0.85));
+    p.rect_filled(bar, 2.0, v.extreme_bg_color);
+    let mut filled = bar;
+    filled.set_width(60.0 * frac);
+    p.rect_filled(filled, 2.0, palette::VERMILLION);
+    let outline = Stroke::new(1.0, v.weak_text_color());
+    p.rect_stroke(bar, 2.0, outline, egui::StrokeKind::Outside);
+    let text = format!("lag {}", fmt_ms(lag_ms));
+    let font = FontId::proportional(11.5);
+    let at = pos2(bar.right() + 4.0, top.y);
+    text_bg(ui, p, at, Align2::LEFT_TOP, text, font, v.text_color());
 }
 
 pub fn fmt_ms(ms: f64) -> String {

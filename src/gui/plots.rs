@@ -82,6 +82,14 @@ fn plot_ui(ui: &mut Ui, id: &str, title: &str, unit: &str, f: &Frame, curves: Ve
     });
 }
 
+fn one<'a>(name: &str, y: &'a [f64], color: egui::Color32) -> Vec<Curve<'a>> {
+    vec![Curve {
+        name: name.to_string(),
+        y,
+        color,
+    }]
+}
+
 pub fn plots_ui(ui: &mut Ui, f: &Frame) {
     let s = &f.series;
     if s.is_empty() {
@@ -91,77 +99,40 @@ pub fn plots_ui(ui: &mut Ui, f: &Frame) {
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {
-            let lag = s
-                .lag_ms
-                .iter()
-                .enumerate()
-                .map(|(i, y)| Curve {
-                    name: format!("n{}", i + 1),
-                    y,
-                    color: palette::cycle(i),
-                })
-                .collect();
-            plot_ui(ui, "lag", "Replication lag per replica", "ms", f, lag);
-            let one = |name: &str, y, color| {
-                vec![Curve {
-                    name: name.to_string(),
-                    y,
-                    color,
-                }]
-            };
+            let lag = s.lag_ms.iter().enumerate();
+            let lag = lag.map(|(i, y)| Curve {
+                name: format!("n{}", i + 1),
+                y,
+                color: palette::cycle(i),
+            });
+            plot_ui(
+                ui,
+                "lag",
+                "Replication lag per replica",
+                "ms",
+                f,
+                lag.collect(),
+            );
             let per = format!("per {:.0} ms", s.interval_ms);
-            plot_ui(
-                ui,
-                "stale",
-                "Stale reads",
-                &per,
-                f,
-                one("stale", &s.stale, palette::PURPLE),
-            );
-            plot_ui(
-                ui,
-                "avail",
-                "Availability (ok / completed)",
-                "",
-                f,
-                one("availability", &s.availability, palette::GREEN),
-            );
-            let lat = vec![
-                Curve {
-                    name: "p50".into(),
-                    y: &s.p50_ms,
-                    color: palette::BLUE,
-                },
-                Curve {
-                    name: "p99".into(),
-                    y: &s.p99_ms,
-                    color: palette::VERMILLION,
-                },
-            ];
+            let stale = one("stale", &s.stale, palette::PURPLE);
+            plot_ui(ui, "stale", "Stale reads", &per, f, stale);
+            let avail = one("availability", &s.availability, palette::GREEN);
+            plot_ui(ui, "avail", "Availability (ok / completed)", "", f, avail);
+            let mut lat = one("p50", &s.p50_ms, palette::BLUE);
+            lat.extend(one("p99", &s.p99_ms, palette::VERMILLION));
             plot_ui(ui, "lat", "Latency of successful operations", "ms", f, lat);
-            plot_ui(
-                ui,
-                "tput",
-                "Throughput (ok operations)",
-                "ops/s",
-                f,
-                one("throughput", &s.throughput, palette::BLUE),
-            );
-            plot_ui(
-                ui,
-                "inflight",
-                "Messages in flight",
-                "",
-                f,
-                one("in flight", &s.in_flight, palette::ORANGE),
-            );
+            let tput = one("throughput", &s.throughput, palette::BLUE);
+            plot_ui(ui, "tput", "Throughput (ok operations)", "ops/s", f, tput);
+            let inflight = one("in flight", &s.in_flight, palette::ORANGE);
+            plot_ui(ui, "inflight", "Messages in flight", "", f, inflight);
+            let div = one("divergent", &s.divergent, palette::VERMILLION);
             plot_ui(
                 ui,
                 "div",
                 "Divergent keys (replicas disagree)",
                 "keys",
                 f,
-                one("divergent", &s.divergent, palette::VERMILLION),
+                div,
             );
             if s.len() >= super::series::MAX_SAMPLES {
                 ui.weak("Plots stop here: the sample limit was reached.");
