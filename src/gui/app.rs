@@ -121,7 +121,8 @@ impl CapsimApp {
     pub fn wait_for_worker(&mut self, timeout: Duration) -> bool {
         let start = Instant::now();
         while start.elapsed() < timeout {
-            if self.frame().acked >= self.sent {
+            let f = self.frame();
+            if f.acked >= self.sent && !f.busy {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(2));

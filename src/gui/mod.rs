@@ -92,7 +92,8 @@ impl ScreenshotJob {
         ctx.request_repaint();
         match &self.state {
             Shot::WaitingForSim => {
-                if app.frame().acked >= app_sent(app) {
+                let f = app.frame();
+                if f.acked >= app.sent() && !f.busy {
                     self.state = Shot::Settling(0);
                 }
             }
@@ -131,10 +132,6 @@ impl ScreenshotJob {
         self.state = Shot::Finished;
         ctx.send_viewport_cmd(egui::ViewportCommand::Close);
     }
-}
-
-fn app_sent(app: &CapsimApp) -> u64 {
-    app.sent()
 }
 
 /// Writes the screenshot as an RGB PNG (atomically).
@@ -215,6 +212,7 @@ pub fn run(launch: Launch) -> i32 {
         Ok(()) => exit.load(Ordering::SeqCst),
         Err(e) => {
             eprintln!("capsim: cannot open a window: {e}");
+            eprintln!("capsim: `capsim run FILE` prints a summary without a window");
             1
         }
     }

@@ -247,6 +247,13 @@ impl Session {
 
     /// Goes to simulated time `t`, backwards through a checkpoint when needed.
     pub fn seek(&mut self, t: SimTime) {
+        self.rewind_for(t);
+        self.advance_to(t, None);
+    }
+
+    /// If `t` is in the past, goes back to the latest checkpoint at or before it (the caller
+    /// then advances to `t`, perhaps in slices).
+    pub fn rewind_for(&mut self, t: SimTime) {
         if t < self.sim.now() {
             let idx = self
                 .checkpoints
@@ -255,7 +262,6 @@ impl Session {
                 .unwrap_or(0);
             self.restore(idx);
         }
-        self.advance_to(t, None);
     }
 
     /// Undoes the last event: replays from a checkpoint to one event earlier.

@@ -69,6 +69,10 @@ pub fn timeline_ui(ui: &mut Ui, f: &Frame, st: &mut TimelineState, out: &mut Vec
         ui.monospace(format!("t = {:.3} ms", f.now.as_ms()))
             .on_hover_text("Simulated time");
         ui.weak(format!("{} events · {phase}", f.steps));
+        if f.busy {
+            ui.spinner();
+            ui.weak("seeking…");
+        }
     });
     scrubber_ui(ui, f, out);
     ui.add_space(2.0);

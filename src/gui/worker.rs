@@ -85,6 +85,8 @@ pub struct Frame {
     pub stored: Vec<Vec<StoredValue>>,
     /// What the last command did ("stopped at: stale read ...").
     pub status: String,
+    /// A seek is still running (in slices, so the worker keeps answering).
+    pub busy: bool,
 }
 
 /// Where the worker leaves the latest frame for the UI.
@@ -102,6 +104,8 @@ pub struct Worker {
     acked: u64,
     status: String,
     carry_us: f64,
+    /// Where an unfinished seek is going.
+    seeking: Option<SimTime>,
     repaint: Box<dyn Fn() + Send>,
     slot: FrameSlot,
 }
@@ -117,6 +121,7 @@ impl Worker {
             acked: 0,
             status: String::new(),
             carry_us: 0.0,
+            seeking: None,
             repaint,
             slot: Arc::new(Mutex::new(Arc::new(placeholder()))),
         };
@@ -129,7 +134,9 @@ impl Worker {
     pub fn run(mut self, rx: Receiver<Command>) {
         let mut last = Instant::now();
         loop {
-            let wait = if self.playing {
+            let wait = if self.seeking.is_some() {
+                Duration::ZERO
+            } else if self.playing {
                 TICK
             } else {
                 Duration::from_secs(1)
@@ -152,7 +159,13 @@ impl Worker {
             }
             let dt = last.elapsed().as_secs_f64().min(0.25);
             last = Instant::now();
-            if self.playing {
+            if let Some(t) = self.seeking {
+                let deadline = Instant::now() + Duration::from_millis(30);
+                if self.session.advance_to(t, Some(deadline)) {
+                    self.seeking = None;
+                }
+                changed = true;
+            } else if self.playing {
                 self.tick(dt);
                 changed = true;
             }
@@ -186,9 +199,22 @@ impl Worker {
         }
     }
 
+    /// Finishes an unfinished seek before a command that depends on where the run is.
+    fn finish_seek(&mut self) {
+        if let Some(t) = self.seeking.take() {
+            self.session.advance_to(t, None);
+        }
+    }
+
     /// Handles one command; false means stop the thread.
     fn handle(&mut self, cmd: Command) -> bool {
         self.acked += 1;
+        match &cmd {
+            // Pausing stops a long seek where it is; a new seek replaces it.
+            Command::Pause | Command::TogglePlay => self.seeking = None,
+            Command::Seek(_) | Command::SetSpeed(_) | Command::SetInspect(_) => {}
+            _ => self.finish_seek(),
+        }
         let s = &mut self.session;
         match cmd {
             Command::Play => self.playing = !s.sim.is_done(),
@@ -208,7 +234,10 @@ impl Worker {
                 self.status = format!("stopped at: {why}");
             }
             Command::SetSpeed(speed) => self.speed = speed,
-            Command::Seek(t) => s.seek(t),
+            Command::Seek(t) => {
+                s.rewind_for(t);
+                self.seeking = Some(t);
+            }
             Command::Apply(f) => {
                 self.status = format!("applied: {}", super::text::fault(&f));
                 s.intervene(f);
@@ -287,6 +316,7 @@ impl Worker {
                 Vec::new()
             },
             status: self.status.clone(),
+            busy: self.seeking.is_some(),
         }
     }
 }
@@ -319,6 +349,7 @@ fn placeholder() -> Frame {
         notes: Vec::new(),
         stored: Vec::new(),
         status: String::new(),
+        busy: false,
     }
 }
 
