@@ -314,11 +314,9 @@ fn draw_node(ui: &Ui, p: &Painter, c: Pos2, r: f32, n: &NodeInfo, leader: bool, 
         p.circle_stroke(c, r + 7.0, Stroke::new(3.0, palette::PURPLE));
     }
     if leader {
-        p.circle_stroke(
-            c,
-            r + 3.5,
-            Stroke::new(3.5, palette::YELLOW.gamma_multiply(0.9)),
-        );
+        p.circle_stroke(c, r + 3.5, Stroke::new(3.5, palette::YELLOW));
+        // A thin outline keeps the yellow ring visible on the light theme too.
+        p.circle_stroke(c, r + 5.8, Stroke::new(1.0, text));
     }
     p.circle(c, r, fill, Stroke::new(2.0, text));
     let name_font = FontId::proportional((r * 0.7).max(13.0));

@@ -3,7 +3,7 @@
 use super::palette;
 use super::worker::Frame;
 use eframe::egui::{self, Ui};
-use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
+use egui_plot::{AxisHints, Legend, Line, Plot, PlotPoints, VLine};
 
 /// Points of one series, skipping gaps (NaN: nothing to measure in that interval).
 fn points(t: &[f64], y: &[f64]) -> PlotPoints<'static> {
@@ -23,7 +23,7 @@ fn compact(v: f64) -> String {
         format!("{:.0}k", v / 1e3)
     } else if a >= 1e3 {
         format!("{:.1}k", v / 1e3)
-    } else if a >= 10.0 || a == 0.0 {
+    } else if a >= 10.0 || v.fract() == 0.0 {
         format!("{v:.0}")
     } else {
         format!("{v:.2}")
@@ -68,9 +68,14 @@ fn plot_ui(ui: &mut Ui, id: &str, title: &str, unit: &str, f: &Frame, curves: Ve
         .allow_zoom(false)
         .link_axis(egui::Id::unique("capsim-time"), [true, false])
         .x_axis_formatter(|m, _| format!("{:.1} s", m.value / 1000.0))
-        .y_axis_label(unit.to_string())
-        .y_axis_min_width(44.0)
-        .y_axis_formatter(|m, _| compact(m.value));
+        .custom_y_axes(vec![
+            // Small plots: allow tick labels closer together than egui_plot's default.
+            AxisHints::new_y()
+                .label(unit.to_string())
+                .min_thickness(44.0)
+                .label_spacing(12.0..=18.0)
+                .formatter(|m, _| compact(m.value)),
+        ]);
     if curves.len() > 1 {
         plot = plot.legend(Legend::default().follow_insertion_order(true));
     }
