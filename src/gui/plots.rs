@@ -3,7 +3,7 @@
 use super::palette;
 use super::worker::Frame;
 use eframe::egui::{self, Ui};
-use egui_plot::{AxisHints, Legend, Line, Plot, PlotPoints, VLine};
+use egui_plot::{AxisHints, GridInput, GridMark, Legend, Line, Plot, PlotPoints, VLine};
 
 /// Points of one series, skipping gaps (NaN: nothing to measure in that interval).
 fn points(t: &[f64], y: &[f64]) -> PlotPoints<'static> {
@@ -28,6 +28,28 @@ fn compact(v: f64) -> String {
     } else {
         format!("{v:.2}")
     }
+}
+
+/// About four evenly spaced y marks at 1, 2 or 5 times a power of ten: egui_plot's default
+/// powers-of-ten marks leave a short plot with no labels between 0 and the top.
+fn nice_marks(input: GridInput) -> Vec<GridMark> {
+    let (lo, hi) = input.bounds;
+    let raw = ((hi - lo) / 4.0).max(1e-9);
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * magnitude);
+    let first = (lo / step).ceil() * step;
+    (0..12)
+        .map(|i| first + i as f64 * step)
+        .take_while(|v| *v <= hi)
+        .map(|value| GridMark {
+            value,
+            step_size: step,
+        })
+        .collect()
 }
 
 struct Curve<'a> {
@@ -68,12 +90,13 @@ fn plot_ui(ui: &mut Ui, id: &str, title: &str, unit: &str, f: &Frame, curves: Ve
         .allow_zoom(false)
         .link_axis(egui::Id::unique("capsim-time"), [true, false])
         .x_axis_formatter(|m, _| format!("{:.1} s", m.value / 1000.0))
+        .y_grid_spacer(nice_marks)
         .custom_y_axes(vec![
             // Small plots: allow tick labels closer together than egui_plot's default.
             AxisHints::new_y()
                 .label(unit.to_string())
                 .min_thickness(44.0)
-                .label_spacing(12.0..=18.0)
+                .label_spacing(10.0..=16.0)
                 .formatter(|m, _| compact(m.value)),
         ]);
     if curves.len() > 1 {
@@ -143,4 +166,31 @@ pub fn plots_ui(ui: &mut Ui, f: &Frame) {
                 ui.weak("Plots stop here: the sample limit was reached.");
             }
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn marks(lo: f64, hi: f64) -> Vec<f64> {
+        let input = GridInput {
+            bounds: (lo, hi),
+            base_step_size: 0.0,
+        };
+        nice_marks(input).into_iter().map(|m| m.value).collect()
+    }
+
+    #[test]
+    fn nice_marks_are_few_round_and_inside_the_bounds() {
+        assert_eq!(marks(0.0, 45.0), vec![0.0, 20.0, 40.0]);
+        assert_eq!(marks(-2.0, 470.0), vec![0.0, 200.0, 400.0]);
+        assert_eq!(marks(0.0, 1.0), vec![0.0, 0.5, 1.0]);
+        for (lo, hi) in [(0.0, 7.3), (3.0, 4100.0), (0.0, 1e-3)] {
+            let m = marks(lo, hi);
+            assert!((2..=6).contains(&m.len()), "{lo}..{hi}: {m:?}");
+            assert!(m.iter().all(|v| (lo..=hi).contains(v)));
+        }
+        assert_eq!(compact(4200.0), "4.2k");
+        assert_eq!(compact(6.0), "6");
+    }
 }
