@@ -210,8 +210,13 @@ impl Worker {
     fn handle(&mut self, cmd: Command) -> bool {
         self.acked += 1;
         match &cmd {
-            // Pausing stops a long seek where it is; a new seek replaces it.
-            Command::Pause | Command::TogglePlay => self.seeking = None,
+            // Pausing stops a long seek where it is; a new seek replaces it; a new run or
+            // closing the window makes it moot.
+            Command::Pause
+            | Command::TogglePlay
+            | Command::Load(_)
+            | Command::Restart(_)
+            | Command::Shutdown => self.seeking = None,
             Command::Seek(_) | Command::SetSpeed(_) | Command::SetInspect(_) => {}
             _ => self.finish_seek(),
         }
