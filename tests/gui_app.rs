@@ -291,3 +291,22 @@ fn policy_tab_saves_interventions_and_opens_files() {
     assert_eq!(sim.scenario().faults.len(), saved.faults.len());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn projector_controls_zoom_and_switch_theme() {
+    let mut h = harness(Prefs::default());
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Plus);
+    h.run_steps(2);
+    click(&mut h, "A+");
+    assert!(h.ctx.zoom_factor() > 1.15, "Ctrl + and A+ both zoom in");
+    assert_eq!(
+        h.state().prefs.zoom,
+        h.ctx.zoom_factor(),
+        "the zoom is remembered"
+    );
+    click(&mut h, "☀ Light");
+    assert!(!h.state().prefs.dark);
+    assert_eq!(h.ctx.theme(), egui::Theme::Light);
+    click(&mut h, "🌙 Dark");
+    assert_eq!(h.ctx.theme(), egui::Theme::Dark);
+}
