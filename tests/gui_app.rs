@@ -310,3 +310,37 @@ fn projector_controls_zoom_and_switch_theme() {
     click(&mut h, "🌙 Dark");
     assert_eq!(h.ctx.theme(), egui::Theme::Dark);
 }
+
+#[test]
+fn event_log_marks_stale_reads() {
+    let path = std::path::Path::new("scenarios/quorum-partition-one.ron");
+    let scenario = capsim::io::read_scenario(path).unwrap();
+    let app = CapsimApp::new(&egui::Context::default(), scenario, Prefs::default());
+    let mut h = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .build_ui_state(|ui, app: &mut CapsimApp| app.ui_root(ui), app);
+    h.run_steps(2);
+    h.get_by_label("time").set_value_accesskit(4000.0);
+    let sim = engine(&mut h);
+    let recent = h.state_mut().frame().stale_recent.clone();
+    assert!(
+        sim.metrics().stale.count > 0,
+        "R=W=1 under a partition reads stale data"
+    );
+    let lines: Vec<String> = h
+        .query_all_by_label_contains("(stale!)")
+        .filter_map(|n| n.value())
+        .collect();
+    assert!(!lines.is_empty());
+    // Each marked read is one the stale-read checker recorded, with the value it returned.
+    for text in lines {
+        let recorded = recent.iter().any(|r| {
+            let value = r.returned.map_or("nothing".into(), |v| v.to_string());
+            text.contains(&format!(
+                "client {} read k{} → {value} (stale!)",
+                r.process, r.key
+            ))
+        });
+        assert!(recorded, "{text}");
+    }
+}
