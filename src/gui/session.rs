@@ -58,6 +58,8 @@ pub struct Session {
     /// Events processed since t=0.
     pub steps: u64,
     pub series: Series,
+    /// Changes whenever samples are dropped (so a viewer caching `series` by length knows).
+    pub series_generation: u64,
     pub notes: Vec<NoteMark>,
     pub interventions: Vec<Intervention>,
     /// When the run ended, once it has (cleared when an intervention changes the future).
@@ -107,6 +109,7 @@ impl Session {
             base: Arc::new(scenario),
             steps: 0,
             series: Series::default(),
+            series_generation: 0,
             notes: Vec::new(),
             interventions,
             end: None,
@@ -285,6 +288,7 @@ impl Session {
         self.steps = c.steps;
         self.sampler = c.sampler.clone();
         self.series.truncate(c.series_len);
+        self.series_generation += 1;
         self.notes.truncate(c.notes_len);
         self.next_iv = c.next_iv;
     }

@@ -75,7 +75,8 @@ pub struct Frame {
     /// Start times of stale reads (ms), for the time line.
     pub stale_ms: Vec<f64>,
     pub report: Report,
-    pub series: Series,
+    /// Shared between frames until it changes (it can hold many samples).
+    pub series: Arc<Series>,
     pub blocked: Vec<(NodeId, NodeId)>,
     pub cuts: Vec<(u32, Vec<(NodeId, NodeId)>)>,
     pub faults: Vec<(SimTime, Fault)>,
@@ -106,6 +107,10 @@ pub struct Worker {
     carry_us: f64,
     /// Where an unfinished seek is going.
     seeking: Option<SimTime>,
+    /// Counts sessions (a load or restart starts a new one).
+    session_id: u64,
+    /// The last published series, with the (session, generation, length) it was copied at.
+    series_cache: std::cell::RefCell<((u64, u64, usize), Arc<Series>)>,
     repaint: Box<dyn Fn() + Send>,
     slot: FrameSlot,
 }
@@ -122,6 +127,8 @@ impl Worker {
             status: String::new(),
             carry_us: 0.0,
             seeking: None,
+            session_id: 0,
+            series_cache: Default::default(),
             repaint,
             slot: Arc::new(Mutex::new(Arc::new(placeholder()))),
         };
@@ -250,6 +257,7 @@ impl Worker {
             Command::Load(scenario) => {
                 self.playing = false;
                 self.session = Session::new(*scenario);
+                self.session_id += 1;
                 self.status = "scenario loaded".into();
             }
             Command::Restart(scenario) => {
@@ -260,6 +268,7 @@ impl Worker {
                     Vec::new()
                 };
                 self.session = Session::with_interventions(*scenario, keep);
+                self.session_id += 1;
                 self.status = "restarted from t=0 with the edited scenario".into();
             }
             Command::SetInspect(on) => self.inspect = on,
@@ -277,6 +286,17 @@ impl Worker {
             *slot = frame;
         }
         (self.repaint)();
+    }
+
+    /// The plot series for a frame: copied only when samples were added or dropped.
+    fn series_for_frame(&self) -> Arc<Series> {
+        let s = &self.session;
+        let key = (self.session_id, s.series_generation, s.series.len());
+        let mut cache = self.series_cache.borrow_mut();
+        if cache.0 != key {
+            *cache = (key, Arc::new(s.series.clone()));
+        }
+        cache.1.clone()
     }
 
     fn frame(&self) -> Frame {
@@ -307,7 +327,7 @@ impl Worker {
             stale_recent: recs[recs.len().saturating_sub(300)..].to_vec(),
             stale_ms: recs.iter().map(|r| r.invoke_us as f64 / 1000.0).collect(),
             report: sim.report(0.0),
-            series: s.series.clone(),
+            series: self.series_for_frame(),
             blocked: sim.blocked_links(),
             cuts: sim.cuts(),
             faults: sim.applied_faults().to_vec(),
@@ -346,7 +366,7 @@ fn placeholder() -> Frame {
         stale_recent: Vec::new(),
         stale_ms: Vec::new(),
         report: Report::default(),
-        series: Series::default(),
+        series: Arc::default(),
         blocked: Vec::new(),
         cuts: Vec::new(),
         faults: Vec::new(),
