@@ -47,7 +47,8 @@ pub fn run(args: &RunArgs) -> i32 {
     match run_with_outputs(&scenario, args) {
         Ok(report) => {
             if args.json {
-                println!("{}", report.to_json());
+                // Serialised from the struct, so fields keep their documented order.
+                println!("{}", serde_json::to_string(&report).unwrap_or_default());
             } else {
                 print_summary(&scenario, &report);
             }
@@ -216,4 +217,42 @@ fn check_one(file: &Path) -> Result<bool, ScenarioError> {
         println!("    expected {} {}, got {}", o.field, o.expected, o.actual);
     }
     Ok(passed)
+}
+
+/// `capsim probe`: t-visibility and k-staleness of a leaderless scenario (see `check::probe`).
+pub fn probe(file: &Path, t_ms: &[f64], trials: u64, k_max: u32, json: bool) -> i32 {
+    let scenario = match crate::io::read_scenario(file) {
+        Ok(s) => s,
+        Err(e) => return bad_input(&e),
+    };
+    let result = match crate::check::probe::probe(&scenario, t_ms, trials, k_max.clamp(1, 1000)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("capsim: {}: {e}", file.display());
+            return EXIT_BAD_INPUT;
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string(&result).unwrap_or_default());
+        return EXIT_OK;
+    }
+    println!(
+        "{}: N={} R={} W={}, {} trials",
+        scenario.title, result.n, result.r, result.w, result.trials
+    );
+    println!("  t (ms)   P(read sees the write)   95% interval");
+    for p in &result.points {
+        println!(
+            "  {:>6}   {:>22.4}   [{:.4}, {:.4}]",
+            p.t_ms, p.p_consistent, p.ci_low, p.ci_high
+        );
+    }
+    println!("  k   P(one of last k versions)   95% interval       closed form");
+    for k in &result.k_staleness {
+        println!(
+            "  {:>1}   {:>25.4}   [{:.4}, {:.4}]   {:.4}",
+            k.k, k.p, k.ci_low, k.ci_high, k.p_closed_form
+        );
+    }
+    EXIT_OK
 }

@@ -63,6 +63,21 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Probabilistically Bounded Staleness: how likely is a read t ms after a write to see it?
+    Probe {
+        file: PathBuf,
+        /// Times after the write commits at which reads are issued (ms, comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "0,1,2,5,10,20,50,100")]
+        t_ms: Vec<f64>,
+        /// Independent Monte Carlo trials.
+        #[arg(long, default_value_t = 10_000)]
+        trials: u64,
+        /// Largest k for k-staleness.
+        #[arg(long, default_value_t = 5)]
+        k_max: u32,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() {
@@ -83,6 +98,13 @@ fn main() {
         }),
         Some(Command::Validate { files }) => cli::validate(&files),
         Some(Command::Check { paths }) => cli::check(&paths),
+        Some(Command::Probe {
+            file,
+            t_ms,
+            trials,
+            k_max,
+            json,
+        }) => cli::probe(&file, &t_ms, trials, k_max, json),
         None => open(args),
     };
     std::process::exit(code);

@@ -54,6 +54,10 @@ impl Sim {
     pub fn apply(&mut self, fault: Fault) {
         each!(self, e => e.apply(fault))
     }
+    /// Applies a fault now and undoes it after `undo_after_us` (a timed intervention).
+    pub fn apply_for(&mut self, fault: Fault, undo_after_us: u64) {
+        each!(self, e => e.apply_for(fault, undo_after_us))
+    }
     pub fn now(&self) -> SimTime {
         each!(self, e => e.now())
     }

@@ -205,7 +205,10 @@ fn editing_the_read_quorum_validates_and_restarts_the_run() {
     };
     assert_eq!((p.read_quorum, p.write_quorum), (1, 2));
     assert_eq!(sim.now(), SimTime::ZERO, "the run restarted");
-    assert!(h.state_mut().frame().series.is_empty(), "the plots restarted too");
+    assert!(
+        h.state_mut().frame().series.is_empty(),
+        "the plots restarted too"
+    );
     assert_eq!(sim.scenario().seed, lesson().seed);
 }
 

@@ -18,10 +18,10 @@ struct Held {
 #[derive(Clone, Debug, Default)]
 pub struct ReplicaTracker {
     nodes: usize,
-    /// `held[node][key]`.
-    held: Vec<Vec<Held>>,
-    /// `pending[node][key]`: acknowledged (version, ack time) the replica does not have yet.
-    pending: Vec<Vec<Vec<(Version, u64)>>>,
+    /// `held[key * nodes + node]`: key-major, so one key's replicas share a cache line.
+    held: Vec<Held>,
+    /// `pending[key * nodes + node]`: acknowledged (version, ack time) not yet at that replica.
+    pending: Vec<Vec<(Version, u64)>>,
     live: Vec<bool>,
     /// Replicas of each key, filled in on first use.
     replicas: Vec<Vec<NodeId>>,
@@ -35,8 +35,6 @@ impl ReplicaTracker {
     pub fn new(nodes: usize) -> ReplicaTracker {
         ReplicaTracker {
             nodes,
-            held: vec![Vec::new(); nodes],
-            pending: vec![Vec::new(); nodes],
             live: vec![true; nodes],
             ..ReplicaTracker::default()
         }
@@ -56,11 +54,24 @@ impl ReplicaTracker {
             self.divergent.resize(i + 1, false);
         }
         self.replicas[i] = nodes.to_vec();
+        self.grow_to(key);
+    }
+
+    fn grow_to(&mut self, key: Key) {
+        let cells = (key as usize + 1) * self.nodes;
+        if self.held.len() < cells {
+            self.held.resize(cells, Held::default());
+            self.pending.resize(cells, Vec::new());
+        }
+    }
+
+    fn cell(&self, node: NodeId, key: Key) -> usize {
+        key as usize * self.nodes + node.index()
     }
 
     fn held(&self, node: NodeId, key: Key) -> Held {
-        self.held[node.index()]
-            .get(key as usize)
+        self.held
+            .get(self.cell(node, key))
             .copied()
             .unwrap_or_default()
     }
@@ -74,20 +85,18 @@ impl ReplicaTracker {
         version: Version,
         now: SimTime,
     ) {
-        let row = &mut self.held[node.index()];
-        let i = key as usize;
-        if i >= row.len() {
-            row.resize(i + 1, Held::default());
-        }
-        row[i] = Held { value, version };
-        self.clear_pending(node, key, version, now);
+        self.grow_to(key);
+        let i = self.cell(node, key);
+        self.held[i] = Held { value, version };
+        self.clear_pending(i, version, now);
         self.update_divergence(key);
     }
 
-    fn clear_pending(&mut self, node: NodeId, key: Key, version: Version, now: SimTime) {
-        let Some(list) = self.pending[node.index()].get_mut(key as usize) else {
+    fn clear_pending(&mut self, cell: usize, version: Version, now: SimTime) {
+        let list = &mut self.pending[cell];
+        if list.is_empty() {
             return;
-        };
+        }
         let mut max_lag = self.max_lag_us;
         list.retain(|(v, ack)| {
             let covered = *v <= version;
@@ -104,16 +113,10 @@ impl ReplicaTracker {
         let Some(replicas) = self.replicas.get(key as usize) else {
             return;
         };
+        let base = key as usize * self.nodes;
         for &r in replicas {
-            if self.held[r.index()]
-                .get(key as usize)
-                .is_none_or(|h| h.version < version)
-            {
-                let rows = &mut self.pending[r.index()];
-                if key as usize >= rows.len() {
-                    rows.resize(key as usize + 1, Vec::new());
-                }
-                rows[key as usize].push((version, now.0));
+            if self.held[base + r.index()].version < version {
+                self.pending[base + r.index()].push((version, now.0));
             }
         }
     }
@@ -158,11 +161,12 @@ impl ReplicaTracker {
 
     /// Current lag of one replica in microseconds.
     pub fn lag_us(&self, node: NodeId, now: SimTime) -> u64 {
-        let oldest = self.pending[node.index()]
+        let column = self
+            .pending
             .iter()
-            .flatten()
-            .map(|(_, ack)| *ack)
-            .min();
+            .skip(node.index())
+            .step_by(self.nodes.max(1));
+        let oldest = column.flatten().map(|(_, ack)| *ack).min();
         oldest.map_or(0, |ack| now.0.saturating_sub(ack))
     }
 
@@ -175,5 +179,144 @@ impl ReplicaTracker {
 
     pub fn is_divergent(&self, key: Key) -> bool {
         self.divergent.get(key as usize).copied().unwrap_or(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Hand-driven: every expected number follows from the definitions in the module doc.
+    use super::*;
+
+    const N1: NodeId = NodeId(0);
+    const N2: NodeId = NodeId(1);
+    const N3: NodeId = NodeId(2);
+    const N4: NodeId = NodeId(3);
+
+    fn ms(t: u64) -> SimTime {
+        SimTime(t * 1000)
+    }
+
+    fn v(i: u64) -> Version {
+        Version(i, 0)
+    }
+
+    /// Four nodes; key 0 on n1..n3, key 1 on n2..n4.
+    fn tracker() -> ReplicaTracker {
+        let mut t = ReplicaTracker::new(4);
+        t.set_replicas(0, &[N1, N2, N3]);
+        t.set_replicas(1, &[N2, N3, N4]);
+        t
+    }
+
+    fn apply(t: &mut ReplicaTracker, node: NodeId, key: Key, i: u64, at: u64) {
+        t.on_applied(node, key, Some(ValueId(i)), v(i), ms(at));
+    }
+
+    #[test]
+    fn lag_is_the_time_from_ack_to_apply() {
+        let mut t = tracker();
+        assert!(t.knows_replicas(0) && !t.knows_replicas(2));
+        apply(&mut t, N1, 0, 1, 10); // the leader applies, then acks at once
+        t.on_acked(0, v(1), ms(10));
+        assert_eq!(t.lag_us(N1, ms(10)), 0, "applied before the ack");
+        assert_eq!(t.lag_us(N2, ms(22)), 12_000);
+        apply(&mut t, N2, 0, 1, 25);
+        assert_eq!(t.max_lag_us, 15_000);
+        assert_eq!(t.lag_us(N3, ms(30)), 20_000);
+        apply(&mut t, N3, 0, 1, 40);
+        assert_eq!(t.max_lag_us, 30_000);
+        for n in [N1, N2, N3, N4] {
+            assert_eq!(t.lag_us(n, ms(50)), 0);
+        }
+        assert_eq!(
+            t.max_lag_until(ms(1_000)),
+            30_000,
+            "nothing pending any more"
+        );
+    }
+
+    #[test]
+    fn a_write_applied_everywhere_before_its_ack_causes_no_lag() {
+        let mut t = tracker();
+        for n in [N1, N2, N3] {
+            apply(&mut t, n, 0, 1, 5);
+        }
+        t.on_acked(0, v(1), ms(10));
+        assert_eq!(t.max_lag_until(ms(100)), 0);
+    }
+
+    #[test]
+    fn a_newer_version_supersedes_older_pending_writes() {
+        let mut t = tracker();
+        t.on_acked(0, v(1), ms(10));
+        t.on_acked(0, v(2), ms(20));
+        // n2 skips v1 and applies v2: both are covered, measured from the older ack.
+        apply(&mut t, N2, 0, 2, 50);
+        assert_eq!(t.max_lag_us, 40_000);
+        assert_eq!(t.lag_us(N2, ms(60)), 0);
+        // n3 applies v1 only: v2 is still missing, since its ack at 20.
+        apply(&mut t, N3, 0, 1, 30);
+        assert_eq!(t.max_lag_us, 40_000);
+        assert_eq!(t.lag_us(N3, ms(35)), 15_000);
+        // An ack for a version a replica already exceeds adds nothing.
+        t.on_acked(0, v(1), ms(36));
+        assert_eq!(t.lag_us(N2, ms(70)), 0);
+    }
+
+    #[test]
+    fn the_run_maximum_counts_writes_still_pending_at_the_end() {
+        let mut t = tracker();
+        apply(&mut t, N1, 0, 1, 10);
+        apply(&mut t, N2, 0, 1, 12);
+        t.on_acked(0, v(1), ms(10));
+        assert_eq!(t.max_lag_us, 0);
+        // n3 never applies v1: at the end (100 ms) it is 90 ms behind.
+        assert_eq!(t.max_lag_until(ms(100)), 90_000);
+        assert_eq!(t.max_lag_until(ms(10)), 0);
+    }
+
+    #[test]
+    fn divergence_counts_keys_whose_live_replicas_differ() {
+        let mut t = tracker();
+        apply(&mut t, N1, 0, 1, 1);
+        assert!(t.is_divergent(0), "n1 has v1, n2 and n3 nothing");
+        assert_eq!((t.divergent_now, t.max_divergent), (1, 1));
+        apply(&mut t, N2, 1, 7, 2);
+        assert_eq!((t.divergent_now, t.max_divergent), (2, 2));
+        apply(&mut t, N2, 0, 1, 3);
+        apply(&mut t, N3, 0, 1, 4);
+        assert!(!t.is_divergent(0));
+        assert_eq!((t.divergent_now, t.max_divergent), (1, 2));
+        // A delete (None) on one replica differs from a value on the others.
+        t.on_applied(N3, 0, None, v(2), ms(5));
+        assert!(t.is_divergent(0));
+        t.on_applied(N1, 0, None, v(2), ms(5));
+        t.on_applied(N2, 0, None, v(2), ms(5));
+        assert!(!t.is_divergent(0));
+        assert_eq!((t.divergent_now, t.max_divergent), (1, 2));
+    }
+
+    #[test]
+    fn a_crashed_replica_leaves_the_comparison_until_it_restarts() {
+        let mut t = tracker();
+        for n in [N1, N2, N3] {
+            apply(&mut t, n, 0, 1, 1);
+        }
+        apply(&mut t, N1, 0, 2, 2);
+        assert!(t.is_divergent(0));
+        t.set_live(N1, false);
+        assert!(!t.is_divergent(0), "n2 and n3 agree");
+        assert_eq!(t.divergent_now, 0);
+        t.set_live(N1, true);
+        assert!(t.is_divergent(0));
+        // Key 1: only n2 has a value; with n3 and n4 down nothing is compared against it.
+        apply(&mut t, N2, 1, 9, 3);
+        assert_eq!(t.divergent_now, 2);
+        t.set_live(N3, false);
+        assert!(t.is_divergent(1), "n4 is still live and empty");
+        t.set_live(N4, false);
+        assert!(!t.is_divergent(1));
+        t.set_live(N4, false); // idempotent
+        assert_eq!((t.divergent_now, t.max_divergent), (1, 2));
     }
 }

@@ -11,9 +11,15 @@ pub struct Report {
     pub sim_time_ms: f64,
     /// Trace events (every send, delivery, drop, timer, operation, fault, note).
     pub events: u64,
+    /// Messages put on the wire. A message the network duplicates counts twice: each copy is
+    /// delivered or dropped on its own. Once a run has drained, `messages_sent =
+    /// messages_delivered + messages_dropped`, except for messages still in flight when
+    /// `drain_ms` ran out or waiting at a node that is still paused.
     pub messages_sent: u64,
-    /// Every message not delivered: random loss, partitions, crashed receivers.
+    /// Every message not delivered: random loss, partitions, crashed receivers (including what
+    /// a paused node was holding when it crashed), a paused node's full inbox.
     pub messages_dropped: u64,
+    /// Messages a node handled (a paused node's backlog counts when it resumes).
     pub messages_delivered: u64,
     /// Operations invoked; those still pending at the end count as `unknown`.
     pub ops: u64,

@@ -110,7 +110,8 @@ pub struct Engine<P: Policy> {
     tracer: Tracer,
     fault_rng: SimRng,
     phase: Phase,
-    effects: Vec<Effect<P::Msg, P::Timer>>,
+    /// Reusable effect buffers (a stack, because applying effects can run another callback).
+    effect_pool: Vec<Vec<Effect<P::Msg, P::Timer>>>,
     scratch_nodes: Vec<NodeId>,
     history: Vec<HistoryEvent>,
     history_stream: Option<Vec<HistoryEvent>>,
@@ -149,7 +150,7 @@ impl<P: FromScenario> Engine<P> {
             tracer: Tracer::new(options.record_trace, options.recent_events),
             fault_rng: SimRng::new(seed, stream::FAULTS),
             phase: Phase::Running,
-            effects: Vec::new(),
+            effect_pool: Vec::new(),
             scratch_nodes: Vec::new(),
             history: Vec::new(),
             history_stream: options.stream_history.then(Vec::new),

@@ -28,7 +28,13 @@ impl NodeStatus {
 /// Work that reached a paused node, handled in arrival order when it resumes.
 #[derive(Clone, Debug)]
 pub enum Inbox<P: Policy> {
-    Message { from: NodeId, msg: P::Msg },
+    /// A message with its id and send time, so its delivery at the resume is traced faithfully.
+    Message {
+        from: NodeId,
+        msg: P::Msg,
+        id: u64,
+        sent: SimTime,
+    },
     Timer(P::Timer),
     Client(ClientReq),
 }
@@ -42,6 +48,9 @@ pub struct Clock {
 
 impl Clock {
     pub fn local_us(&self, now: SimTime) -> u64 {
+        if self.drift_ppm == 0 {
+            return now.0.saturating_add_signed(self.skew_us);
+        }
         let t = now.0 as i128;
         let local = t + self.skew_us as i128 + t * self.drift_ppm as i128 / 1_000_000;
         local.clamp(0, u64::MAX as i128) as u64
@@ -49,6 +58,9 @@ impl Clock {
 
     /// True time for `local_us` of this clock to pass (a fast clock fires timers early).
     pub fn real_delay_us(&self, local_us: u64) -> u64 {
+        if self.drift_ppm == 0 {
+            return local_us;
+        }
         let rate = 1_000_000i128 + self.drift_ppm as i128;
         if rate <= 0 {
             return local_us;

@@ -125,7 +125,7 @@ impl<P: FromScenario> Engine<P> {
         id: NodeId,
         f: impl FnOnce(&mut P, &mut Ctx<'_, P::Msg, P::Timer>),
     ) {
-        let mut out = std::mem::take(&mut self.effects);
+        let mut out = self.effect_pool.pop().unwrap_or_default();
         let node = &mut self.nodes[id.index()];
         let mut ctx = Ctx {
             now: self.now,
@@ -138,7 +138,7 @@ impl<P: FromScenario> Engine<P> {
         for e in out.drain(..) {
             self.apply_effect(id, e);
         }
-        self.effects = out;
+        self.effect_pool.push(out);
     }
 
     fn apply_effect(&mut self, node: NodeId, e: Effect<P::Msg, P::Timer>) {
@@ -189,19 +189,30 @@ impl<P: FromScenario> Engine<P> {
         self.next_msg += 1;
         self.metrics.messages_sent += 1;
         match self.net.send(from, to, kind, self.now) {
-            Fate::Dropped(reason) => self.dropped(from, to, kind, id, reason),
+            Fate::Dropped(reason) => self.dropped(from, to, kind, id, self.now, reason),
             Fate::Arrives(at, dup) => {
-                self.tracer.emit(
-                    self.now,
-                    TraceEvent::Send {
+                let send = TraceEvent::Send {
+                    from,
+                    to,
+                    kind,
+                    msg: id,
+                    arrive: at,
+                };
+                self.tracer.emit(self.now, send);
+                if let Some(at2) = dup {
+                    // The network's second copy is one more message on the wire, with its own
+                    // id, so every sent message has exactly one fate (delivered or dropped).
+                    let copy = self.next_msg;
+                    self.next_msg += 1;
+                    self.metrics.messages_sent += 1;
+                    let send = TraceEvent::Send {
                         from,
                         to,
                         kind,
-                        msg: id,
-                        arrive: at,
-                    },
-                );
-                if let Some(at2) = dup {
+                        msg: copy,
+                        arrive: at2,
+                    };
+                    self.tracer.emit(self.now, send);
                     self.messages_in_flight += 1;
                     self.queue.push_at(
                         at2,
@@ -210,7 +221,7 @@ impl<P: FromScenario> Engine<P> {
                             to,
                             msg: msg.clone(),
                             sent: self.now,
-                            id,
+                            id: copy,
                         },
                     );
                 }
@@ -229,7 +240,15 @@ impl<P: FromScenario> Engine<P> {
         }
     }
 
-    fn dropped(&mut self, from: NodeId, to: NodeId, kind: u8, msg: u64, reason: DropReason) {
+    fn dropped(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        kind: u8,
+        msg: u64,
+        sent: SimTime,
+        reason: DropReason,
+    ) {
         self.metrics.messages_dropped += 1;
         self.tracer.emit(
             self.now,
@@ -238,6 +257,7 @@ impl<P: FromScenario> Engine<P> {
                 to,
                 kind,
                 msg,
+                sent,
                 reason,
             },
         );
@@ -247,15 +267,20 @@ impl<P: FromScenario> Engine<P> {
         self.messages_in_flight -= 1;
         let kind = msg.kind();
         if self.net.is_blocked(from, to) {
-            return self.dropped(from, to, kind, id, DropReason::Partition);
+            return self.dropped(from, to, kind, id, sent, DropReason::Partition);
         }
         let node = &mut self.nodes[to.index()];
         match node.status {
-            NodeStatus::Crashed => self.dropped(from, to, kind, id, DropReason::Crashed),
+            NodeStatus::Crashed => self.dropped(from, to, kind, id, sent, DropReason::Crashed),
             NodeStatus::Paused if node.inbox.len() >= MAX_INBOX => {
-                self.dropped(from, to, kind, id, DropReason::Loss)
+                self.dropped(from, to, kind, id, sent, DropReason::Loss)
             }
-            NodeStatus::Paused => node.inbox.push_back(Inbox::Message { from, msg }),
+            NodeStatus::Paused => node.inbox.push_back(Inbox::Message {
+                from,
+                msg,
+                id,
+                sent,
+            }),
             NodeStatus::Up => {
                 self.metrics.messages_delivered += 1;
                 self.tracer.emit(
@@ -303,6 +328,9 @@ impl<P: FromScenario> Engine<P> {
     // ---- clients -----------------------------------------------------------------------------
 
     fn start_op(&mut self, client: u32) {
+        if self.ops_limit.is_some_and(|l| self.metrics.ops >= l) {
+            self.stop_workload();
+        }
         if self.phase != Phase::Running || self.work.clients[client as usize].busy.is_some() {
             return;
         }
@@ -312,12 +340,12 @@ impl<P: FromScenario> Engine<P> {
             self.work.next_value += 1;
             ValueId(self.work.next_value - 1)
         });
-        let hint = self
-            .nodes
-            .iter()
-            .find(|n| n.status == NodeStatus::Up)
-            .and_then(|n| n.policy.leader_hint());
-        let node = self.work.pick_node(client, self.nodes.len() as u16, hint);
+        let nodes = &self.nodes;
+        let hint = || {
+            let up = nodes.iter().find(|n| n.status == NodeStatus::Up);
+            up.and_then(|n| n.policy.leader_hint())
+        };
+        let node = self.work.pick_node(client, nodes.len() as u16, hint);
         let process = self.work.clients[client as usize].process;
         let id = self.work.next_op;
         self.work.next_op += 1;
@@ -450,9 +478,14 @@ impl<P: FromScenario> Engine<P> {
             self.work.clients[s.client as usize].process = self.work.next_process;
             self.work.next_process += 1;
         }
-        if let Some(think) = self.work.think_us() {
-            self.queue
-                .push_after(self.now, think, Event::ClientStart { client: s.client });
+        match self.work.think_us() {
+            // No think time: the next request goes out at once (no queue round trip).
+            Some(0) => self.start_op(s.client),
+            Some(think) => {
+                let next = Event::ClientStart { client: s.client };
+                self.queue.push_after(self.now, think, next);
+            }
+            None => {}
         }
     }
 
@@ -597,10 +630,22 @@ impl<P: FromScenario> Engine<P> {
         }
         node.status = NodeStatus::Crashed;
         node.incarnation += 1;
-        node.inbox.clear();
+        let backlog = std::mem::take(&mut node.inbox);
         node.policy.on_crash();
         self.metrics.replicas.set_live(id, false);
         self.trace_fault(FaultEvent::Crash(id));
+        // Messages a paused node was holding are lost with it: count and trace them as drops.
+        for item in backlog {
+            if let Inbox::Message {
+                from,
+                msg,
+                id: m,
+                sent,
+            } = item
+            {
+                self.dropped(from, id, msg.kind(), m, sent, DropReason::Crashed);
+            }
+        }
         true
     }
 
@@ -637,14 +682,19 @@ impl<P: FromScenario> Engine<P> {
                 break;
             };
             match item {
-                Inbox::Message { from, msg } => {
+                Inbox::Message {
+                    from,
+                    msg,
+                    id: msg_id,
+                    sent,
+                } => {
                     self.metrics.messages_delivered += 1;
                     let t = TraceEvent::Deliver {
                         from,
                         to: id,
                         kind: msg.kind(),
-                        msg: u64::MAX,
-                        sent: self.now,
+                        msg: msg_id,
+                        sent,
                     };
                     self.tracer.emit(self.now, t);
                     self.with_node(id, |p, ctx| p.on_message(ctx, from, msg));
@@ -679,9 +729,10 @@ impl<P: FromScenario> Engine<P> {
     fn block(&mut self, pairs: Vec<(NodeId, NodeId)>) -> u32 {
         let mut from: Vec<NodeId> = pairs.iter().map(|p| p.0).collect();
         let mut to: Vec<NodeId> = pairs.iter().map(|p| p.1).collect();
-        from.dedup();
-        to.sort();
-        to.dedup();
+        for side in [&mut from, &mut to] {
+            side.sort();
+            side.dedup();
+        }
         let cut = self.net.block(pairs);
         self.trace_fault(FaultEvent::Block { cut, from, to });
         cut

@@ -195,13 +195,20 @@ impl Workload {
     }
 
     /// Where the client's next request goes.
-    pub fn pick_node(&mut self, client: u32, nodes: u16, leader_hint: Option<NodeId>) -> NodeId {
+    /// `leader_hint` is asked only when the client targets the leader and has no guess yet
+    /// (a real client would learn it from any node).
+    pub fn pick_node(
+        &mut self,
+        client: u32,
+        nodes: u16,
+        leader_hint: impl FnOnce() -> Option<NodeId>,
+    ) -> NodeId {
         let c = &self.clients[client as usize];
         match &self.spec.target {
             TargetSpec::RoundRobin => c.home,
             TargetSpec::Node(n) => NodeId::parse(n).unwrap_or(c.home),
             TargetSpec::Random => NodeId(self.rng.below(nodes as u64) as u16),
-            TargetSpec::Leader => c.leader_guess.or(leader_hint).unwrap_or(c.home),
+            TargetSpec::Leader => c.leader_guess.or_else(leader_hint).unwrap_or(c.home),
         }
     }
 

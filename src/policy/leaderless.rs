@@ -59,8 +59,12 @@ impl Message for QuorumMsg {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum QuorumTimer {
-    RequestTimeout { req: u64 },
+    /// Periodic sweep that gives up on requests older than the request timeout.
+    Reap,
 }
+
+/// Sweeps per request timeout: a request is given up between 1 and 1.25 timeouts after it began.
+const REAPS_PER_TIMEOUT: u64 = 4;
 
 /// A request this node coordinates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,6 +76,8 @@ struct Pending {
     /// Newest value seen so far (reads) or the write's version (writes).
     best: Option<(Option<ValueId>, Version)>,
     generation: u32,
+    /// Local clock reading when the request began.
+    started_us: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -104,6 +110,7 @@ impl Leaderless {
             replies: 0,
             best: None,
             generation: self.next_generation,
+            started_us: ctx.local_now_us,
         };
         let slot = match self.free.pop() {
             Some(s) => {
@@ -116,12 +123,27 @@ impl Leaderless {
             }
         };
         self.in_progress += 1;
-        let id = (self.next_generation as u64) << 32 | slot as u64;
-        ctx.set_timer(
-            self.config.request_timeout_us,
-            QuorumTimer::RequestTimeout { req: id },
-        );
-        id
+        (self.next_generation as u64) << 32 | slot as u64
+    }
+
+    /// Gives up on every request older than the timeout. Like Cassandra, which expires its
+    /// outstanding request callbacks from a periodic task instead of arming a timer per request,
+    /// this costs one timer per sweep, not one per request.
+    fn reap(&mut self, ctx: &mut LCtx<'_>) {
+        for slot in 0..self.pending.len() {
+            let Some(p) = self.pending[slot] else {
+                continue;
+            };
+            if ctx.local_now_us.saturating_sub(p.started_us) >= self.config.request_timeout_us {
+                self.finish((p.generation as u64) << 32 | slot as u64);
+                // Not rolled back: the write may exist on some replicas, so the outcome is unknown.
+                ctx.reply(p.op, OpResult::Unknown(FailReason::Timeout));
+            }
+        }
+    }
+
+    fn reap_interval_us(&self) -> u64 {
+        (self.config.request_timeout_us / REAPS_PER_TIMEOUT).max(1)
     }
 
     fn pending_mut(&mut self, req: u64) -> Option<&mut Pending> {
@@ -241,7 +263,9 @@ impl Policy for Leaderless {
         }
     }
 
-    fn on_start(&mut self, _ctx: &mut LCtx<'_>) {}
+    fn on_start(&mut self, ctx: &mut LCtx<'_>) {
+        ctx.set_timer(self.reap_interval_us(), QuorumTimer::Reap);
+    }
 
     fn on_client(&mut self, ctx: &mut LCtx<'_>, req: ClientReq) {
         match req.kind {
@@ -282,13 +306,9 @@ impl Policy for Leaderless {
     }
 
     fn on_timer(&mut self, ctx: &mut LCtx<'_>, timer: QuorumTimer) {
-        let QuorumTimer::RequestTimeout { req } = timer;
-        if let Some(p) = self.pending_mut(req) {
-            let op = p.op;
-            self.finish(req);
-            // Not rolled back: the write may exist on some replicas, so the outcome is unknown.
-            ctx.reply(op, OpResult::Unknown(FailReason::Timeout));
-        }
+        let QuorumTimer::Reap = timer;
+        self.reap(ctx);
+        ctx.set_timer(self.reap_interval_us(), QuorumTimer::Reap);
     }
 
     fn on_crash(&mut self) {

@@ -36,9 +36,10 @@ pub fn to_json(s: &Stamped, kinds: &[&str]) -> Value {
             to,
             kind: k,
             msg,
+            sent,
             reason,
         } => {
-            json!({"t_us": t, "ev": "drop", "from": from.to_string(), "to": to.to_string(), "kind": kind(k), "msg": msg, "reason": reason.as_str()})
+            json!({"t_us": t, "ev": "drop", "from": from.to_string(), "to": to.to_string(), "kind": kind(k), "msg": msg, "sent_us": sent.0, "reason": reason.as_str()})
         }
         TraceEvent::Timer { node } => json!({"t_us": t, "ev": "timer", "node": node.to_string()}),
         TraceEvent::Invoke {

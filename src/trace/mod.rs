@@ -1,7 +1,9 @@
 //! The event trace: every delivery, drop, timer, client operation, fault and protocol note.
 //!
 //! `trace_hash` is XXH3-64 (seed 0) over the canonical binary encoding of each event in order:
-//! the event's tag byte followed by its fields as little-endian u64s (see [`TraceEvent::encode`]).
+//! its time and tag followed by its fields as little-endian u64 words, then any variable-length
+//! field (a note's text, a `Set`'s path and value, a block's node lists) as a length word and its
+//! bytes packed into zero-padded words (see [`TraceEvent::encode`]).
 //! It is cheap enough to stay on in every run, and it is how determinism is checked.
 
 pub mod jsonl;
@@ -72,6 +74,7 @@ pub enum FaultEvent {
 /// One event of the trace.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TraceEvent {
+    /// A message put on the wire, with its (already drawn) arrival time.
     Send {
         from: NodeId,
         to: NodeId,
@@ -86,11 +89,13 @@ pub enum TraceEvent {
         msg: u64,
         sent: SimTime,
     },
+    /// A message lost: at send time (loss, partition) or on arrival (partition, crashed receiver).
     Drop {
         from: NodeId,
         to: NodeId,
         kind: u8,
         msg: u64,
+        sent: SimTime,
         reason: DropReason,
     },
     Timer {
@@ -134,27 +139,28 @@ fn opt(v: Option<ValueId>) -> u64 {
 }
 
 impl TraceEvent {
-    /// Feeds the canonical encoding to the hasher. Changing this changes every trace hash.
-    pub fn encode(&self, at: SimTime, h: &mut Xxh3) {
-        let mut buf = [0u64; 8];
-        let words = self.words(&mut buf);
-        let mut bytes = [0u8; 72];
-        bytes[0..8].copy_from_slice(&at.0.to_le_bytes());
-        for (i, w) in buf[..words].iter().enumerate() {
-            bytes[8 + i * 8..16 + i * 8].copy_from_slice(&w.to_le_bytes());
-        }
-        h.update(&bytes[..8 + words * 8]);
-        if let TraceEvent::Note { text, .. } = self {
-            h.update(text.as_bytes());
-        }
-        if let TraceEvent::Fault(FaultEvent::Set { path, value }) = self {
-            h.update(path.as_bytes());
-            h.update(value.as_bytes());
-        }
-        if let TraceEvent::Fault(FaultEvent::Block { from, to, .. }) = self {
-            for n in from.iter().chain(to) {
-                h.update(&n.0.to_le_bytes());
+    /// Appends the canonical encoding to `out` as little-endian u64 words: the time, the tag and
+    /// fixed fields, then (for events that carry text or node lists) a length word and the bytes
+    /// packed into words. Changing this changes every trace hash.
+    pub fn encode(&self, at: SimTime, out: &mut Vec<u64>) {
+        let mut buf = [0u64; 9];
+        buf[0] = at.0;
+        let words = 1 + self.words((&mut buf[1..]).try_into().unwrap_or(&mut [0; 8]));
+        out.extend(buf[..words].iter().map(|w| w.to_le()));
+        match self {
+            TraceEvent::Note { text, .. } => push_bytes(out, text.as_bytes()),
+            TraceEvent::Fault(FaultEvent::Set { path, value }) => {
+                push_bytes(out, path.as_bytes());
+                push_bytes(out, value.as_bytes());
             }
+            // Each list separately, so ([n1, n2], [n3]) and ([n1], [n2, n3]) encode differently.
+            TraceEvent::Fault(FaultEvent::Block { from, to, .. }) => {
+                for list in [from, to] {
+                    let nodes: Vec<u8> = list.iter().flat_map(|n| n.0.to_le_bytes()).collect();
+                    push_bytes(out, &nodes);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -183,8 +189,12 @@ impl TraceEvent {
                 to,
                 kind,
                 msg,
+                sent,
                 reason,
-            } => fill(w, &[3, link(*from, *to, *kind), *msg, *reason as u64]),
+            } => fill(
+                w,
+                &[3, link(*from, *to, *kind), *msg, sent.0, *reason as u64],
+            ),
             TraceEvent::Timer { node } => fill(w, &[4, node.0 as u64]),
             TraceEvent::Invoke {
                 op,
@@ -241,15 +251,32 @@ fn fault_words(f: &FaultEvent) -> [u64; 3] {
     }
 }
 
+/// A length word, then the bytes in little-endian words (zero-padded).
+fn push_bytes(out: &mut Vec<u64>, bytes: &[u8]) {
+    out.push((bytes.len() as u64).to_le());
+    for chunk in bytes.chunks(8) {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        out.push(u64::from_le_bytes(word).to_le());
+    }
+}
+
 fn fill(w: &mut [u64; 8], src: &[u64]) -> usize {
     w[..src.len()].copy_from_slice(src);
     src.len()
 }
 
+/// Words of encoded events collected before they are fed to the hasher in one call
+/// (xxh3's per-call overhead dominated when it was fed one small event at a time).
+const HASH_BATCH: usize = 1024;
+
 /// Hashes every event; optionally records them (for export) and keeps the most recent (for viewers).
 #[derive(Clone)]
 pub struct Tracer {
     hasher: Xxh3,
+    /// Encoded events not yet hashed; already little-endian, so their bytes are the same on
+    /// every platform.
+    pending: Vec<u64>,
     events: u64,
     record: bool,
     recorded: Vec<Stamped>,
@@ -272,6 +299,7 @@ impl Tracer {
     pub fn new(record: bool, recent_cap: usize) -> Tracer {
         Tracer {
             hasher: Xxh3::new(),
+            pending: Vec::with_capacity(HASH_BATCH + 256),
             events: 0,
             record,
             recorded: Vec::new(),
@@ -282,7 +310,11 @@ impl Tracer {
 
     #[inline]
     pub fn emit(&mut self, at: SimTime, event: TraceEvent) {
-        event.encode(at, &mut self.hasher);
+        event.encode(at, &mut self.pending);
+        if self.pending.len() >= HASH_BATCH {
+            self.hasher.update(bytemuck::cast_slice(&self.pending));
+            self.pending.clear();
+        }
         self.events += 1;
         if self.record || self.recent_cap > 0 {
             self.keep(Stamped { at, event });
@@ -301,8 +333,11 @@ impl Tracer {
         }
     }
 
+    /// XXH3-64 of every event so far (batching does not change it: xxh3 streams).
     pub fn hash(&self) -> u64 {
-        self.hasher.digest()
+        let mut h = self.hasher.clone();
+        h.update(bytemuck::cast_slice(&self.pending));
+        h.digest()
     }
     pub fn events(&self) -> u64 {
         self.events
@@ -328,4 +363,82 @@ impl Tracer {
 /// `trace_hash` as printed: 16 lowercase hex digits.
 pub fn format_hash(h: u64) -> String {
     format!("{h:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hash(events: &[TraceEvent]) -> u64 {
+        let mut t = Tracer::new(false, 0);
+        for e in events {
+            t.emit(SimTime(5), e.clone());
+        }
+        t.hash()
+    }
+
+    fn block(from: &[u16], to: &[u16]) -> TraceEvent {
+        TraceEvent::Fault(FaultEvent::Block {
+            cut: 1,
+            from: from.iter().map(|n| NodeId(*n)).collect(),
+            to: to.iter().map(|n| NodeId(*n)).collect(),
+        })
+    }
+
+    fn set(path: &str, value: &str) -> TraceEvent {
+        TraceEvent::Fault(FaultEvent::Set {
+            path: path.into(),
+            value: value.into(),
+        })
+    }
+
+    fn note(text: &str) -> TraceEvent {
+        TraceEvent::Note {
+            node: NodeId(0),
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn variable_length_fields_are_delimited_in_the_hash() {
+        assert_ne!(hash(&[block(&[0, 1], &[2])]), hash(&[block(&[0], &[1, 2])]));
+        assert_ne!(hash(&[set("ab", "c")]), hash(&[set("a", "bc")]));
+        assert_ne!(hash(&[note("ab"), note("")]), hash(&[note("a"), note("b")]));
+    }
+
+    #[test]
+    fn every_field_reaches_the_hash() {
+        let send = |msg, arrive| TraceEvent::Send {
+            from: NodeId(1),
+            to: NodeId(2),
+            kind: 3,
+            msg,
+            arrive: SimTime(arrive),
+        };
+        assert_ne!(hash(&[send(1, 10)]), hash(&[send(2, 10)]));
+        assert_ne!(hash(&[send(1, 10)]), hash(&[send(1, 11)]));
+        let drop = |reason, sent| TraceEvent::Drop {
+            from: NodeId(1),
+            to: NodeId(2),
+            kind: 0,
+            msg: 1,
+            sent: SimTime(sent),
+            reason,
+        };
+        assert_ne!(
+            hash(&[drop(DropReason::Loss, 5)]),
+            hash(&[drop(DropReason::Crashed, 5)])
+        );
+        assert_ne!(
+            hash(&[drop(DropReason::Loss, 5)]),
+            hash(&[drop(DropReason::Loss, 6)])
+        );
+        assert_eq!(hash(&[send(1, 10)]), hash(&[send(1, 10)]));
+        let mut t = Tracer::new(true, 2);
+        for i in 0..3 {
+            t.emit(SimTime(i), TraceEvent::Timer { node: NodeId(0) });
+        }
+        assert_eq!((t.events(), t.recent().len(), t.drain().len()), (3, 2, 3));
+        assert!(t.drain().is_empty(), "drain takes what was recorded");
+    }
 }
