@@ -227,16 +227,28 @@ fn renders_the_cluster_view() {
         .with_size([1280.0, 800.0])
         .renderer(renderer)
         .build_ui_state(|ui, app: &mut CapsimApp| app.ui_root(ui), app);
-    h.get_by_label("time").set_value_accesskit(3000.0);
-    h.run_steps(1);
-    assert!(h.state_mut().wait_for_worker(WAIT));
+    // Faults clicked at t = 0, before any event: the picture depends on the GUI, not on how the
+    // policies behave (which other work changes), yet shows cut links and every node status.
+    h.run_steps(2);
+    click(&mut h, "✂ Partition tool");
+    click(&mut h, "n1");
+    click(&mut h, "n2");
+    click(&mut h, "Partition group | rest");
+    click(&mut h, "n4");
+    click(&mut h, "Pause n4");
+    click(&mut h, "n5");
+    click(&mut h, "Crash n5");
+    click(&mut h, "link n3–n4");
+    click(&mut h, "Cut n3 → n4 only");
+    engine(&mut h);
+    h.remove_cursor();
     h.run_steps(3);
     let image = h.render().expect("render");
     assert_eq!((image.width(), image.height()), (1280, 800));
     let first = image.get_pixel(0, 0);
     let distinct = image.pixels().filter(|p| *p != first).count();
     assert!(distinct > 1280 * 800 / 20, "the window is not blank");
-    h.snapshot("cluster_at_3s");
+    h.snapshot("cluster_faults_at_0");
 }
 
 #[test]

@@ -307,7 +307,9 @@ fn draw_node(ui: &Ui, p: &Painter, c: Pos2, r: f32, n: &NodeInfo, leader: bool, 
     let text = v.strong_text_color();
     let (fill, ink) = match n.status {
         NodeStatus::Up => (palette::BLUE, Color32::WHITE),
-        NodeStatus::Crashed => (v.faint_bg_color, v.text_color()),
+        // Opaque, so the links behind a crashed node do not show through it.
+        NodeStatus::Crashed if v.dark_mode => (Color32::from_gray(60), v.text_color()),
+        NodeStatus::Crashed => (Color32::from_gray(215), v.text_color()),
         NodeStatus::Paused => (palette::ORANGE, Color32::BLACK),
     };
     if picked {

@@ -35,7 +35,7 @@ pub fn log_ui(ui: &mut Ui, f: &Frame, st: &mut LogState) {
     if !f.status.is_empty() {
         ui.label(RichText::new(&f.status).strong());
     }
-    let ops = OpIndex::build(&f.events);
+    let ops = OpIndex::build(&f.events).with_faults(&f.faults);
     let stale: BTreeSet<u64> = f.stale_recent.iter().map(|r| r.op).collect();
     let lines: Vec<_> = f
         .events

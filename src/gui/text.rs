@@ -49,7 +49,12 @@ pub fn fault(f: &Fault) -> String {
     }
 }
 
-fn fault_event(f: &FaultEvent) -> String {
+fn fault_event(f: &FaultEvent, ops: &OpIndex) -> String {
+    if let FaultEvent::Block { cut, .. } = f
+        && let Some(what) = ops.cuts.get(*cut as usize - 1)
+    {
+        return format!("cut #{cut}: {what}");
+    }
     match f {
         FaultEvent::Crash(n) => format!("{n} crashed"),
         FaultEvent::Restart(n) => format!("{n} restarted"),
@@ -92,10 +97,14 @@ pub enum Tone {
     Note,
 }
 
-/// What each operation was, for completions (which only name the op id).
+/// What the log needs beyond one event: what each operation was (completions only name the op
+/// id), and which fault made each cut (block events only list the nodes involved).
 #[derive(Default)]
 pub struct OpIndex {
     ops: BTreeMap<u64, (OpKind, u32, Option<ValueId>)>,
+    /// `cuts[k - 1]` describes cut #k: the engine numbers cuts 1, 2, ... in the order the
+    /// faults that block links are applied.
+    cuts: Vec<String>,
 }
 
 impl OpIndex {
@@ -109,7 +118,25 @@ impl OpIndex {
                 ops.insert(*op, (*f, *key, *value));
             }
         }
-        OpIndex { ops }
+        OpIndex {
+            ops,
+            cuts: Vec::new(),
+        }
+    }
+
+    /// Names each cut after the fault that made it (`faults`: every fault applied, in order).
+    pub fn with_faults(mut self, faults: &[(crate::types::SimTime, Fault)]) -> OpIndex {
+        self.cuts = faults
+            .iter()
+            .filter(|(_, f)| {
+                matches!(
+                    f,
+                    Fault::Partition(_) | Fault::PartitionOneWay { .. } | Fault::CutLink { .. }
+                )
+            })
+            .map(|(_, f)| fault(f))
+            .collect();
+        self
     }
 }
 
@@ -155,7 +182,7 @@ pub fn event(
         }
         TraceEvent::Complete { .. } => completion(e, ops, stale),
         TraceEvent::Redirect { op, to } => (format!("op {op} redirected to {to}"), Tone::Plain),
-        TraceEvent::Fault(f) => (fault_event(f), Tone::Fault),
+        TraceEvent::Fault(f) => (fault_event(f, ops), Tone::Fault),
         TraceEvent::Note { node, text } => (format!("{node}: {text}"), Tone::Note),
     }
 }
