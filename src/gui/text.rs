@@ -51,7 +51,7 @@ pub fn fault(f: &Fault) -> String {
 
 fn fault_event(f: &FaultEvent, ops: &OpIndex) -> String {
     if let FaultEvent::Block { cut, .. } = f
-        && let Some(what) = ops.cuts.get(*cut as usize - 1)
+        && let Some(what) = (*cut as usize).checked_sub(1).and_then(|i| ops.cuts.get(i))
     {
         return format!("cut #{cut}: {what}");
     }
@@ -226,5 +226,46 @@ fn completion(e: &TraceEvent, ops: &OpIndex, stale: impl Fn(u64) -> bool) -> (St
             format!("client {process} {what} unknown outcome{why}"),
             Tone::Bad,
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::SimTime;
+
+    #[test]
+    fn cuts_are_named_after_the_faults_that_made_them() {
+        let faults = vec![
+            (
+                SimTime(0),
+                Fault::Partition(vec![vec![NodeId(0), NodeId(1)]]),
+            ),
+            (SimTime(5), Fault::Crash(NodeId(4))),
+            (
+                SimTime(9),
+                Fault::CutLink {
+                    a: NodeId(2),
+                    b: NodeId(3),
+                    one_way: true,
+                },
+            ),
+        ];
+        let ops = OpIndex::build(&[]).with_faults(&faults);
+        let block = |cut| {
+            TraceEvent::Fault(FaultEvent::Block {
+                cut,
+                from: vec![NodeId(2)],
+                to: vec![NodeId(3)],
+            })
+        };
+        let text = |cut| event(&block(cut), &[], &ops, |_| false).0;
+        assert_eq!(text(1), "cut #1: partition {n1,n2} | rest");
+        assert_eq!(text(2), "cut #2: cut link n3 → n4");
+        assert_eq!(
+            text(3),
+            "cut #3: n3 can no longer reach n4",
+            "unknown cut: the nodes"
+        );
     }
 }
