@@ -6,6 +6,8 @@
 pub mod check;
 pub mod cli;
 pub mod engine;
+#[cfg(feature = "gui")]
+pub mod gui;
 pub mod io;
 pub mod policy;
 pub mod scenario;

@@ -18,6 +18,21 @@ struct Args {
     /// Scenario to open (same as FILE).
     #[arg(long)]
     scenario: Option<PathBuf>,
+    /// Run the simulation to this time (ms) before showing it.
+    #[arg(long, value_name = "T")]
+    until_ms: Option<f64>,
+    /// Save a PNG screenshot of the window once it shows time T, then exit.
+    #[arg(long, value_name = "PNG")]
+    screenshot: Option<PathBuf>,
+    /// Window size in points, e.g. 1024x768.
+    #[arg(long, value_name = "WxH")]
+    window_size: Option<String>,
+    /// Side panel to show first: log, plots, inspect or policy.
+    #[arg(long, value_name = "TAB")]
+    tab: Option<String>,
+    /// Colour theme: dark or light (default: as last used).
+    #[arg(long, value_name = "THEME")]
+    theme: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -131,15 +146,81 @@ fn main() {
             k_max,
             json,
         }) => cli::probe(&file, &t_ms, trials, k_max, json),
-        None => open(args.scenario.or(args.file)),
+        None => open(args),
     };
     std::process::exit(code);
 }
 
+/// Opens a scenario in the desktop app.
+#[cfg(feature = "gui")]
+fn open(args: Args) -> i32 {
+    let file = args.scenario.or(args.file);
+    let scenario = match cli::load(file.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("capsim: {e}");
+            return cli::EXIT_BAD_INPUT;
+        }
+    };
+    let window_size = match args.window_size.as_deref().map(parse_size) {
+        Some(Some(size)) => Some(size),
+        Some(None) => {
+            eprintln!("capsim: --window-size wants WIDTHxHEIGHT, e.g. 1024x768");
+            return cli::EXIT_BAD_INPUT;
+        }
+        None => None,
+    };
+    let tab = match args.tab.as_deref().map(capsim::gui::app::Tab::parse) {
+        Some(None) => {
+            eprintln!("capsim: --tab wants one of: log, plots, inspect, policy");
+            return cli::EXIT_BAD_INPUT;
+        }
+        Some(t) => t,
+        None => None,
+    };
+    let dark = match args.theme.as_deref() {
+        None => None,
+        Some("dark") => Some(true),
+        Some("light") => Some(false),
+        Some(_) => {
+            eprintln!("capsim: --theme wants dark or light");
+            return cli::EXIT_BAD_INPUT;
+        }
+    };
+    if args.until_ms.is_some_and(|t| !(t.is_finite() && t >= 0.0)) {
+        eprintln!("capsim: --until-ms wants a non-negative number of milliseconds");
+        return cli::EXIT_BAD_INPUT;
+    }
+    capsim::gui::run(capsim::gui::Launch {
+        scenario,
+        until_ms: args.until_ms,
+        screenshot: args.screenshot,
+        window_size,
+        tab,
+        dark,
+    })
+}
+
+#[cfg(feature = "gui")]
+fn parse_size(s: &str) -> Option<[f32; 2]> {
+    let (w, h) = s.split_once('x')?;
+    let (w, h): (u16, u16) = (w.trim().parse().ok()?, h.trim().parse().ok()?);
+    (w >= 320 && h >= 240).then_some([w as f32, h as f32])
+}
+
 /// Without the GUI, opening a scenario runs it and prints its summary.
-fn open(file: Option<PathBuf>) -> i32 {
+#[cfg(not(feature = "gui"))]
+fn open(args: Args) -> i32 {
+    if args.until_ms.is_some()
+        || args.screenshot.is_some()
+        || args.window_size.is_some()
+        || args.tab.is_some()
+        || args.theme.is_some()
+    {
+        eprintln!("capsim: built without the GUI; window options are ignored");
+    }
     cli::run(&cli::RunArgs {
-        file,
+        file: args.scenario.or(args.file),
         ..Default::default()
     })
 }

@@ -177,6 +177,25 @@ impl Sim {
     pub fn recent_events(&self) -> Vec<Stamped> {
         each!(self, e => e.recent_events().cloned().collect())
     }
+    pub fn blocked_links(&self) -> Vec<(NodeId, NodeId)> {
+        each!(self, e => e.blocked_links())
+    }
+    pub fn cuts(&self) -> Vec<(u32, Vec<(NodeId, NodeId)>)> {
+        each!(self, e => e.cuts())
+    }
+    pub fn next_event_time(&self) -> Option<SimTime> {
+        each!(self, e => e.next_event_time())
+    }
+    pub fn messages_in_flight(&self) -> usize {
+        each!(self, e => e.messages_in_flight())
+    }
+    pub fn trace_events(&self) -> u64 {
+        each!(self, e => e.trace_events())
+    }
+    /// Changes how many recent trace events are kept for viewers.
+    pub fn set_recent_events(&mut self, cap: usize) {
+        each!(self, e => e.tracer_mut().set_recent_cap(cap))
+    }
     pub fn applied_faults(&self) -> &[(SimTime, Fault)] {
         each!(self, e => e.applied_faults())
     }
@@ -196,4 +215,37 @@ pub fn run(scenario: &Scenario) -> Report {
     let mut sim = Sim::new(scenario, &Options::default());
     sim.run_to_end();
     sim.final_report(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Fault;
+
+    fn lesson() -> Sim {
+        let s = crate::scenario::from_str("lesson", crate::cli::DEFAULT_LESSON).unwrap();
+        Sim::new(&s, &Options::default())
+    }
+
+    #[test]
+    fn blocked_links_follow_cuts_and_heals() {
+        let mut sim = lesson();
+        assert!(sim.next_event_time().is_some());
+        assert!(sim.blocked_links().is_empty());
+        sim.apply(Fault::CutLink {
+            a: NodeId(0),
+            b: NodeId(2),
+            one_way: true,
+        });
+        assert_eq!(sim.blocked_links(), vec![(NodeId(0), NodeId(2))]);
+        sim.apply(Fault::Partition(vec![vec![NodeId(0), NodeId(1)]]));
+        // 2 nodes x 3 others, both ways; n1->n3 is covered by two cuts but listed once.
+        assert_eq!(sim.blocked_links().len(), 12);
+        let cuts = sim.cuts();
+        assert_eq!(cuts.len(), 2);
+        sim.apply(Fault::Unblock(cuts[1].0));
+        assert_eq!(sim.blocked_links(), vec![(NodeId(0), NodeId(2))]);
+        sim.apply(Fault::HealAll);
+        assert!(sim.blocked_links().is_empty() && sim.cuts().is_empty());
+    }
 }

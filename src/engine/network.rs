@@ -165,6 +165,11 @@ impl Network {
         self.cuts.len()
     }
 
+    /// The active cuts with their ids and blocked (from, to) directions, oldest first.
+    pub fn cuts(&self) -> impl Iterator<Item = (u32, &[(NodeId, NodeId)])> {
+        self.cuts.iter().map(|c| (c.id, c.pairs.as_slice()))
+    }
+
     pub fn set_loss_floor(&mut self, loss: f64) {
         self.loss_floor = loss;
         self.redraw_loss_gaps();

@@ -38,8 +38,9 @@ impl<P: FromScenario> Engine<P> {
         true
     }
 
-    /// When the next event happens (queued events and client timeouts).
-    fn next_event_time(&self) -> Option<SimTime> {
+    /// When the next event happens (queued events and client timeouts); viewers step up to a
+    /// time without passing it.
+    pub fn next_event_time(&self) -> Option<SimTime> {
         let queued = self.queue.peek_time();
         let timeout = self.work.next_timeout().map(|(t, _)| t);
         match (queued, timeout) {

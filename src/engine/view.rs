@@ -122,6 +122,25 @@ impl<P: Policy> Engine<P> {
             .collect()
     }
 
+    /// Every blocked direction (from, to), sorted and without repeats (for drawing cut links).
+    pub fn blocked_links(&self) -> Vec<(NodeId, NodeId)> {
+        let n = self.nodes.len() as u16;
+        let mut out = Vec::new();
+        for a in (0..n).map(NodeId) {
+            for b in (0..n).map(NodeId) {
+                if a != b && self.net.is_blocked(a, b) {
+                    out.push((a, b));
+                }
+            }
+        }
+        out
+    }
+
+    /// The active cuts: id (for `Fault::Unblock`) and the directions each one blocks.
+    pub fn cuts(&self) -> Vec<(u32, Vec<(NodeId, NodeId)>)> {
+        self.net.cuts().map(|(id, p)| (id, p.to_vec())).collect()
+    }
+
     pub fn recent_events(&self) -> impl Iterator<Item = &Stamped> {
         self.tracer.recent().iter()
     }

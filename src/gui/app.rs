@@ -1,0 +1,376 @@
+//! The eframe app: lays out the panels, turns clicks and keys into commands for the worker, and
+//! draws the latest frame.
+
+use super::cluster::{self, ClusterState};
+use super::editor::{self, EditorState};
+use super::inspect::{self, InspectState};
+use super::log::{self, LogState};
+use super::timeline::{self, TimelineState};
+use super::worker::{self, Command, Frame, FrameSlot};
+use super::{palette, plots};
+use crate::scenario::Scenario;
+use crate::sim::Sim;
+use crossbeam_channel::Sender;
+use eframe::egui::{self, Key, Modifiers, RichText, Ui};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Tab {
+    Log,
+    Plots,
+    Inspect,
+    Policy,
+}
+
+impl Tab {
+    pub fn parse(name: &str) -> Option<Tab> {
+        Some(match name {
+            "log" => Tab::Log,
+            "plots" => Tab::Plots,
+            "inspect" => Tab::Inspect,
+            "policy" => Tab::Policy,
+            _ => return None,
+        })
+    }
+}
+
+/// Settings kept between sessions (eframe persistence).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Prefs {
+    pub dark: bool,
+    pub zoom: f32,
+    pub tab: Tab,
+}
+
+impl Default for Prefs {
+    fn default() -> Self {
+        Prefs {
+            dark: true,
+            zoom: 1.0,
+            tab: Tab::Log,
+        }
+    }
+}
+
+pub struct CapsimApp {
+    tx: Sender<Command>,
+    slot: FrameSlot,
+    frame: Arc<Frame>,
+    sent: u64,
+    worker: Option<std::thread::JoinHandle<()>>,
+    pub prefs: Prefs,
+    cluster: ClusterState,
+    timeline: TimelineState,
+    log: LogState,
+    inspect: InspectState,
+    editor: EditorState,
+    inspecting: bool,
+    help_open: bool,
+    applied_prefs: bool,
+}
+
+impl CapsimApp {
+    /// Starts the simulation thread for `scenario`; `ctx` is repainted whenever a frame arrives.
+    pub fn new(ctx: &egui::Context, scenario: Scenario, prefs: Prefs) -> CapsimApp {
+        let repaint_ctx = ctx.clone();
+        let (tx, slot, handle) =
+            worker::spawn(scenario, Box::new(move || repaint_ctx.request_repaint()));
+        let frame = slot
+            .lock()
+            .map(|f| f.clone())
+            .unwrap_or_else(|e| e.into_inner().clone());
+        CapsimApp {
+            tx,
+            slot,
+            frame,
+            sent: 0,
+            worker: Some(handle),
+            prefs,
+            cluster: ClusterState::default(),
+            timeline: TimelineState::default(),
+            log: LogState::default(),
+            inspect: InspectState::default(),
+            editor: EditorState::default(),
+            inspecting: false,
+            help_open: false,
+            applied_prefs: false,
+        }
+    }
+
+    /// Commands sent so far (the worker's frames count those it handled).
+    pub fn sent(&self) -> u64 {
+        self.sent
+    }
+
+    pub fn send(&mut self, cmd: Command) {
+        if self.tx.send(cmd).is_ok() {
+            self.sent += 1;
+        }
+    }
+
+    /// The latest frame the worker published.
+    pub fn frame(&mut self) -> Arc<Frame> {
+        if let Ok(f) = self.slot.lock() {
+            self.frame = f.clone();
+        }
+        self.frame.clone()
+    }
+
+    /// Waits until the worker has handled every command sent so far (tests and screenshots).
+    pub fn wait_for_worker(&mut self, timeout: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            let f = self.frame();
+            if f.acked >= self.sent && !f.busy {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        false
+    }
+
+    /// A copy of the simulation as the worker has it now.
+    pub fn snapshot(&mut self, timeout: Duration) -> Option<Box<Sim>> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.send(Command::Snapshot(tx));
+        rx.recv_timeout(timeout).ok()
+    }
+
+    fn apply_prefs(&mut self, ctx: &egui::Context) {
+        if !self.applied_prefs {
+            self.applied_prefs = true;
+            ctx.set_zoom_factor(self.prefs.zoom);
+            ctx.set_fonts(fonts());
+        }
+        let theme = if self.prefs.dark {
+            egui::ThemePreference::Dark
+        } else {
+            egui::ThemePreference::Light
+        };
+        ctx.set_theme(theme);
+        self.prefs.zoom = ctx.zoom_factor();
+    }
+
+    /// Keyboard shortcuts (see `timeline::SHORTCUTS`), taken before widgets see the keys.
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        if ctx.egui_wants_keyboard_input() {
+            return;
+        }
+        let pressed = |k| ctx.input_mut(|i| i.consume_key(Modifiers::NONE, k));
+        let mut cmds = Vec::new();
+        if pressed(Key::Space) {
+            cmds.push(Command::TogglePlay);
+        }
+        if pressed(Key::ArrowRight) {
+            cmds.push(Command::StepEvent);
+        }
+        if pressed(Key::ArrowLeft) {
+            cmds.push(Command::StepBack);
+        }
+        if pressed(Key::N) {
+            cmds.push(Command::StepInteresting);
+        }
+        if pressed(Key::Home) {
+            cmds.push(Command::Seek(crate::types::SimTime::ZERO));
+        }
+        let faster = pressed(Key::CloseBracket);
+        let slower = pressed(Key::OpenBracket);
+        if pressed(Key::F1) {
+            self.help_open = !self.help_open;
+        }
+        if faster || slower {
+            let t = &mut self.timeline;
+            t.speed_log10 = (t.speed_log10 + if faster { 0.5 } else { -0.5 }).clamp(0.0, 7.0);
+            cmds.push(Command::SetSpeed(t.speed()));
+        }
+        for c in cmds {
+            self.send(c);
+        }
+    }
+
+    /// The whole window. eframe calls this through `App::ui`; tests call it through kittest.
+    pub fn ui_root(&mut self, ui: &mut Ui) {
+        let ctx = ui.ctx().clone();
+        self.apply_prefs(&ctx);
+        self.shortcuts(&ctx);
+        let f = self.frame();
+        let mut out = Vec::new();
+        egui::Panel::top("top").show(ui, |ui| self.top_bar_ui(ui, &f));
+        egui::Panel::bottom("timeline").show(ui, |ui| {
+            timeline::timeline_ui(ui, &f, &mut self.timeline, &mut out)
+        });
+        let side_width = (ui.available_width() * 0.36).clamp(300.0, 460.0);
+        egui::Panel::right("side")
+            .resizable(true)
+            .default_size(side_width)
+            .min_size(280.0)
+            .show(ui, |ui| self.side_ui(ui, &f, &mut out));
+        egui::CentralPanel::default_margins().show(ui, |ui| {
+            report_strip_ui(ui, &f);
+            cluster::cluster_ui(ui, &f, &mut self.cluster, &mut out)
+        });
+        self.help_ui(&ctx);
+        for c in out {
+            self.send(c);
+        }
+    }
+
+    fn top_bar_ui(&mut self, ui: &mut Ui, f: &Frame) {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new("capsim").strong().size(18.0));
+            ui.label(RichText::new(&f.scenario.title).size(16.0));
+            ui.weak(format!("seed {}", f.scenario.seed));
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if ui
+                    .button("Help")
+                    .on_hover_text("Keyboard shortcuts (F1)")
+                    .clicked()
+                {
+                    self.help_open = !self.help_open;
+                }
+                let theme = if self.prefs.dark {
+                    "☀ Light"
+                } else {
+                    "🌙 Dark"
+                };
+                if ui
+                    .button(theme)
+                    .on_hover_text("Switch light / dark theme")
+                    .clicked()
+                {
+                    self.prefs.dark = !self.prefs.dark;
+                }
+                if ui.button("A+").on_hover_text("Bigger (Ctrl +)").clicked() {
+                    ui.ctx()
+                        .set_zoom_factor((ui.ctx().zoom_factor() + 0.1).min(3.0));
+                }
+                if ui.button("A−").on_hover_text("Smaller (Ctrl −)").clicked() {
+                    ui.ctx()
+                        .set_zoom_factor((ui.ctx().zoom_factor() - 0.1).max(0.5));
+                }
+            });
+        });
+    }
+
+    fn side_ui(&mut self, ui: &mut Ui, f: &Frame, out: &mut Vec<Command>) {
+        ui.horizontal(|ui| {
+            for (tab, name) in [
+                (Tab::Log, "Event log"),
+                (Tab::Plots, "Plots"),
+                (Tab::Inspect, "Inspect"),
+                (Tab::Policy, "Policy"),
+            ] {
+                ui.selectable_value(&mut self.prefs.tab, tab, name);
+            }
+        });
+        ui.separator();
+        let want_inspect = self.prefs.tab == Tab::Inspect;
+        if want_inspect != self.inspecting {
+            self.inspecting = want_inspect;
+            out.push(Command::SetInspect(want_inspect));
+        }
+        match self.prefs.tab {
+            Tab::Log => log::log_ui(ui, f, &mut self.log),
+            Tab::Plots => plots::plots_ui(ui, f),
+            Tab::Inspect => inspect::inspect_ui(ui, f, &mut self.inspect),
+            Tab::Policy => editor::editor_ui(ui, f, &mut self.editor, out),
+        }
+    }
+
+    fn help_ui(&mut self, ctx: &egui::Context) {
+        let mut open = self.help_open;
+        egui::Window::new("Help")
+            .open(&mut open)
+            .collapsible(false)
+            .show(ctx, |ui| {
+                ui.label("Click a node to crash, restart, pause or resume it.");
+                ui.label("Click the dot in the middle of a link to cut or heal it.");
+                ui.label("The ✂ Partition tool cuts a group of nodes off from the rest.");
+                ui.separator();
+                egui::Grid::new("keys").show(ui, |ui| {
+                    for (k, what) in timeline::SHORTCUTS {
+                        ui.monospace(*k);
+                        ui.label(*what);
+                        ui.end_row();
+                    }
+                });
+            });
+        self.help_open = open;
+    }
+}
+
+/// egui's fonts, with the monospace font (which has arrows and maths symbols: → ↔ ≠ −) as a
+/// fallback for proportional text.
+pub fn fonts() -> egui::FontDefinitions {
+    let mut defs = egui::FontDefinitions::default();
+    if let Some(family) = defs.families.get_mut(&egui::FontFamily::Proportional) {
+        family.insert(1, "Hack".to_owned());
+    }
+    defs
+}
+
+/// The run's headline numbers so far.
+fn report_strip_ui(ui: &mut Ui, f: &Frame) {
+    let r = &f.report;
+    ui.horizontal_wrapped(|ui| {
+        let item = |ui: &mut Ui, label: &str, value: String, color: Option<egui::Color32>| {
+            // One widget per item, so wrapping never separates a label from its value.
+            let mut job = egui::text::LayoutJob::default();
+            let style = ui.style().clone();
+            let weak = RichText::new(format!("{label} ")).weak();
+            weak.append_to(
+                &mut job,
+                &style,
+                egui::FontSelection::Default,
+                egui::Align::Center,
+            );
+            let mut t = RichText::new(value).strong().monospace();
+            if let Some(c) = color {
+                t = t.color(c);
+            }
+            t.append_to(
+                &mut job,
+                &style,
+                egui::FontSelection::Default,
+                egui::Align::Center,
+            );
+            ui.add(egui::Label::new(job).wrap_mode(egui::TextWrapMode::Extend));
+            ui.add_space(4.0);
+        };
+        let bad = |on: bool| on.then_some(palette::VERMILLION);
+        item(ui, "ops", r.ops.to_string(), None);
+        item(ui, "ok", r.ok.to_string(), None);
+        item(ui, "failed", r.failed.to_string(), bad(r.failed > 0));
+        item(ui, "unknown", r.unknown.to_string(), bad(r.unknown > 0));
+        item(
+            ui,
+            "availability",
+            format!("{:.3}", r.availability),
+            bad(r.availability < 0.999),
+        );
+        let stale_color = (r.stale_reads > 0).then_some(palette::PURPLE);
+        item(ui, "stale reads", r.stale_reads.to_string(), stale_color);
+        item(
+            ui,
+            "max lag",
+            cluster::fmt_ms(r.max_replication_lag_ms),
+            None,
+        );
+        item(
+            ui,
+            "divergent keys",
+            r.divergent_keys_at_end.to_string(),
+            None,
+        );
+    });
+}
+
+impl Drop for CapsimApp {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Command::Shutdown);
+        if let Some(h) = self.worker.take() {
+            let _ = h.join();
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! The policy editor: change a copy of the scenario with inline validation, apply it (the run
+//! restarts from t=0 with the same seed), and open or save scenario files.
+
+use super::worker::{Command, Frame};
+use crate::scenario::schema::{
+    Dist, LoadSpec, PolicySpec, RaftSpec, ReadFrom, ReadMode, Replication, Scenario,
+};
+use crate::scenario::{load, validate};
+use eframe::egui::{self, DragValue, RichText, Ui};
+use std::path::Path;
+use std::sync::Arc;
+
+#[derive(Default)]
+pub struct EditorState {
+    draft: Option<Scenario>,
+    /// The scenario the draft was made from; a new one from the worker resets the draft.
+    based_on: Option<Arc<Scenario>>,
+    pub path: String,
+    message: Option<(bool, String)>,
+}
+
+pub fn editor_ui(ui: &mut Ui, f: &Frame, st: &mut EditorState, out: &mut Vec<Command>) {
+    if st
+        .based_on
+        .as_ref()
+        .is_none_or(|b| !Arc::ptr_eq(b, &f.scenario))
+    {
+        st.based_on = Some(f.scenario.clone());
+        st.draft = Some((*f.scenario).clone());
+    }
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            let Some(draft) = st.draft.as_mut() else {
+                return;
+            };
+            ui.heading(&draft.title);
+            if !draft.description.is_empty() {
+                ui.label(RichText::new(&draft.description).weak());
+            }
+            egui::CollapsingHeader::new("Policy")
+                .default_open(true)
+                .show(ui, |ui| policy_ui(ui, draft));
+            egui::CollapsingHeader::new("Network")
+                .default_open(true)
+                .show(ui, |ui| network_ui(ui, draft));
+            egui::CollapsingHeader::new("Workload and run")
+                .default_open(true)
+                .show(ui, |ui| workload_ui(ui, draft));
+            ui.separator();
+            apply_ui(ui, f, st, out);
+            ui.separator();
+            file_ui(ui, f, st, out);
+        });
+}
+
+/// A labelled number field; the label also names it for screen readers and tests.
+fn number<T: egui::emath::Numeric>(ui: &mut Ui, label: &str, v: &mut T, speed: f64) {
+    ui.label(label);
+    ui.add(DragValue::new(v).speed(speed))
+        .accessible_name(label);
+    ui.end_row();
+}
+
+fn policy_ui(ui: &mut Ui, s: &mut Scenario) {
+    egui::Grid::new("policy").num_columns(2).show(ui, |ui| {
+        number(ui, "nodes", &mut s.nodes.count, 0.05);
+        match &mut s.policy {
+            PolicySpec::Leaderless(p) => {
+                ui.label("Leaderless quorums (Dynamo)");
+                ui.end_row();
+                number(ui, "replicas N", &mut p.replication_factor, 0.05);
+                number(ui, "read quorum R", &mut p.read_quorum, 0.05);
+                number(ui, "write quorum W", &mut p.write_quorum, 0.05);
+                number(ui, "request timeout ms", &mut p.request_timeout_ms, 1.0);
+            }
+            PolicySpec::SingleLeader(p) => {
+                ui.label("Single leader (log shipping)");
+                ui.end_row();
+                ui.label("replication");
+                ui.horizontal_wrapped(|ui| {
+                    let modes = [
+                        (Replication::NoAck, "acks=0"),
+                        (Replication::Async, "async (acks=1)"),
+                        (Replication::SemiSync, "semi-sync"),
+                        (Replication::Sync, "sync"),
+                        (Replication::InSync, "acks=all (ISR)"),
+                    ];
+                    for (mode, label) in modes {
+                        ui.radio_value(&mut p.replication, mode, label);
+                    }
+                });
+                ui.end_row();
+                ui.label("reads from");
+                ui.horizontal(|ui| {
+                    ui.radio_value(&mut p.read_from, ReadFrom::Leader, "leader");
+                    ui.radio_value(&mut p.read_from, ReadFrom::AnyReplica, "any replica");
+                });
+                ui.end_row();
+                ui.label("leader");
+                ui.text_edit_singleline(&mut p.leader)
+                    .accessible_name("leader");
+                ui.end_row();
+                number(ui, "resend interval ms", &mut p.resend_interval_ms, 1.0);
+            }
+            PolicySpec::Raft(p) => raft_ui(ui, p),
+        }
+    });
+}
+
+fn raft_ui(ui: &mut Ui, p: &mut RaftSpec) {
+    ui.label("Raft consensus");
+    ui.end_row();
+    number(
+        ui,
+        "election timeout min ms",
+        &mut p.election_timeout_min_ms,
+        1.0,
+    );
+    number(
+        ui,
+        "election timeout max ms",
+        &mut p.election_timeout_max_ms,
+        1.0,
+    );
+    number(ui, "heartbeat ms", &mut p.heartbeat_ms, 1.0);
+    ui.label("reads");
+    ui.horizontal(|ui| {
+        ui.radio_value(&mut p.read_mode, ReadMode::Log, "through the log");
+        ui.radio_value(&mut p.read_mode, ReadMode::ReadIndex, "read index");
+        ui.radio_value(&mut p.read_mode, ReadMode::Lease, "lease");
+    });
+    ui.end_row();
+    number(ui, "lease ms", &mut p.lease_ms, 1.0);
+}
+
+fn network_ui(ui: &mut Ui, s: &mut Scenario) {
+    egui::Grid::new("network").num_columns(2).show(ui, |ui| {
+        match &mut s.network.latency {
+            Dist::Exponential { mean_ms } => {
+                number(ui, "latency mean ms (exponential)", mean_ms, 0.1)
+            }
+            Dist::Constant(ms) => number(ui, "latency ms (constant)", ms, 0.1),
+            Dist::Normal { mean_ms, std_ms } => {
+                number(ui, "latency mean ms (normal)", mean_ms, 0.1);
+                number(ui, "latency std ms", std_ms, 0.1);
+            }
+            other => {
+                ui.label("latency");
+                ui.label(format!("{other:?} (edit in the file)"));
+                ui.end_row();
+            }
+        }
+        ui.label("loss");
+        ui.add(egui::Slider::new(&mut s.network.loss, 0.0..=1.0))
+            .accessible_name("loss");
+        ui.end_row();
+        ui.label("duplicate");
+        ui.add(egui::Slider::new(&mut s.network.duplicate, 0.0..=1.0))
+            .accessible_name("duplicate");
+        ui.end_row();
+    });
+}
+
+fn workload_ui(ui: &mut Ui, s: &mut Scenario) {
+    egui::Grid::new("workload").num_columns(2).show(ui, |ui| {
+        match &mut s.workload.load {
+            LoadSpec::ClosedLoop {
+                clients,
+                think_time_ms,
+            } => {
+                number(ui, "clients (closed loop)", clients, 0.1);
+                number(ui, "think time ms", think_time_ms, 0.5);
+            }
+            LoadSpec::OpenLoop {
+                rate_per_sec,
+                clients,
+            } => {
+                number(ui, "arrivals per second", rate_per_sec, 5.0);
+                number(ui, "clients (open loop)", clients, 0.1);
+            }
+        }
+        number(ui, "mix: read", &mut s.workload.mix.read, 0.01);
+        number(ui, "mix: write", &mut s.workload.mix.write, 0.01);
+        number(ui, "mix: delete", &mut s.workload.mix.delete, 0.01);
+        number(ui, "client timeout ms", &mut s.workload.timeout_ms, 1.0);
+        number(ui, "seed", &mut s.seed, 0.2);
+        if let Some(d) = &mut s.run.duration_ms {
+            number(ui, "duration ms", d, 10.0);
+        }
+    });
+}
+
+fn apply_ui(ui: &mut Ui, f: &Frame, st: &mut EditorState, out: &mut Vec<Command>) {
+    let Some(draft) = st.draft.clone() else {
+        return;
+    };
+    let check = validate::validate("edited scenario", &draft);
+    let changed = draft != *f.scenario;
+    match &check {
+        Ok(()) if changed => {
+            ui.label(
+                RichText::new("✔ valid — Apply restarts the run from t = 0")
+                    .color(super::palette::GREEN),
+            );
+        }
+        Ok(()) => {
+            ui.weak("no changes");
+        }
+        Err(e) => {
+            ui.label(RichText::new(format!("✖ {e}")).color(super::palette::VERMILLION));
+        }
+    }
+    ui.horizontal(|ui| {
+        let ok = check.is_ok() && changed;
+        if ui
+            .add_enabled(ok, egui::Button::new("Apply (restart from t = 0)"))
+            .on_hover_text("Same seed; your interventions are replayed at their times")
+            .clicked()
+        {
+            out.push(Command::Restart(Box::new(draft.clone())));
+        }
+        if ui
+            .add_enabled(changed, egui::Button::new("Revert"))
+            .clicked()
+        {
+            st.draft = Some((*f.scenario).clone());
+        }
+    });
+}
+
+/// The running scenario plus the session's interventions as scheduled faults.
+pub fn scenario_with_interventions(f: &Frame) -> (Scenario, usize) {
+    let mut s = (*f.scenario).clone();
+    let mut skipped = 0;
+    for iv in &f.interventions {
+        match iv.fault.to_spec() {
+            Some(fault) => s.faults.push(crate::scenario::schema::ScheduledFault {
+                at_ms: iv.at.as_ms(),
+                fault,
+                for_ms: None,
+            }),
+            None => skipped += 1,
+        }
+    }
+    (s, skipped)
+}
+
+fn file_ui(ui: &mut Ui, f: &Frame, st: &mut EditorState, out: &mut Vec<Command>) {
+    ui.label(RichText::new("Scenario file").strong());
+    ui.horizontal(|ui| {
+        ui.label("path");
+        ui.add(egui::TextEdit::singleline(&mut st.path).desired_width(220.0))
+            .accessible_name("scenario path");
+    });
+    ui.horizontal(|ui| {
+        if ui.button("Open").clicked() {
+            st.message = Some(match crate::io::read_scenario(Path::new(st.path.trim())) {
+                Ok(s) => {
+                    out.push(Command::Load(Box::new(s)));
+                    (true, format!("opened {}", st.path.trim()))
+                }
+                Err(e) => (false, e.to_string()),
+            });
+        }
+        if ui
+            .button("Save")
+            .on_hover_text("Saves the scenario with your interventions as scheduled faults")
+            .clicked()
+        {
+            st.message = Some(save(f, st.path.trim()));
+        }
+    });
+    if let Some((ok, msg)) = &st.message {
+        let color = if *ok {
+            super::palette::GREEN
+        } else {
+            super::palette::VERMILLION
+        };
+        ui.label(RichText::new(msg).color(color));
+    }
+}
+
+fn save(f: &Frame, path: &str) -> (bool, String) {
+    if path.is_empty() {
+        return (false, "type a file path first".into());
+    }
+    let (scenario, skipped) = scenario_with_interventions(f);
+    let text = load::to_string(&scenario);
+    match crate::io::write_atomic(Path::new(path), text.as_bytes()) {
+        Ok(()) if skipped > 0 => (
+            true,
+            format!("saved {path} ({skipped} heal-one-cut actions cannot be written as faults)"),
+        ),
+        Ok(()) => (true, format!("saved {path}")),
+        Err(e) => (false, format!("{path}: {e}")),
+    }
+}

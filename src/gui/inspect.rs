@@ -1,0 +1,129 @@
+//! Inspectors: what every node stores (with disagreements between replicas marked), and the
+//! client operations in progress.
+
+use super::palette;
+use super::worker::Frame;
+use crate::types::{Key, ValueId, Version};
+use eframe::egui::{self, RichText, Ui};
+use std::collections::BTreeMap;
+
+#[derive(Default)]
+pub struct InspectState {
+    pub only_divergent: bool,
+}
+
+const MAX_ROWS: usize = 300;
+
+/// `rows[key][node]`: what each node holds for each key.
+type Rows = BTreeMap<Key, Vec<Option<(Option<ValueId>, Version)>>>;
+
+fn rows(f: &Frame) -> Rows {
+    let n = f.stored.len();
+    let mut rows: Rows = BTreeMap::new();
+    for (node, values) in f.stored.iter().enumerate() {
+        for v in values {
+            rows.entry(v.key).or_insert_with(|| vec![None; n])[node] = Some((v.value, v.version));
+        }
+    }
+    rows
+}
+
+fn newest(cells: &[Option<(Option<ValueId>, Version)>]) -> Option<Version> {
+    cells.iter().flatten().map(|(_, ver)| *ver).max()
+}
+
+pub fn inspect_ui(ui: &mut Ui, f: &Frame, st: &mut InspectState) {
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            egui::CollapsingHeader::new(format!("Client operations in progress ({})", f.ops.len()))
+                .default_open(true)
+                .show(ui, |ui| ops_ui(ui, f));
+            egui::CollapsingHeader::new("Stored values per node")
+                .default_open(true)
+                .show(ui, |ui| store_ui(ui, f, st));
+        });
+}
+
+fn ops_ui(ui: &mut Ui, f: &Frame) {
+    if f.ops.is_empty() {
+        ui.weak("none");
+        return;
+    }
+    egui::Grid::new("ops").striped(true).show(ui, |ui| {
+        for h in ["op", "client", "request", "node", "waiting"] {
+            ui.strong(h);
+        }
+        ui.end_row();
+        for o in f.ops.iter().take(MAX_ROWS) {
+            ui.monospace(o.id.to_string());
+            ui.monospace(o.process.to_string());
+            let what = match o.value {
+                Some(v) => format!("{} k{} = {v}", o.kind.as_str(), o.key),
+                None => format!("{} k{}", o.kind.as_str(), o.key),
+            };
+            ui.monospace(what);
+            ui.monospace(o.node.to_string());
+            ui.monospace(super::cluster::fmt_ms(
+                f.now.since(o.invoked) as f64 / 1000.0,
+            ));
+            ui.end_row();
+        }
+    });
+}
+
+fn store_ui(ui: &mut Ui, f: &Frame, st: &mut InspectState) {
+    let rows = rows(f);
+    let divergent = |cells: &[Option<(Option<ValueId>, Version)>]| {
+        let mut held = cells.iter().flatten();
+        let first = held.next();
+        held.any(|c| Some(c) != first)
+    };
+    let n_div = rows.values().filter(|c| divergent(c)).count();
+    ui.horizontal_wrapped(|ui| {
+        ui.checkbox(&mut st.only_divergent, "only keys where replicas differ");
+        ui.label(format!("{} keys, {n_div} differ", rows.len()));
+    });
+    ui.weak("≠ marks a copy older than the newest one; — means the node holds no copy.");
+    egui::Grid::new("store").striped(true).show(ui, |ui| {
+        ui.strong("key");
+        for i in 0..f.stored.len() {
+            ui.strong(format!("n{}", i + 1));
+        }
+        ui.end_row();
+        let shown = rows
+            .iter()
+            .filter(|(_, c)| !st.only_divergent || divergent(c))
+            .take(MAX_ROWS);
+        for (key, cells) in shown {
+            ui.monospace(format!("k{key}"));
+            let top = newest(cells);
+            for cell in cells {
+                cell_ui(ui, *cell, top);
+            }
+            ui.end_row();
+        }
+    });
+}
+
+fn cell_ui(ui: &mut Ui, cell: Option<(Option<ValueId>, Version)>, newest: Option<Version>) {
+    match cell {
+        None => {
+            ui.weak("—");
+        }
+        Some((value, version)) => {
+            let text = super::text::value(value).replace("nothing", "∅");
+            if Some(version) < newest {
+                ui.label(
+                    RichText::new(format!("≠ {text}"))
+                        .monospace()
+                        .strong()
+                        .color(palette::VERMILLION),
+                )
+                .on_hover_text(format!("older copy (version {}.{})", version.0, version.1));
+            } else {
+                ui.monospace(text);
+            }
+        }
+    }
+}

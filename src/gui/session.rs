@@ -1,0 +1,411 @@
+//! A simulation session: the `Sim` plus everything needed to move through its time line —
+//! the user's interventions, periodic checkpoints, and the sampled plot series.
+//!
+//! Seeking back restores the latest checkpoint at or before the target (`Sim` is `Clone`) and
+//! re-runs deterministically, re-applying the interventions on the way. An intervention is keyed
+//! by the number of events processed before it (`after_steps`) and its time, so a replay applies
+//! it at exactly the same point even when other events share its timestamp. When a new
+//! intervention is added before later ones, the later ones lose their step key (the history after
+//! the new one differs) and are re-applied by time, like scheduled faults.
+
+use super::series::{SamplerState, Series};
+use crate::engine::{Fault, Options};
+use crate::scenario::Scenario;
+use crate::sim::Sim;
+use crate::trace::TraceEvent;
+use crate::types::{NodeId, SimTime};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Recent trace events kept for the event log.
+pub const RECENT_EVENTS: usize = 600;
+/// Most checkpoints kept; beyond this every other one is dropped and the spacing doubles.
+const MAX_CHECKPOINTS: usize = 48;
+/// Most protocol notes kept for the time line.
+const MAX_NOTES: usize = 5_000;
+
+/// A fault the user applied during the session.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Intervention {
+    pub at: SimTime,
+    /// Events processed before it was applied; `None` once the history before it has changed.
+    pub after_steps: Option<u64>,
+    pub fault: Fault,
+}
+
+#[derive(Clone, Debug)]
+struct Checkpoint {
+    steps: u64,
+    sim: Sim,
+    sampler: SamplerState,
+    series_len: usize,
+    notes_len: usize,
+    next_iv: usize,
+}
+
+/// A protocol note ("n2 became leader for term 3") with its time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NoteMark {
+    pub at: SimTime,
+    pub node: NodeId,
+    pub text: String,
+}
+
+pub struct Session {
+    pub sim: Sim,
+    /// The scenario as loaded or edited (the `Sim`'s copy may change through `Set` faults).
+    pub base: Arc<Scenario>,
+    /// Events processed since t=0.
+    pub steps: u64,
+    pub series: Series,
+    /// Changes whenever samples are dropped (so a viewer caching `series` by length knows).
+    pub series_generation: u64,
+    pub notes: Vec<NoteMark>,
+    pub interventions: Vec<Intervention>,
+    /// When the run ended, once it has (cleared when an intervention changes the future).
+    pub end: Option<SimTime>,
+    sampler: SamplerState,
+    next_iv: usize,
+    checkpoints: Vec<Checkpoint>,
+    checkpoint_every_us: u64,
+}
+
+pub fn sim_options() -> Options {
+    Options {
+        // Recorded events are drained after every batch; the session keeps the protocol notes.
+        record_trace: true,
+        recent_events: RECENT_EVENTS,
+        stream_history: true,
+    }
+}
+
+/// Most history events the viewer's engine keeps in memory: every checkpoint clones them, and
+/// the viewer's plots read the streamed history instead. (The trace and metrics do not depend on
+/// it.)
+const MAX_HISTORY_IN_MEMORY: u64 = 50_000;
+
+fn for_viewing(scenario: &Scenario) -> Scenario {
+    let mut s = scenario.clone();
+    s.run.history_limit = s.run.history_limit.min(MAX_HISTORY_IN_MEMORY);
+    s
+}
+
+impl Session {
+    pub fn new(scenario: Scenario) -> Session {
+        Session::with_interventions(scenario, Vec::new())
+    }
+
+    /// A fresh run of `scenario` that re-applies `interventions` at their times.
+    pub fn with_interventions(scenario: Scenario, mut interventions: Vec<Intervention>) -> Session {
+        let sim = Sim::new(&for_viewing(&scenario), &sim_options());
+        let run_ms = scenario.run.duration_ms.unwrap_or(10_000.0);
+        interventions
+            .iter_mut()
+            .for_each(|iv| iv.after_steps = None);
+        interventions.sort_by_key(|iv| iv.at);
+        let mut s = Session {
+            sampler: SamplerState::new(&sim),
+            sim,
+            base: Arc::new(scenario),
+            steps: 0,
+            series: Series::default(),
+            series_generation: 0,
+            notes: Vec::new(),
+            interventions,
+            end: None,
+            next_iv: 0,
+            checkpoints: Vec::new(),
+            checkpoint_every_us: ((run_ms * 1000.0 / 32.0) as u64).max(10_000),
+        };
+        s.push_checkpoint();
+        s
+    }
+
+    pub fn now(&self) -> SimTime {
+        self.sim.now()
+    }
+
+    /// Runs every event at or before `t` (applying interventions on the way), then moves the
+    /// clock to `t`. With a deadline it may stop early; returns whether it got there.
+    pub fn advance_to(&mut self, t: SimTime, deadline: Option<Instant>) -> bool {
+        let mut n = 0u32;
+        loop {
+            self.apply_due(t);
+            if self.sim.is_done() {
+                break;
+            }
+            match self.sim.next_event_time() {
+                Some(next) if next <= t => {}
+                Some(_) => break,
+                None => {
+                    self.sim.step(); // lets the engine notice the run is over
+                    break;
+                }
+            }
+            self.step_raw();
+            n += 1;
+            if n.is_multiple_of(4096) {
+                self.absorb_trace();
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return false;
+                }
+            }
+        }
+        self.absorb_trace();
+        self.settle_clock(t);
+        true
+    }
+
+    fn settle_clock(&mut self, t: SimTime) {
+        if self.sim.is_done() {
+            let now = self.sim.now();
+            self.sampler
+                .sample_until(&mut self.sim, now.saturating_add(1), &mut self.series);
+            self.end = Some(now);
+        } else if t != SimTime::MAX && self.sim.now() < t {
+            self.sampler
+                .sample_until(&mut self.sim, t.saturating_add(1), &mut self.series);
+            self.sim.run_until(t); // no events remain at or before t: this only moves the clock
+        }
+    }
+
+    /// Processes the next event (and interventions due before it). False at the end of the run.
+    pub fn step_one(&mut self) -> bool {
+        if self.sim.is_done() {
+            return false;
+        }
+        let Some(next) = self.sim.next_event_time() else {
+            self.sim.step();
+            self.settle_clock(SimTime::MAX);
+            return false;
+        };
+        self.apply_due(next);
+        let stepped = self.step_raw();
+        self.absorb_trace();
+        if self.sim.is_done() {
+            self.settle_clock(SimTime::MAX);
+        }
+        stepped
+    }
+
+    fn step_raw(&mut self) -> bool {
+        let Some(next) = self.sim.next_event_time() else {
+            return false;
+        };
+        self.maybe_checkpoint();
+        self.sampler
+            .sample_until(&mut self.sim, next, &mut self.series);
+        let stepped = self.sim.step();
+        if stepped {
+            self.steps += 1;
+        }
+        stepped
+    }
+
+    /// Applies the interventions due at this point, none later than `limit`.
+    fn apply_due(&mut self, limit: SimTime) {
+        while let Some(iv) = self.interventions.get(self.next_iv) {
+            let done = self.sim.is_done();
+            let due = iv.at <= limit
+                && match iv.after_steps {
+                    Some(k) => self.steps >= k,
+                    None => done || self.sim.next_event_time().is_none_or(|n| n > iv.at),
+                };
+            if !due {
+                return;
+            }
+            let (at, fault) = (iv.at, iv.fault.clone());
+            if !done && self.sim.now() < at {
+                self.sampler
+                    .sample_until(&mut self.sim, at.saturating_add(1), &mut self.series);
+                self.sim.run_until(at);
+            }
+            self.sim.apply(fault);
+            self.next_iv += 1;
+        }
+    }
+
+    /// Applies a fault now and records it as an intervention.
+    pub fn intervene(&mut self, fault: Fault) {
+        let (at, k) = (self.sim.now(), self.steps);
+        for iv in &mut self.interventions[self.next_iv..] {
+            iv.after_steps = None;
+        }
+        self.interventions.insert(
+            self.next_iv,
+            Intervention {
+                at,
+                after_steps: Some(k),
+                fault: fault.clone(),
+            },
+        );
+        // The future changes: later checkpoints and the known end are no longer true.
+        self.checkpoints.retain(|c| c.steps < k);
+        self.end = None;
+        self.sim.apply(fault);
+        self.next_iv += 1;
+        self.absorb_trace();
+        self.push_checkpoint();
+    }
+
+    /// Goes to simulated time `t`, backwards through a checkpoint when needed.
+    pub fn seek(&mut self, t: SimTime) {
+        self.rewind_for(t);
+        self.advance_to(t, None);
+    }
+
+    /// If `t` is in the past, goes back to the latest checkpoint at or before it (the caller
+    /// then advances to `t`, perhaps in slices).
+    pub fn rewind_for(&mut self, t: SimTime) {
+        if t < self.sim.now() {
+            let idx = self
+                .checkpoints
+                .iter()
+                .rposition(|c| c.sim.now() <= t)
+                .unwrap_or(0);
+            self.restore(idx);
+        }
+    }
+
+    /// Undoes the last event: replays from a checkpoint to one event earlier.
+    pub fn step_back(&mut self) {
+        let Some(target) = self.steps.checked_sub(1) else {
+            return;
+        };
+        let idx = self
+            .checkpoints
+            .iter()
+            .rposition(|c| c.steps <= target)
+            .unwrap_or(0);
+        self.restore(idx);
+        while self.steps < target && self.step_one() {}
+    }
+
+    fn restore(&mut self, idx: usize) {
+        self.checkpoints.truncate(idx + 1);
+        let c = &self.checkpoints[idx];
+        self.sim = c.sim.clone();
+        self.steps = c.steps;
+        self.sampler = c.sampler.clone();
+        self.series.truncate(c.series_len);
+        self.series_generation += 1;
+        self.notes.truncate(c.notes_len);
+        self.next_iv = c.next_iv;
+    }
+
+    fn maybe_checkpoint(&mut self) {
+        let Some(last) = self.checkpoints.last() else {
+            return self.push_checkpoint();
+        };
+        let far_in_time = self.sim.now().since(last.sim.now()) >= self.checkpoint_every_us;
+        let many_events = self.steps - last.steps >= 2_000_000;
+        if last.steps < self.steps && (far_in_time || many_events) {
+            self.push_checkpoint();
+        }
+    }
+
+    fn push_checkpoint(&mut self) {
+        self.checkpoints.push(Checkpoint {
+            steps: self.steps,
+            sim: self.sim.clone(),
+            sampler: self.sampler.clone(),
+            series_len: self.series.len(),
+            notes_len: self.notes.len(),
+            next_iv: self.next_iv,
+        });
+        if self.checkpoints.len() > MAX_CHECKPOINTS {
+            let mut i = 0;
+            self.checkpoints.retain(|_| {
+                i += 1;
+                i % 2 == 1
+            });
+            self.checkpoint_every_us *= 2;
+        }
+    }
+
+    /// Moves recorded trace events out of the engine, keeping the protocol notes.
+    fn absorb_trace(&mut self) {
+        for e in self.sim.drain_trace() {
+            if let TraceEvent::Note { node, text } = e.event
+                && self.notes.len() < MAX_NOTES
+            {
+                self.notes.push(NoteMark {
+                    at: e.at,
+                    node,
+                    text,
+                });
+            }
+        }
+    }
+
+    /// Steps until something worth stopping for happens; says what it was.
+    pub fn step_interesting(&mut self, deadline: Instant) -> String {
+        let mut n = 0u32;
+        loop {
+            let before = Counters::of(self);
+            if !self.step_one() {
+                return "the run is over".into();
+            }
+            if let Some(why) = before.what_changed(self) {
+                return why;
+            }
+            n += 1;
+            if n.is_multiple_of(1024) && Instant::now() >= deadline {
+                return format!("nothing notable in the next {n} events");
+            }
+        }
+    }
+}
+
+/// Counters whose change makes an event worth stopping at.
+struct Counters {
+    failed: u64,
+    unknown: u64,
+    stale: u64,
+    faults: usize,
+    notes: usize,
+}
+
+impl Counters {
+    fn of(s: &Session) -> Counters {
+        let m = s.sim.metrics();
+        Counters {
+            failed: m.failed,
+            unknown: m.unknown,
+            stale: m.stale.count,
+            faults: s.sim.applied_faults().len(),
+            notes: s.notes.len(),
+        }
+    }
+
+    fn what_changed(&self, s: &Session) -> Option<String> {
+        let now = Counters::of(s);
+        let m = s.sim.metrics();
+        if now.faults > self.faults {
+            let (_, f) = &s.sim.applied_faults()[now.faults - 1];
+            return Some(format!("fault: {}", super::text::fault(f)));
+        }
+        if now.stale > self.stale {
+            return Some(match m.stale.records.last() {
+                Some(r) => format!(
+                    "stale read: client {} read k{} and got {}",
+                    r.process,
+                    r.key,
+                    super::text::value(r.returned)
+                ),
+                None => "stale read".into(),
+            });
+        }
+        if now.notes > self.notes {
+            let n = &s.notes[now.notes - 1];
+            return Some(format!("{}: {}", n.node, n.text));
+        }
+        if now.failed > self.failed {
+            return Some("an operation failed".into());
+        }
+        if now.unknown > self.unknown {
+            return Some("an operation timed out (outcome unknown)".into());
+        }
+        None
+    }
+}

@@ -1,0 +1,393 @@
+//! The simulation thread. It owns the [`Session`] (and so the `Sim`), takes [`Command`]s from the
+//! UI over a channel, and publishes an immutable [`Frame`] after every change. The UI only ever
+//! reads the latest frame, so it never waits for the simulation.
+
+use super::series::Series;
+use super::session::{Intervention, NoteMark, Session};
+use crate::check::report::Report;
+use crate::check::stale::StaleRead;
+use crate::engine::view::{MessageInfo, NodeInfo, OpInfo};
+use crate::engine::{Fault, Phase};
+use crate::policy::StoredValue;
+use crate::scenario::Scenario;
+use crate::sim::Sim;
+use crate::trace::Stamped;
+use crate::types::{NodeId, SimTime};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How fast simulated time runs while playing.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Speed {
+    /// Simulated microseconds per real second.
+    SimUsPerSec(f64),
+    /// As fast as the machine can go.
+    Max,
+}
+
+impl Default for Speed {
+    fn default() -> Self {
+        Speed::SimUsPerSec(100_000.0)
+    }
+}
+
+pub enum Command {
+    Play,
+    Pause,
+    TogglePlay,
+    StepEvent,
+    StepBack,
+    StepInteresting,
+    SetSpeed(Speed),
+    Seek(SimTime),
+    Apply(Fault),
+    /// A new scenario from t=0 (interventions dropped).
+    Load(Box<Scenario>),
+    /// The edited scenario from t=0, re-applying the session's interventions by time.
+    Restart(Box<Scenario>),
+    /// Whether frames carry every node's stored values (for the inspector).
+    SetInspect(bool),
+    /// A copy of the simulation as it is now (tests and saving use it).
+    Snapshot(Sender<Box<Sim>>),
+    Shutdown,
+}
+
+/// Everything the UI draws, as of one moment of the simulation.
+#[derive(Clone, Debug)]
+pub struct Frame {
+    /// Commands processed so far (the UI counts those it sent).
+    pub acked: u64,
+    pub now: SimTime,
+    pub steps: u64,
+    pub phase: Phase,
+    pub playing: bool,
+    pub speed: Speed,
+    /// The end of the scrubber: the run's end once known, else its planned length.
+    pub horizon: SimTime,
+    pub scenario: Arc<Scenario>,
+    pub kinds: &'static [&'static str],
+    pub nodes: Vec<NodeInfo>,
+    pub messages: Vec<MessageInfo>,
+    pub ops: Vec<OpInfo>,
+    pub events: Vec<Stamped>,
+    pub stale_recent: Vec<StaleRead>,
+    /// Start times of stale reads (ms), for the time line.
+    pub stale_ms: Vec<f64>,
+    pub report: Report,
+    /// Shared between frames until it changes (it can hold many samples).
+    pub series: Arc<Series>,
+    pub blocked: Vec<(NodeId, NodeId)>,
+    pub cuts: Vec<(u32, Vec<(NodeId, NodeId)>)>,
+    pub faults: Vec<(SimTime, Fault)>,
+    pub interventions: Vec<Intervention>,
+    pub notes: Vec<NoteMark>,
+    /// `stored[node]`, only while the inspector is open.
+    pub stored: Vec<Vec<StoredValue>>,
+    /// What the last command did ("stopped at: stale read ...").
+    pub status: String,
+    /// A seek is still running (in slices, so the worker keeps answering).
+    pub busy: bool,
+}
+
+/// Where the worker leaves the latest frame for the UI.
+pub type FrameSlot = Arc<Mutex<Arc<Frame>>>;
+
+/// Most in-flight messages put in a frame (the view cannot show more anyway).
+const MAX_FRAME_MESSAGES: usize = 3_000;
+const TICK: Duration = Duration::from_millis(16);
+
+pub struct Worker {
+    session: Session,
+    playing: bool,
+    speed: Speed,
+    inspect: bool,
+    acked: u64,
+    status: String,
+    carry_us: f64,
+    /// Where an unfinished seek is going.
+    seeking: Option<SimTime>,
+    /// Counts sessions (a load or restart starts a new one).
+    session_id: u64,
+    /// The last published series, with the (session, generation, length) it was copied at.
+    series_cache: std::cell::RefCell<((u64, u64, usize), Arc<Series>)>,
+    repaint: Box<dyn Fn() + Send>,
+    slot: FrameSlot,
+}
+
+impl Worker {
+    pub fn new(scenario: Scenario, repaint: Box<dyn Fn() + Send>) -> (Worker, FrameSlot) {
+        let session = Session::new(scenario);
+        let mut w = Worker {
+            session,
+            playing: false,
+            speed: Speed::default(),
+            inspect: false,
+            acked: 0,
+            status: String::new(),
+            carry_us: 0.0,
+            seeking: None,
+            session_id: 0,
+            series_cache: Default::default(),
+            repaint,
+            slot: Arc::new(Mutex::new(Arc::new(placeholder()))),
+        };
+        w.publish();
+        let slot = w.slot.clone();
+        (w, slot)
+    }
+
+    /// The thread's main loop: commands, then (while playing) one tick of simulated time.
+    pub fn run(mut self, rx: Receiver<Command>) {
+        let mut last = Instant::now();
+        loop {
+            let wait = if self.seeking.is_some() {
+                Duration::ZERO
+            } else if self.playing {
+                TICK
+            } else {
+                Duration::from_secs(1)
+            };
+            let mut changed = false;
+            match rx.recv_timeout(wait) {
+                Ok(cmd) => {
+                    changed = true;
+                    if !self.handle(cmd) {
+                        return;
+                    }
+                    while let Ok(cmd) = rx.try_recv() {
+                        if !self.handle(cmd) {
+                            return;
+                        }
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+            let dt = last.elapsed().as_secs_f64().min(0.25);
+            last = Instant::now();
+            if let Some(t) = self.seeking {
+                let deadline = Instant::now() + Duration::from_millis(30);
+                if self.session.advance_to(t, Some(deadline)) {
+                    self.seeking = None;
+                }
+                changed = true;
+            } else if self.playing {
+                self.tick(dt);
+                changed = true;
+            }
+            if changed {
+                self.publish();
+            }
+        }
+    }
+
+    /// One slice of play: simulated time advances by speed × real time (at most ~30 ms of work).
+    fn tick(&mut self, dt_s: f64) {
+        let deadline = Some(Instant::now() + Duration::from_millis(30));
+        let s = &mut self.session;
+        match self.speed {
+            Speed::Max => {
+                s.advance_to(SimTime::MAX, deadline);
+            }
+            Speed::SimUsPerSec(rate) => {
+                self.carry_us += rate * dt_s;
+                let whole = self.carry_us.floor();
+                self.carry_us -= whole;
+                let target = s.now().saturating_add(whole as u64);
+                if !s.advance_to(target, deadline) {
+                    self.carry_us = 0.0; // the machine cannot keep up: do not pile up a debt
+                }
+            }
+        }
+        if s.sim.is_done() {
+            self.playing = false;
+            self.status = "the run is over".into();
+        }
+    }
+
+    /// Finishes an unfinished seek before a command that depends on where the run is.
+    fn finish_seek(&mut self) {
+        if let Some(t) = self.seeking.take() {
+            self.session.advance_to(t, None);
+        }
+    }
+
+    /// Handles one command; false means stop the thread.
+    fn handle(&mut self, cmd: Command) -> bool {
+        self.acked += 1;
+        match &cmd {
+            // Pausing stops a long seek where it is; a new seek replaces it; a new run or
+            // closing the window makes it moot.
+            Command::Pause
+            | Command::TogglePlay
+            | Command::Load(_)
+            | Command::Restart(_)
+            | Command::Shutdown => self.seeking = None,
+            Command::Seek(_) | Command::SetSpeed(_) | Command::SetInspect(_) => {}
+            _ => self.finish_seek(),
+        }
+        let s = &mut self.session;
+        match cmd {
+            Command::Play => self.playing = !s.sim.is_done(),
+            Command::Pause => self.playing = false,
+            Command::TogglePlay => self.playing = !self.playing && !s.sim.is_done(),
+            Command::StepEvent => {
+                self.playing = false;
+                s.step_one();
+            }
+            Command::StepBack => {
+                self.playing = false;
+                s.step_back();
+            }
+            Command::StepInteresting => {
+                self.playing = false;
+                let why = s.step_interesting(Instant::now() + Duration::from_secs(2));
+                self.status = format!("stopped at: {why}");
+            }
+            Command::SetSpeed(speed) => self.speed = speed,
+            Command::Seek(t) => {
+                s.rewind_for(t);
+                self.seeking = Some(t);
+            }
+            Command::Apply(f) => {
+                self.status = format!("applied: {}", super::text::fault(&f));
+                s.intervene(f);
+            }
+            Command::Load(scenario) => {
+                self.playing = false;
+                self.session = Session::new(*scenario);
+                self.session_id += 1;
+                self.status = "scenario loaded".into();
+            }
+            Command::Restart(scenario) => {
+                self.playing = false;
+                let keep = if scenario.nodes.count == s.base.nodes.count {
+                    s.interventions.clone()
+                } else {
+                    Vec::new()
+                };
+                self.session = Session::with_interventions(*scenario, keep);
+                self.session_id += 1;
+                self.status = "restarted from t=0 with the edited scenario".into();
+            }
+            Command::SetInspect(on) => self.inspect = on,
+            Command::Snapshot(reply) => {
+                let _ = reply.send(Box::new(s.sim.clone()));
+            }
+            Command::Shutdown => return false,
+        }
+        true
+    }
+
+    fn publish(&mut self) {
+        let frame = Arc::new(self.frame());
+        if let Ok(mut slot) = self.slot.lock() {
+            *slot = frame;
+        }
+        (self.repaint)();
+    }
+
+    /// The plot series for a frame: copied only when samples were added or dropped.
+    fn series_for_frame(&self) -> Arc<Series> {
+        let s = &self.session;
+        let key = (self.session_id, s.series_generation, s.series.len());
+        let mut cache = self.series_cache.borrow_mut();
+        if cache.0 != key {
+            *cache = (key, Arc::new(s.series.clone()));
+        }
+        cache.1.clone()
+    }
+
+    fn frame(&self) -> Frame {
+        let s = &self.session;
+        let sim = &s.sim;
+        let m = sim.metrics();
+        let planned = s.base.run.duration_ms.unwrap_or(1000.0) + s.base.run.drain_ms;
+        let horizon = s
+            .end
+            .unwrap_or_else(|| SimTime::from_ms(planned).max(sim.now()));
+        let mut messages = sim.messages();
+        messages.truncate(MAX_FRAME_MESSAGES);
+        let recs = &m.stale.records;
+        Frame {
+            acked: self.acked,
+            now: sim.now(),
+            steps: s.steps,
+            phase: sim.phase(),
+            playing: self.playing,
+            speed: self.speed,
+            horizon,
+            scenario: s.base.clone(),
+            kinds: sim.message_kinds(),
+            nodes: sim.nodes_info(),
+            messages,
+            ops: sim.ops_in_progress(),
+            events: sim.recent_events(),
+            stale_recent: recs[recs.len().saturating_sub(300)..].to_vec(),
+            stale_ms: recs.iter().map(|r| r.invoke_us as f64 / 1000.0).collect(),
+            report: sim.report(0.0),
+            series: self.series_for_frame(),
+            blocked: sim.blocked_links(),
+            cuts: sim.cuts(),
+            faults: sim.applied_faults().to_vec(),
+            interventions: s.interventions.clone(),
+            notes: s.notes.clone(),
+            stored: if self.inspect {
+                (0..sim.node_count())
+                    .map(|n| sim.stored(NodeId(n as u16)))
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            status: self.status.clone(),
+            busy: self.seeking.is_some(),
+        }
+    }
+}
+
+/// The frame shown before the worker's first one arrives (never drawn in practice).
+fn placeholder() -> Frame {
+    let scenario = Scenario::default();
+    Frame {
+        acked: 0,
+        now: SimTime::ZERO,
+        steps: 0,
+        phase: Phase::Running,
+        playing: false,
+        speed: Speed::default(),
+        horizon: SimTime::ZERO,
+        scenario: Arc::new(scenario),
+        kinds: &[],
+        nodes: Vec::new(),
+        messages: Vec::new(),
+        ops: Vec::new(),
+        events: Vec::new(),
+        stale_recent: Vec::new(),
+        stale_ms: Vec::new(),
+        report: Report::default(),
+        series: Arc::default(),
+        blocked: Vec::new(),
+        cuts: Vec::new(),
+        faults: Vec::new(),
+        interventions: Vec::new(),
+        notes: Vec::new(),
+        stored: Vec::new(),
+        status: String::new(),
+        busy: false,
+    }
+}
+
+/// Starts the worker thread; returns the command sender, the frame slot and the thread handle.
+pub fn spawn(
+    scenario: Scenario,
+    repaint: Box<dyn Fn() + Send>,
+) -> (Sender<Command>, FrameSlot, std::thread::JoinHandle<()>) {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let (worker, slot) = Worker::new(scenario, repaint);
+    let handle = std::thread::Builder::new()
+        .name("capsim-sim".into())
+        .spawn(move || worker.run(rx))
+        .expect("spawning the simulation thread");
+    (tx, slot, handle)
+}

@@ -1,0 +1,362 @@
+//! The real UI driven through egui_kittest: clicks and keys go through the same widgets a user
+//! touches, and each test checks the engine state the worker thread ends up with.
+//!
+//! These tests need no display: kittest runs egui headless. Only `renders_the_cluster_view`
+//! needs a GPU adapter (software Vulkan is fine); without one it says so and skips, unless
+//! CAPSIM_REQUIRE_DISPLAY=1 makes that a failure.
+#![cfg(feature = "gui")]
+
+use capsim::engine::Fault;
+use capsim::engine::node::NodeStatus;
+use capsim::gui::session::sim_options;
+use capsim::gui::{CapsimApp, Prefs};
+use capsim::scenario::Scenario;
+use capsim::scenario::schema::PolicySpec;
+use capsim::sim::Sim;
+use capsim::types::{NodeId, SimTime};
+use eframe::egui;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn lesson() -> Scenario {
+    capsim::io::read_scenario(std::path::Path::new("scenarios/quorum-partition.ron")).unwrap()
+}
+
+fn harness(prefs: Prefs) -> Harness<'static, CapsimApp> {
+    let app = CapsimApp::new(&egui::Context::default(), lesson(), prefs);
+    let mut h = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .build_ui_state(|ui, app: &mut CapsimApp| app.ui_root(ui), app);
+    h.run_steps(2);
+    h
+}
+
+/// Lets the worker handle what the UI sent, then returns its simulation.
+fn engine(h: &mut Harness<'_, CapsimApp>) -> Box<Sim> {
+    h.run_steps(1);
+    let app = h.state_mut();
+    assert!(app.wait_for_worker(WAIT), "the worker did not answer");
+    let sim = app.snapshot(WAIT).expect("snapshot");
+    h.run_steps(2); // draw the new frame
+    sim
+}
+
+fn click(h: &mut Harness<'_, CapsimApp>, label: &str) {
+    h.get_by_label(label).click();
+    h.run_steps(2);
+}
+
+/// Clicks a widget that may be scrolled out of view first.
+fn click_below(h: &mut Harness<'_, CapsimApp>, label: &str) {
+    h.get_by_label(label).scroll_to_me();
+    h.run_steps(30); // let the scroll animation finish before clicking where the widget is
+    click(h, label);
+}
+
+#[test]
+fn step_button_and_arrow_key_process_exactly_one_event_each() {
+    let mut h = harness(Prefs::default());
+    click(&mut h, "Step ▶");
+    click(&mut h, "Step ▶");
+    h.key_press(egui::Key::ArrowRight);
+    let sim = engine(&mut h);
+    let mut expected = Sim::new(&lesson(), &sim_options());
+    for _ in 0..3 {
+        expected.step();
+    }
+    assert_eq!(sim.trace_hash(), expected.trace_hash());
+    assert_eq!(sim.now(), expected.now());
+    // ← undoes one.
+    h.key_press(egui::Key::ArrowLeft);
+    let back = engine(&mut h);
+    let mut two = Sim::new(&lesson(), &sim_options());
+    two.step();
+    two.step();
+    assert_eq!(back.trace_hash(), two.trace_hash());
+}
+
+#[test]
+fn space_plays_and_pauses() {
+    let mut h = harness(Prefs::default());
+    click(&mut h, "max");
+    h.key_press(egui::Key::Space);
+    h.run_steps(1);
+    let start = Instant::now();
+    while h.state_mut().frame().now < SimTime::from_ms(100.0) {
+        assert!(
+            start.elapsed() < WAIT,
+            "playing did not advance the simulation"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    h.key_press(egui::Key::Space);
+    let paused = engine(&mut h);
+    assert!(!h.state_mut().frame().playing);
+    std::thread::sleep(Duration::from_millis(50));
+    let later = engine(&mut h);
+    assert!(paused.now() >= SimTime::from_ms(100.0));
+    assert_eq!(
+        paused.trace_hash(),
+        later.trace_hash(),
+        "paused means no events"
+    );
+}
+
+#[test]
+fn clicking_a_node_crashes_and_restarts_it() {
+    let mut h = harness(Prefs::default());
+    click(&mut h, "n2");
+    click(&mut h, "Crash n2");
+    let sim = engine(&mut h);
+    assert_eq!(sim.nodes_info()[1].status, NodeStatus::Crashed);
+    assert_eq!(
+        sim.applied_faults().last().map(|f| &f.1),
+        Some(&Fault::Crash(NodeId(1)))
+    );
+    click(&mut h, "n2");
+    click(&mut h, "Restart n2");
+    assert_eq!(engine(&mut h).nodes_info()[1].status, NodeStatus::Up);
+}
+
+#[test]
+fn clicking_a_link_cuts_and_heals_it() {
+    let mut h = harness(Prefs::default());
+    click(&mut h, "link n1–n3");
+    click(&mut h, "Cut both ways");
+    let sim = engine(&mut h);
+    assert_eq!(
+        sim.blocked_links(),
+        vec![(NodeId(0), NodeId(2)), (NodeId(2), NodeId(0))]
+    );
+    let cut = sim.cuts()[0].0;
+    click(&mut h, "link n1–n3");
+    click(&mut h, &format!("Heal this link (cut #{cut})"));
+    assert!(engine(&mut h).blocked_links().is_empty());
+    click(&mut h, "link n2–n4");
+    click(&mut h, "Cut n4 → n2 only");
+    assert_eq!(engine(&mut h).blocked_links(), vec![(NodeId(3), NodeId(1))]);
+}
+
+#[test]
+fn partition_tool_cuts_a_group_off_and_heal_all_undoes_it() {
+    let mut h = harness(Prefs::default());
+    click(&mut h, "✂ Partition tool");
+    click(&mut h, "n1");
+    click(&mut h, "n2");
+    click(&mut h, "Partition group | rest");
+    let sim = engine(&mut h);
+    // n1,n2 against n3,n4,n5: 2 x 3 pairs, both ways.
+    assert_eq!(sim.blocked_links().len(), 12);
+    assert!(!sim.blocked_links().contains(&(NodeId(0), NodeId(1))));
+    click(&mut h, "Heal all");
+    assert!(engine(&mut h).blocked_links().is_empty());
+}
+
+#[test]
+fn seeking_back_with_the_scrubber_replays_clicked_faults() {
+    let mut h = harness(Prefs::default());
+    let seek = |h: &mut Harness<'_, CapsimApp>, ms: f64| {
+        h.get_by_label("time").set_value_accesskit(ms);
+        h.run_steps(2);
+    };
+    seek(&mut h, 1500.0);
+    click(&mut h, "n3");
+    click(&mut h, "Crash n3");
+    seek(&mut h, 3000.0);
+    let forward = engine(&mut h);
+    assert_eq!(forward.now(), SimTime::from_ms(3000.0));
+    seek(&mut h, 1000.0);
+    let back = engine(&mut h);
+    assert_eq!(back.now(), SimTime::from_ms(1000.0));
+    assert_eq!(
+        back.nodes_info()[2].status,
+        NodeStatus::Up,
+        "before the crash"
+    );
+    seek(&mut h, 3000.0);
+    let again = engine(&mut h);
+    assert_eq!(again.nodes_info()[2].status, NodeStatus::Crashed);
+    assert_eq!(again.trace_hash(), forward.trace_hash());
+}
+
+#[test]
+fn editing_the_read_quorum_validates_and_restarts_the_run() {
+    let mut h = harness(Prefs::default());
+    h.get_by_label("time").set_value_accesskit(2500.0);
+    h.run_steps(2);
+    click(&mut h, "Policy");
+    h.get_by_role_and_label(egui::accesskit::Role::SpinButton, "read quorum R")
+        .set_value_accesskit(9.0);
+    h.run_steps(2);
+    assert!(
+        h.query_by_label_contains("read_quorum").is_some(),
+        "R > N is reported"
+    );
+    h.get_by_role_and_label(egui::accesskit::Role::SpinButton, "read quorum R")
+        .set_value_accesskit(1.0);
+    h.run_steps(2);
+    click(&mut h, "Apply (restart from t = 0)");
+    let sim = engine(&mut h);
+    let PolicySpec::Leaderless(p) = &sim.scenario().policy else {
+        panic!("the lesson is leaderless");
+    };
+    assert_eq!((p.read_quorum, p.write_quorum), (1, 2));
+    assert_eq!(sim.now(), SimTime::ZERO, "the run restarted");
+    assert!(
+        h.state_mut().frame().series.is_empty(),
+        "the plots restarted too"
+    );
+    assert_eq!(sim.scenario().seed, lesson().seed);
+}
+
+#[test]
+fn renders_the_cluster_view() {
+    let renderer = std::panic::catch_unwind(egui_kittest::wgpu::WgpuTestRenderer::new);
+    let Ok(renderer) = renderer else {
+        if std::env::var("CAPSIM_REQUIRE_DISPLAY").is_ok_and(|v| v == "1") {
+            panic!("no GPU adapter (CAPSIM_REQUIRE_DISPLAY=1)");
+        }
+        eprintln!("skipping renders_the_cluster_view: no GPU adapter for wgpu");
+        return;
+    };
+    let app = CapsimApp::new(&egui::Context::default(), lesson(), Prefs::default());
+    let mut h = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .renderer(renderer)
+        .build_ui_state(|ui, app: &mut CapsimApp| app.ui_root(ui), app);
+    // Faults clicked at t = 0, before any event: the picture depends on the GUI, not on how the
+    // policies behave (which other work changes), yet shows cut links and every node status.
+    h.run_steps(2);
+    click(&mut h, "✂ Partition tool");
+    click(&mut h, "n1");
+    click(&mut h, "n2");
+    click(&mut h, "Partition group | rest");
+    click(&mut h, "n4");
+    click(&mut h, "Pause n4");
+    click(&mut h, "n5");
+    click(&mut h, "Crash n5");
+    click(&mut h, "link n3–n4");
+    click(&mut h, "Cut n3 → n4 only");
+    engine(&mut h);
+    h.remove_cursor();
+    h.run_steps(3);
+    let image = h.render().expect("render");
+    assert_eq!((image.width(), image.height()), (1280, 800));
+    let first = image.get_pixel(0, 0);
+    let distinct = image.pixels().filter(|p| *p != first).count();
+    assert!(distinct > 1280 * 800 / 20, "the window is not blank");
+    h.snapshot("cluster_faults_at_0");
+}
+
+#[test]
+fn every_symbol_the_ui_uses_has_a_glyph() {
+    // Every non-ASCII character in src/gui (kept in sync by the check below).
+    let symbols = "µ·×–—…←→↔↛∅−≠⏭⏮⏸▲▶▼◀◆☀★✂✔✖🌙";
+    let mut sources = String::new();
+    for entry in std::fs::read_dir("src/gui").unwrap() {
+        sources += &std::fs::read_to_string(entry.unwrap().path()).unwrap();
+    }
+    for c in sources.chars().filter(|c| !c.is_ascii()) {
+        assert!(symbols.contains(c), "add {c:?} to this test's list");
+    }
+    let h = harness(Prefs::default());
+    for family in [egui::FontFamily::Proportional, egui::FontFamily::Monospace] {
+        let font = egui::FontId::new(14.0, family);
+        for c in symbols.chars() {
+            let ok = h.ctx.fonts_mut(|f| f.has_glyph(&font, c));
+            assert!(ok, "no glyph for {c:?} in {:?}", font.family);
+        }
+    }
+}
+
+#[test]
+fn policy_tab_saves_interventions_and_opens_files() {
+    let dir = std::env::temp_dir().join(format!("capsim-gui-save-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("saved.ron");
+    let mut h = harness(Prefs::default());
+    h.get_by_label("time").set_value_accesskit(1200.0);
+    h.run_steps(2);
+    click(&mut h, "n4");
+    click(&mut h, "Pause n4");
+    engine(&mut h);
+    click(&mut h, "Policy");
+    h.get_by_label("scenario path").scroll_to_me();
+    h.run_steps(30);
+    h.get_by_label("scenario path").focus();
+    h.run_steps(1);
+    h.get_by_label("scenario path")
+        .type_text(path.to_str().unwrap());
+    h.run_steps(2);
+    click_below(&mut h, "Save");
+    let saved = capsim::io::read_scenario(&path).expect("the saved file loads and validates");
+    let last = saved.faults.last().expect("the pause was saved");
+    assert_eq!(last.at_ms, 1200.0);
+    assert_eq!(Fault::from_spec(&last.fault), Fault::Pause(NodeId(3)));
+    assert_eq!(saved.faults.len(), lesson().faults.len() + 1);
+
+    // Opening it starts over from t = 0 and the saved pause now happens on its own.
+    click_below(&mut h, "Open");
+    h.get_by_label("time").set_value_accesskit(1300.0);
+    h.run_steps(2);
+    let sim = engine(&mut h);
+    assert_eq!(sim.nodes_info()[3].status, NodeStatus::Paused);
+    assert_eq!(sim.scenario().faults.len(), saved.faults.len());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn projector_controls_zoom_and_switch_theme() {
+    let mut h = harness(Prefs::default());
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Plus);
+    h.run_steps(2);
+    click(&mut h, "A+");
+    assert!(h.ctx.zoom_factor() > 1.15, "Ctrl + and A+ both zoom in");
+    assert_eq!(
+        h.state().prefs.zoom,
+        h.ctx.zoom_factor(),
+        "the zoom is remembered"
+    );
+    click(&mut h, "☀ Light");
+    assert!(!h.state().prefs.dark);
+    assert_eq!(h.ctx.theme(), egui::Theme::Light);
+    click(&mut h, "🌙 Dark");
+    assert_eq!(h.ctx.theme(), egui::Theme::Dark);
+}
+
+#[test]
+fn event_log_marks_stale_reads() {
+    let path = std::path::Path::new("scenarios/quorum-partition-one.ron");
+    let scenario = capsim::io::read_scenario(path).unwrap();
+    let app = CapsimApp::new(&egui::Context::default(), scenario, Prefs::default());
+    let mut h = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .build_ui_state(|ui, app: &mut CapsimApp| app.ui_root(ui), app);
+    h.run_steps(2);
+    h.get_by_label("time").set_value_accesskit(4000.0);
+    let sim = engine(&mut h);
+    let recent = h.state_mut().frame().stale_recent.clone();
+    assert!(
+        sim.metrics().stale.count > 0,
+        "R=W=1 under a partition reads stale data"
+    );
+    let lines: Vec<String> = h
+        .query_all_by_label_contains("(stale!)")
+        .filter_map(|n| n.value())
+        .collect();
+    assert!(!lines.is_empty());
+    // Each marked read is one the stale-read checker recorded, with the value it returned.
+    for text in lines {
+        let recorded = recent.iter().any(|r| {
+            let value = r.returned.map_or("nothing".into(), |v| v.to_string());
+            text.contains(&format!(
+                "client {} read k{} → {value} (stale!)",
+                r.process, r.key
+            ))
+        });
+        assert!(recorded, "{text}");
+    }
+}
