@@ -174,10 +174,10 @@ impl<P: FromScenario> Engine<P> {
             .iter()
             .find(|c| NodeId::parse(&c.node) == Some(id))
         {
-            clock = Clock {
-                skew_us: libm::round(c.skew_ms * 1000.0) as i64,
-                drift_ppm: libm::round(c.drift_ppm) as i64,
-            };
+            clock = Clock::new(
+                libm::round(c.skew_ms * 1000.0) as i64,
+                libm::round(c.drift_ppm) as i64,
+            );
         }
         Node {
             id,

@@ -623,8 +623,9 @@ impl<P: FromScenario> Engine<P> {
                 })
             }
             Fault::ClockDrift { node, drift_ppm } => {
-                let old =
-                    std::mem::replace(&mut self.nodes[node.index()].clock.drift_ppm, *drift_ppm);
+                let clock = &mut self.nodes[node.index()].clock;
+                let old = clock.drift_ppm;
+                clock.set_drift(self.now, *drift_ppm);
                 self.trace_fault(FaultEvent::ClockDrift {
                     node: *node,
                     drift_ppm: *drift_ppm,
