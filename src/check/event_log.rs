@@ -1,0 +1,467 @@
+//! Metrics of the event-log lessons, fed by the `EventLog` policy's structured notes: read-model
+//! lag, divergence of a dual-written index vs CDC-derived ones, projection snapshots and rebuilds,
+//! log compaction, and the copies of an erased user's data that linger after the request.
+
+use crate::types::{Key, NodeId, SimTime, ValueId};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What an event-log node reports; each one is a trace note too (`Display`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogNote {
+    CommandRejected {
+        key: Key,
+        reason: &'static str,
+    },
+    /// The write side appended an event; `value` is what the key's current state answers now.
+    Appended {
+        offset: u64,
+        key: Key,
+        value: Option<ValueId>,
+        event: &'static str,
+    },
+    /// A projection applied the event at `offset`; `value` is what its read model answers now.
+    ProjectionApplied {
+        offset: u64,
+        key: Key,
+        value: Option<ValueId>,
+    },
+    /// The dual-written index stored `value` for `key`.
+    IndexWritten {
+        key: Key,
+        value: Option<ValueId>,
+    },
+    /// The application crashed after writing the database, before writing the index.
+    DualWriteLost {
+        pending: u32,
+    },
+    SnapshotTaken {
+        offset: u64,
+    },
+    /// A projection starts rebuilding its read model: from `from_offset` (exclusive), taken from
+    /// `source` ("own snapshot", "scratch", "initial snapshot").
+    RebuildStarted {
+        from_offset: u64,
+        source: &'static str,
+    },
+    RebuildDone {
+        entries_replayed: u64,
+    },
+    ErasureRequested {
+        user: Key,
+        crypto: bool,
+    },
+    KeyShredded {
+        user: Key,
+    },
+    /// How many copies of `user`'s data this node holds at `place` now.
+    Copies {
+        user: Key,
+        place: &'static str,
+        count: u32,
+    },
+    Compacted {
+        records_removed: u64,
+        tombstones_purged: u64,
+    },
+}
+
+impl std::fmt::Display for LogNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LogNote::CommandRejected { key, reason } => {
+                write!(f, "command on aggregate {key} rejected: {reason}")
+            }
+            LogNote::Appended {
+                offset, key, event, ..
+            } => write!(f, "event {offset} appended: {key} {event}"),
+            LogNote::ProjectionApplied { offset, key, .. } => {
+                write!(f, "projection applied event {offset} (aggregate {key})")
+            }
+            LogNote::IndexWritten { key, .. } => write!(f, "dual write: index entry {key} set"),
+            LogNote::DualWriteLost { pending } => {
+                write!(
+                    f,
+                    "{pending} index writes lost: crashed between the two writes"
+                )
+            }
+            LogNote::SnapshotTaken { offset } => write!(f, "snapshot taken at event {offset}"),
+            LogNote::RebuildStarted {
+                from_offset,
+                source,
+            } => write!(
+                f,
+                "rebuilding the read model from {source} after event {from_offset}"
+            ),
+            LogNote::RebuildDone { entries_replayed } => {
+                write!(f, "read model rebuilt, {entries_replayed} events replayed")
+            }
+            LogNote::ErasureRequested { user, crypto } => write!(
+                f,
+                "erasure of user {user} requested ({})",
+                if *crypto {
+                    "crypto-shredding"
+                } else {
+                    "tombstone"
+                }
+            ),
+            LogNote::KeyShredded { user } => {
+                write!(f, "user {user}'s key deleted: their events are unreadable")
+            }
+            LogNote::Copies { user, place, count } => {
+                write!(f, "{count} copies of user {user}'s data in the {place}")
+            }
+            LogNote::Compacted {
+                records_removed,
+                tombstones_purged,
+            } => write!(
+                f,
+                "log compacted: {records_removed} records removed, {tombstones_purged} tombstones purged"
+            ),
+        }
+    }
+}
+
+/// One erasure request and how its copies went.
+#[derive(Clone, Debug, Default)]
+struct Erasure {
+    requested_us: u64,
+    crypto: bool,
+    shredded: bool,
+    copies_max: u64,
+    erased_us: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct EventLogTracker {
+    active: bool,
+    appended_us: Vec<u64>,
+    events_appended: u64,
+    commands_rejected: u64,
+    /// Per projection, the highest offset applied (lag counts each event's first application).
+    applied_high: BTreeMap<NodeId, u64>,
+    lag_max_us: Option<u64>,
+    db: BTreeMap<Key, Option<ValueId>>,
+    dual: Option<BTreeMap<Key, Option<ValueId>>>,
+    dual_divergent: BTreeSet<Key>,
+    dual_divergent_max: u64,
+    cdc: BTreeMap<NodeId, BTreeMap<Key, Option<ValueId>>>,
+    cdc_divergent: BTreeSet<(NodeId, Key)>,
+    cdc_divergent_max: u64,
+    dual_writes_lost: u64,
+    snapshots_taken: u64,
+    rebuild_started: BTreeMap<NodeId, u64>,
+    rebuilds: u64,
+    rebuild_max_us: Option<u64>,
+    entries_replayed: u64,
+    compactions: u64,
+    records_removed: u64,
+    tombstones_purged: u64,
+    copies: BTreeMap<(Key, NodeId, &'static str), u32>,
+    erasures: BTreeMap<Key, Erasure>,
+}
+
+impl EventLogTracker {
+    pub fn on_note(&mut self, node: NodeId, note: &LogNote, now: SimTime) {
+        self.active = true;
+        match *note {
+            LogNote::CommandRejected { .. } => self.commands_rejected += 1,
+            LogNote::Appended {
+                offset, key, value, ..
+            } => self.appended(offset, key, value, now),
+            LogNote::ProjectionApplied { offset, key, value } => {
+                self.projected(node, offset, key, value, now)
+            }
+            LogNote::IndexWritten { key, value } => self.index_written(key, value),
+            LogNote::DualWriteLost { pending } => self.dual_writes_lost += pending as u64,
+            LogNote::SnapshotTaken { .. } => self.snapshots_taken += 1,
+            LogNote::RebuildStarted { .. } => {
+                self.rebuilds += 1;
+                self.rebuild_started.insert(node, now.0);
+            }
+            LogNote::RebuildDone { entries_replayed } => {
+                self.entries_replayed += entries_replayed;
+                if let Some(start) = self.rebuild_started.remove(&node) {
+                    let took = now.0 - start;
+                    self.rebuild_max_us = Some(self.rebuild_max_us.unwrap_or(0).max(took));
+                }
+            }
+            LogNote::ErasureRequested { user, crypto } => {
+                let e = Erasure {
+                    requested_us: now.0,
+                    crypto,
+                    ..Erasure::default()
+                };
+                self.erasures.insert(user, e);
+                self.recount(user, now);
+            }
+            LogNote::KeyShredded { user } => {
+                if let Some(e) = self.erasures.get_mut(&user) {
+                    e.shredded = true;
+                }
+                self.recount(user, now);
+            }
+            LogNote::Copies { user, place, count } => {
+                self.copies.insert((user, node, place), count);
+                self.recount(user, now);
+            }
+            LogNote::Compacted {
+                records_removed,
+                tombstones_purged,
+            } => {
+                self.compactions += 1;
+                self.records_removed += records_removed;
+                self.tombstones_purged += tombstones_purged;
+            }
+        }
+    }
+
+    fn appended(&mut self, offset: u64, key: Key, value: Option<ValueId>, now: SimTime) {
+        self.events_appended += 1;
+        let i = offset.saturating_sub(1) as usize;
+        if self.appended_us.len() <= i {
+            self.appended_us.resize(i + 1, now.0);
+        }
+        self.appended_us[i] = now.0;
+        self.db.insert(key, value);
+        self.check_dual(key);
+        let nodes: Vec<NodeId> = self.cdc.keys().copied().collect();
+        for n in nodes {
+            self.check_cdc(n, key);
+        }
+    }
+
+    fn projected(
+        &mut self,
+        node: NodeId,
+        offset: u64,
+        key: Key,
+        value: Option<ValueId>,
+        t: SimTime,
+    ) {
+        let high = self.applied_high.entry(node).or_insert(0);
+        if offset > *high {
+            *high = offset;
+            if let Some(at) = self.appended_us.get(offset.saturating_sub(1) as usize) {
+                let lag = t.0.saturating_sub(*at);
+                self.lag_max_us = Some(self.lag_max_us.unwrap_or(0).max(lag));
+            }
+        }
+        if !self.cdc.contains_key(&node) {
+            self.cdc.insert(node, BTreeMap::new());
+            let keys: Vec<Key> = self.db.keys().copied().collect();
+            keys.into_iter().for_each(|k| self.check_cdc(node, k));
+        }
+        if let Some(m) = self.cdc.get_mut(&node) {
+            m.insert(key, value);
+        }
+        self.check_cdc(node, key);
+    }
+
+    fn index_written(&mut self, key: Key, value: Option<ValueId>) {
+        if self.dual.is_none() {
+            self.dual = Some(BTreeMap::new());
+            let keys: Vec<Key> = self.db.keys().copied().collect();
+            keys.into_iter().for_each(|k| self.check_dual(k));
+        }
+        if let Some(d) = self.dual.as_mut() {
+            d.insert(key, value);
+        }
+        self.check_dual(key);
+    }
+
+    fn db_value(&self, key: Key) -> Option<ValueId> {
+        self.db.get(&key).copied().flatten()
+    }
+
+    fn check_dual(&mut self, key: Key) {
+        let Some(d) = &self.dual else { return };
+        let differs = d.get(&key).copied().flatten() != self.db_value(key);
+        set_membership(&mut self.dual_divergent, key, differs);
+        self.dual_divergent_max = self
+            .dual_divergent_max
+            .max(self.dual_divergent.len() as u64);
+    }
+
+    fn check_cdc(&mut self, node: NodeId, key: Key) {
+        let Some(m) = self.cdc.get(&node) else { return };
+        let differs = m.get(&key).copied().flatten() != self.db_value(key);
+        set_membership(&mut self.cdc_divergent, (node, key), differs);
+        self.cdc_divergent_max = self.cdc_divergent_max.max(self.cdc_divergent.len() as u64);
+    }
+
+    /// Readable copies of `user`'s data right now (none once their key is shredded).
+    pub fn lingering_copies(&self, user: Key) -> u64 {
+        // Once the key is gone the log's records are ciphertext nobody can read; what was
+        // derived from them in plaintext (read models, snapshots, indexes) still counts.
+        let shredded = self.erasures.get(&user).is_some_and(|e| e.shredded);
+        self.copies
+            .range((user, NodeId(0), "")..)
+            .take_while(|((u, _, _), _)| *u == user)
+            .filter(|((_, _, place), _)| !(shredded && *place == "log"))
+            .map(|(_, c)| *c as u64)
+            .sum()
+    }
+
+    fn recount(&mut self, user: Key, now: SimTime) {
+        let copies = self.lingering_copies(user);
+        let Some(e) = self.erasures.get_mut(&user) else {
+            return;
+        };
+        e.copies_max = e.copies_max.max(copies);
+        e.erased_us = match (copies, e.erased_us) {
+            (0, None) => Some(now.0),
+            (0, done) => done,
+            // A copy came back (e.g. a rebuild from an old snapshot): not erased after all.
+            (_, _) => None,
+        };
+    }
+
+    /// Divergent items of the dual-written index now, if there is one.
+    pub fn dual_write_divergent_items(&self) -> Option<u64> {
+        self.dual.as_ref().map(|_| self.dual_divergent.len() as u64)
+    }
+
+    /// Divergent (consumer, item) pairs of the CDC-derived read models now.
+    pub fn cdc_divergent_items(&self) -> Option<u64> {
+        (!self.cdc.is_empty()).then_some(self.cdc_divergent.len() as u64)
+    }
+
+    pub fn report(&self, now: SimTime) -> EventLogReport {
+        if !self.active {
+            return EventLogReport::default();
+        }
+        let ms = |us: u64| us as f64 / 1000.0;
+        let some_if = |b: bool, v: u64| b.then_some(v);
+        let tomb: Vec<&Erasure> = self.erasures.values().filter(|e| !e.crypto).collect();
+        let crypto: Vec<&Erasure> = self.erasures.values().filter(|e| e.crypto).collect();
+        let lingering_now: u64 = self
+            .erasures
+            .iter()
+            .filter(|(_, e)| !e.crypto)
+            .map(|(u, _)| self.lingering_copies(*u))
+            .sum();
+        let dual = self.dual.is_some();
+        let cdc = !self.cdc.is_empty();
+        let rebuilt = self.rebuilds > 0;
+        let compacted = self.compactions > 0;
+        EventLogReport {
+            events_appended: Some(self.events_appended),
+            commands_rejected: Some(self.commands_rejected),
+            read_model_lag_ms_max: self.lag_max_us.map(ms),
+            dual_write_divergent_items: self.dual_write_divergent_items(),
+            dual_write_divergent_items_max: some_if(dual, self.dual_divergent_max),
+            dual_writes_lost: some_if(dual, self.dual_writes_lost),
+            cdc_divergent_items: self.cdc_divergent_items(),
+            cdc_divergent_items_max: some_if(cdc, self.cdc_divergent_max),
+            snapshots_taken: some_if(self.snapshots_taken > 0 || rebuilt, self.snapshots_taken),
+            rebuilds: some_if(rebuilt, self.rebuilds),
+            rebuild_ms: self.rebuild_max_us.map(ms),
+            entries_replayed: some_if(rebuilt, self.entries_replayed),
+            compactions: some_if(compacted, self.compactions),
+            records_removed: some_if(compacted, self.records_removed),
+            tombstones_purged: some_if(compacted, self.tombstones_purged),
+            lingering_copies_max: (!tomb.is_empty())
+                .then(|| tomb.iter().map(|e| e.copies_max).max().unwrap_or(0)),
+            lingering_copies_at_end: (!tomb.is_empty()).then_some(lingering_now),
+            erased_after_ms: erased_after(&tomb, now),
+            crypto_erased_after_ms: erased_after(&crypto, now),
+        }
+    }
+}
+
+fn set_membership<T: Ord>(set: &mut BTreeSet<T>, item: T, member: bool) {
+    if member {
+        set.insert(item);
+    } else {
+        set.remove(&item);
+    }
+}
+
+/// The longest time from request to no readable copy; `NEVER_ERASED_MS` if some copy remains.
+fn erased_after(erasures: &[&Erasure], _now: SimTime) -> Option<f64> {
+    if erasures.is_empty() {
+        return None;
+    }
+    let mut worst = 0.0f64;
+    for e in erasures {
+        match e.erased_us {
+            Some(at) => worst = worst.max((at.saturating_sub(e.requested_us)) as f64 / 1000.0),
+            None => return Some(NEVER_ERASED_MS),
+        }
+    }
+    Some(worst)
+}
+
+/// `erased_after_ms` when a readable copy is still left at the end of the run.
+pub const NEVER_ERASED_MS: f64 = -1.0;
+
+/// The event-log fields of the report; each is left out where it does not apply.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct EventLogReport {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events_appended: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commands_rejected: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_model_lag_ms_max: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dual_write_divergent_items: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dual_write_divergent_items_max: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dual_writes_lost: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cdc_divergent_items: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cdc_divergent_items_max: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshots_taken: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rebuilds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rebuild_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entries_replayed: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compactions: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub records_removed: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tombstones_purged: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lingering_copies_max: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lingering_copies_at_end: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub erased_after_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crypto_erased_after_ms: Option<f64>,
+}
+
+impl EventLogReport {
+    /// Every field present (at 0): the names `expect` blocks may use.
+    pub fn all_fields() -> EventLogReport {
+        EventLogReport {
+            events_appended: Some(0),
+            commands_rejected: Some(0),
+            read_model_lag_ms_max: Some(0.0),
+            dual_write_divergent_items: Some(0),
+            dual_write_divergent_items_max: Some(0),
+            dual_writes_lost: Some(0),
+            cdc_divergent_items: Some(0),
+            cdc_divergent_items_max: Some(0),
+            snapshots_taken: Some(0),
+            rebuilds: Some(0),
+            rebuild_ms: Some(0.0),
+            entries_replayed: Some(0),
+            compactions: Some(0),
+            records_removed: Some(0),
+            tombstones_purged: Some(0),
+            lingering_copies_max: Some(0),
+            lingering_copies_at_end: Some(0),
+            erased_after_ms: Some(0.0),
+            crypto_erased_after_ms: Some(0.0),
+        }
+    }
+}
