@@ -54,6 +54,10 @@ pub enum LogNote {
     KeyShredded {
         user: Key,
     },
+    /// A projection learnt that `user`'s key is gone and dropped what it derived from it.
+    PlaintextDropped {
+        user: Key,
+    },
     /// How many copies of `user`'s data this node holds at `place` now.
     Copies {
         user: Key,
@@ -108,6 +112,12 @@ impl std::fmt::Display for LogNote {
             LogNote::KeyShredded { user } => {
                 write!(f, "user {user}'s key deleted: their events are unreadable")
             }
+            LogNote::PlaintextDropped { user } => {
+                write!(
+                    f,
+                    "dropped what the read model derived from user {user}'s events"
+                )
+            }
             LogNote::Copies { user, place, count } => {
                 write!(f, "{count} copies of user {user}'s data in the {place}")
             }
@@ -121,6 +131,9 @@ impl std::fmt::Display for LogNote {
         }
     }
 }
+
+/// The name of a compensating event in `LogNote::Appended`.
+pub const COMPENSATED: &str = "compensated";
 
 /// One erasure request and how its copies went.
 #[derive(Clone, Debug, Default)]
@@ -138,6 +151,7 @@ pub struct EventLogTracker {
     appended_us: Vec<u64>,
     events_appended: u64,
     commands_rejected: u64,
+    compensating_events: u64,
     /// Per projection, the highest offset applied (lag counts each event's first application).
     applied_high: BTreeMap<NodeId, u64>,
     lag_max_us: Option<u64>,
@@ -167,8 +181,14 @@ impl EventLogTracker {
         match *note {
             LogNote::CommandRejected { .. } => self.commands_rejected += 1,
             LogNote::Appended {
-                offset, key, value, ..
-            } => self.appended(offset, key, value, now),
+                offset,
+                key,
+                value,
+                event,
+            } => {
+                self.compensating_events += u64::from(event == COMPENSATED);
+                self.appended(offset, key, value, now)
+            }
             LogNote::ProjectionApplied { offset, key, value } => {
                 self.projected(node, offset, key, value, now)
             }
@@ -199,7 +219,15 @@ impl EventLogTracker {
                 if let Some(e) = self.erasures.get_mut(&user) {
                     e.shredded = true;
                 }
+                // The write side's state no longer holds the user: nor should any index.
+                self.appended_state(user, None);
                 self.recount(user, now);
+            }
+            LogNote::PlaintextDropped { user } => {
+                if let Some(m) = self.cdc.get_mut(&node) {
+                    m.insert(user, None);
+                }
+                self.check_cdc(node, user);
             }
             LogNote::Copies { user, place, count } => {
                 self.copies.insert((user, node, place), count);
@@ -223,6 +251,11 @@ impl EventLogTracker {
             self.appended_us.resize(i + 1, now.0);
         }
         self.appended_us[i] = now.0;
+        self.appended_state(key, value);
+    }
+
+    /// The write side's state of `key` is now `value`: re-check every index entry for it.
+    fn appended_state(&mut self, key: Key, value: Option<ValueId>) {
         self.db.insert(key, value);
         self.check_dual(key);
         let nodes: Vec<NodeId> = self.cdc.keys().copied().collect();
@@ -348,6 +381,7 @@ impl EventLogTracker {
         EventLogReport {
             events_appended: Some(self.events_appended),
             commands_rejected: Some(self.commands_rejected),
+            compensating_events: Some(self.compensating_events),
             read_model_lag_ms_max: self.lag_max_us.map(ms),
             dual_write_divergent_items: self.dual_write_divergent_items(),
             dual_write_divergent_items_max: some_if(dual, self.dual_divergent_max),
@@ -404,6 +438,8 @@ pub struct EventLogReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub commands_rejected: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub compensating_events: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub read_model_lag_ms_max: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dual_write_divergent_items: Option<u64>,
@@ -445,6 +481,7 @@ impl EventLogReport {
         EventLogReport {
             events_appended: Some(0),
             commands_rejected: Some(0),
+            compensating_events: Some(0),
             read_model_lag_ms_max: Some(0.0),
             dual_write_divergent_items: Some(0),
             dual_write_divergent_items_max: Some(0),

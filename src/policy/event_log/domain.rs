@@ -46,7 +46,7 @@ impl EventBody {
             EventBody::Deposited(_) => "deposited",
             EventBody::Withdrew(_) => "withdrew",
             EventBody::MistakenDebit(_) => "mistaken debit",
-            EventBody::Compensated { .. } => "compensated",
+            EventBody::Compensated { .. } => crate::check::event_log::COMPENSATED,
             EventBody::ItemAdded(_) => "item added",
             EventBody::ItemRemoved(_) => "item removed",
             EventBody::CheckedOut => "checked out",

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Debug, Default)]
 struct Rebuilding {
+    source: &'static str,
     /// The log end when the rebuild learned it; done once the model has caught up with it.
     target: Option<u64>,
     replayed: u64,
@@ -31,6 +32,8 @@ pub struct Projection {
     // Durable: the latest snapshot (offset, model), and whether this node ever ran.
     snapshot: Option<(u64, BTreeMap<Key, Aggregate>)>,
     started_before: bool,
+    /// The last finished rebuild: where it started from and how many events it replayed.
+    last_rebuild: Option<(&'static str, u64)>,
     shredded: BTreeSet<Key>,
     copies_reported: BTreeMap<(Key, &'static str), u32>,
 }
@@ -55,6 +58,7 @@ impl Projection {
             since_snapshot: 0,
             snapshot: None,
             started_before: false,
+            last_rebuild: None,
             shredded: BTreeSet::new(),
             copies_reported: BTreeMap::new(),
         }
@@ -66,6 +70,11 @@ impl Projection {
     /// The next offset this projection will apply (everything before it is in the model).
     pub fn next_offset(&self) -> u64 {
         self.next
+    }
+    /// The last finished rebuild: its source ("its own snapshot", "scratch", "the write side's
+    /// snapshot") and how many events it replayed.
+    pub fn last_rebuild(&self) -> Option<(&'static str, u64)> {
+        self.last_rebuild
     }
     pub fn snapshot_offset(&self) -> Option<u64> {
         self.snapshot.as_ref().map(|s| s.0)
@@ -105,7 +114,10 @@ impl Projection {
             _ => (0, "scratch"),
         };
         self.next = from_offset + 1;
-        self.rebuilding = Some(Rebuilding::default());
+        self.rebuilding = Some(Rebuilding {
+            source,
+            ..Rebuilding::default()
+        });
         note(
             ctx,
             LogNote::RebuildStarted {
@@ -167,7 +179,7 @@ impl Projection {
                 log_end,
                 shredded,
             } if !self.awaiting_snapshot => {
-                self.forget_shredded(&shredded);
+                self.forget_shredded(ctx, &shredded);
                 for e in events.iter() {
                     if e.offset >= self.next {
                         self.apply(ctx, cfg, e);
@@ -185,13 +197,15 @@ impl Projection {
     }
 
     /// A user's key is gone: the plaintext this read model derived from their events must go too.
-    fn forget_shredded(&mut self, shredded: &[Key]) {
-        for user in shredded {
-            if self.shredded.insert(*user) {
-                self.model.remove(user);
+    fn forget_shredded(&mut self, ctx: &mut C<'_, '_>, shredded: &[Key]) {
+        for &user in shredded {
+            if self.shredded.insert(user) {
+                self.model.remove(&user);
                 if let Some((_, snapshot)) = self.snapshot.as_mut() {
-                    snapshot.remove(user);
+                    snapshot.remove(&user);
                 }
+                note(ctx, LogNote::PlaintextDropped { user });
+                ctx.applied(user, None, version(self.next.saturating_sub(1)));
             }
         }
     }
@@ -232,6 +246,7 @@ impl Projection {
         let target = *r.target.get_or_insert(log_end);
         if self.next > target {
             let entries_replayed = r.replayed;
+            self.last_rebuild = Some((r.source, entries_replayed));
             self.rebuilding = None;
             note(ctx, LogNote::RebuildDone { entries_replayed });
         }

@@ -20,6 +20,8 @@ pub struct Writer {
     /// When the cleaner first saw each tombstone (offset -> µs), for `delete_retention_ms`.
     tombstone_cleaned_us: BTreeMap<u64, u64>,
     shredded: BTreeSet<Key>,
+    /// Users whose erasure was requested (by either method): their commands are refused.
+    erased: BTreeSet<Key>,
     mistakes_done: BTreeSet<usize>,
     erasures_done: BTreeSet<usize>,
     /// Compensations decided but not yet appended (offset, amount, key, due µs).
@@ -110,7 +112,7 @@ impl Writer {
     ) -> OpResult {
         let cmd = command_for(cfg.spec.domain, v);
         let current = self.state.get(&key).cloned().unwrap_or_default();
-        if self.shredded.contains(&key) {
+        if self.erased.contains(&key) {
             let reason = "this user's data was erased";
             note(ctx, LogNote::CommandRejected { key, reason });
             return OpResult::Failed(FailReason::Rejected);
@@ -274,6 +276,7 @@ impl Writer {
             return;
         };
         self.erasures_done.insert(i);
+        self.erased.insert(e.user);
         let crypto = e.method == ErasureMethod::CryptoShred;
         note(
             ctx,
