@@ -5,6 +5,7 @@
 use crate::types::{Key, NodeId, SimTime, ValueId};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// What an event-log node reports; each one is a trace note too (`Display`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,6 +26,12 @@ pub enum LogNote {
         offset: u64,
         key: Key,
         value: Option<ValueId>,
+    },
+    /// A projection's read model was replaced wholesale (restart, own snapshot, or the write
+    /// side's snapshot): it now holds exactly these entries and reflects the log up to `upto`.
+    ReadModelLoaded {
+        upto: u64,
+        values: Arc<[(Key, Option<ValueId>)]>,
     },
     /// The dual-written index stored `value` for `key`.
     IndexWritten {
@@ -83,6 +90,11 @@ impl std::fmt::Display for LogNote {
                 write!(f, "projection applied event {offset} (aggregate {key})")
             }
             LogNote::IndexWritten { key, .. } => write!(f, "dual write: index entry {key} set"),
+            LogNote::ReadModelLoaded { upto, values } => write!(
+                f,
+                "read model loaded: {} aggregates, up to event {upto}",
+                values.len()
+            ),
             LogNote::DualWriteLost { pending } => {
                 write!(
                     f,
@@ -193,6 +205,7 @@ impl EventLogTracker {
                 self.projected(node, offset, key, value, now)
             }
             LogNote::IndexWritten { key, value } => self.index_written(key, value),
+            LogNote::ReadModelLoaded { ref values, .. } => self.loaded(node, values),
             LogNote::DualWriteLost { pending } => self.dual_writes_lost += pending as u64,
             LogNote::SnapshotTaken { .. } => self.snapshots_taken += 1,
             LogNote::RebuildStarted { .. } => {
@@ -289,6 +302,13 @@ impl EventLogTracker {
             m.insert(key, value);
         }
         self.check_cdc(node, key);
+    }
+
+    fn loaded(&mut self, node: NodeId, values: &[(Key, Option<ValueId>)]) {
+        self.cdc.insert(node, values.iter().copied().collect());
+        self.cdc_divergent.retain(|(n, _)| *n != node);
+        let keys: Vec<Key> = self.db.keys().copied().collect();
+        keys.into_iter().for_each(|k| self.check_cdc(node, k));
     }
 
     fn index_written(&mut self, key: Key, value: Option<ValueId>) {

@@ -114,6 +114,7 @@ impl Projection {
             _ => (0, "scratch"),
         };
         self.next = from_offset + 1;
+        self.note_loaded(ctx, from_offset);
         self.rebuilding = Some(Rebuilding {
             source,
             ..Rebuilding::default()
@@ -170,6 +171,7 @@ impl Projection {
                 // The log position the snapshot corresponds to: continue right after it, so no
                 // change is missed and none is applied twice.
                 self.next = upto + 1;
+                self.note_loaded(ctx, upto);
                 self.report_copies(ctx, cfg);
                 self.fetch(ctx, cfg);
             }
@@ -194,6 +196,11 @@ impl Projection {
             }
             _ => {}
         }
+    }
+
+    fn note_loaded(&self, ctx: &mut C<'_, '_>, upto: u64) {
+        let values = self.model.iter().map(|(k, a)| (*k, a.last_value)).collect();
+        note(ctx, LogNote::ReadModelLoaded { upto, values });
     }
 
     /// A user's key is gone: the plaintext this read model derived from their events must go too.
