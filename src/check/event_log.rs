@@ -293,8 +293,9 @@ impl EventLogTracker {
                 self.lag_max_us = Some(self.lag_max_us.unwrap_or(0).max(lag));
             }
         }
-        if !self.cdc.contains_key(&node) {
-            self.cdc.insert(node, BTreeMap::new());
+        if let std::collections::btree_map::Entry::Vacant(slot) = self.cdc.entry(node) {
+            // A projection seen for the first time holds nothing yet: compare every key.
+            slot.insert(BTreeMap::new());
             let keys: Vec<Key> = self.db.keys().copied().collect();
             keys.into_iter().for_each(|k| self.check_cdc(node, k));
         }
