@@ -241,3 +241,44 @@ fn event_log_runs_are_deterministic() {
         assert_eq!(run(), run());
     }
 }
+
+#[test]
+fn a_poll_interval_set_mid_run_slows_the_read_model() {
+    let with_set = CQRS.replace(
+        "run: (",
+        r#"faults: [(at_ms: 1000.0, fault: Set("policy.poll_interval_ms", 900.0))], run: ("#,
+    );
+    let lag = |text: &str| {
+        let mut e = engine(text);
+        e.run_to_end();
+        e.report(0.0).event_log.read_model_lag_ms_max.unwrap()
+    };
+    // Before: n3 (400 ms) bounds the lag; after the set, n2 polls every 900 ms too.
+    assert!(lag(&with_set) > 800.0, "{}", lag(&with_set));
+    assert!(lag(CQRS) < 800.0);
+}
+
+#[test]
+fn impossible_event_log_settings_are_reported_with_their_field() {
+    let bad = [
+        (r#"writer: "n9""#, "policy.writer"),
+        (r#"dual_write_index: Some("n1")"#, "policy.dual_write_index"),
+        ("poll_interval_ms: 0.0", "policy.poll_interval_ms"),
+        ("fetch_max: 0", "policy.fetch_max"),
+        (
+            r#"projections: [(node: "n1")]"#,
+            "policy.projections[0].node",
+        ),
+        (
+            "erasures: [(at_ms: -1.0, user: 1, method: Tombstone)]",
+            "policy.erasures[0].at_ms",
+        ),
+    ];
+    for (field, path) in bad {
+        let text = format!("(nodes: (count: 3), policy: EventLog(({field})))");
+        let err = capsim::scenario::from_str("bad.ron", &text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(path), "{field}: {err}");
+    }
+}

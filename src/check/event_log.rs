@@ -523,3 +523,131 @@ impl EventLogReport {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const N1: NodeId = NodeId(0);
+    const N2: NodeId = NodeId(1);
+    const N3: NodeId = NodeId(2);
+
+    fn at(ms: u64) -> SimTime {
+        SimTime(ms * 1000)
+    }
+
+    fn appended(t: &mut EventLogTracker, offset: u64, key: Key, v: u64, ms: u64) {
+        let value = Some(ValueId(v));
+        let note = LogNote::Appended {
+            offset,
+            key,
+            value,
+            event: "deposited",
+        };
+        t.on_note(N1, &note, at(ms));
+    }
+
+    #[test]
+    fn lag_counts_the_first_application_only() {
+        let mut t = EventLogTracker::default();
+        appended(&mut t, 1, 7, 1, 10);
+        let applied = LogNote::ProjectionApplied {
+            offset: 1,
+            key: 7,
+            value: Some(ValueId(1)),
+        };
+        t.on_note(N2, &applied, at(40));
+        // A replay after a restart is not lag.
+        t.on_note(N2, &applied, at(5000));
+        assert_eq!(t.report(at(5000)).read_model_lag_ms_max, Some(30.0));
+        assert_eq!(t.cdc_divergent_items(), Some(0));
+    }
+
+    #[test]
+    fn an_index_entry_behind_the_database_diverges_until_rewritten() {
+        let mut t = EventLogTracker::default();
+        appended(&mut t, 1, 7, 1, 0);
+        appended(&mut t, 2, 7, 2, 1);
+        let write = |v| LogNote::IndexWritten {
+            key: 7,
+            value: Some(ValueId(v)),
+        };
+        t.on_note(N3, &write(2), at(5));
+        t.on_note(N3, &write(1), at(6)); // the older write arrives last
+        assert_eq!(t.dual_write_divergent_items(), Some(1));
+        t.on_note(N3, &write(2), at(7));
+        assert_eq!(t.dual_write_divergent_items(), Some(0));
+        assert_eq!(t.report(at(7)).dual_write_divergent_items_max, Some(1));
+    }
+
+    #[test]
+    fn erasure_is_done_when_the_last_readable_copy_goes() {
+        let mut t = EventLogTracker::default();
+        let copies = |place, count| LogNote::Copies {
+            user: 3,
+            place,
+            count,
+        };
+        t.on_note(N1, &copies("log", 5), at(0));
+        t.on_note(N2, &copies("read model", 1), at(0));
+        t.on_note(
+            N1,
+            &LogNote::ErasureRequested {
+                user: 3,
+                crypto: false,
+            },
+            at(100),
+        );
+        t.on_note(N2, &copies("read model", 0), at(150));
+        assert_eq!(t.report(at(150)).erased_after_ms, Some(NEVER_ERASED_MS));
+        t.on_note(N1, &copies("log", 0), at(900));
+        let r = t.report(at(900));
+        assert_eq!(r.erased_after_ms, Some(800.0));
+        assert_eq!(r.lingering_copies_max, Some(6));
+        assert_eq!(r.lingering_copies_at_end, Some(0));
+        assert_eq!(r.crypto_erased_after_ms, None);
+    }
+
+    #[test]
+    fn shredding_hides_the_log_but_not_derived_plaintext() {
+        let mut t = EventLogTracker::default();
+        t.on_note(
+            N1,
+            &LogNote::Copies {
+                user: 4,
+                place: "log",
+                count: 9,
+            },
+            at(0),
+        );
+        t.on_note(
+            N2,
+            &LogNote::Copies {
+                user: 4,
+                place: "read model",
+                count: 1,
+            },
+            at(0),
+        );
+        t.on_note(
+            N1,
+            &LogNote::ErasureRequested {
+                user: 4,
+                crypto: true,
+            },
+            at(100),
+        );
+        t.on_note(N1, &LogNote::KeyShredded { user: 4 }, at(100));
+        assert_eq!(t.lingering_copies(4), 1);
+        t.on_note(
+            N2,
+            &LogNote::Copies {
+                user: 4,
+                place: "read model",
+                count: 0,
+            },
+            at(130),
+        );
+        assert_eq!(t.report(at(130)).crypto_erased_after_ms, Some(30.0));
+    }
+}

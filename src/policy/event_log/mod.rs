@@ -159,7 +159,7 @@ impl Policy for EventLog {
         } else if Some(me) == config.dual_index {
             Role::DualIndex(BTreeMap::new())
         } else {
-            Role::Projection(Projection::new(me, config))
+            Role::Projection(Projection::new(me))
         };
         EventLog {
             config: config.clone(),

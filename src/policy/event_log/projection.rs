@@ -21,8 +21,7 @@ struct Rebuilding {
 
 #[derive(Clone, Debug)]
 pub struct Projection {
-    poll_us: u64,
-    rebuild: Rebuild,
+    me: NodeId,
     // Volatile: the read model and where it is in the log.
     model: BTreeMap<Key, Aggregate>,
     next: u64,
@@ -39,18 +38,9 @@ pub struct Projection {
 }
 
 impl Projection {
-    pub(super) fn new(me: NodeId, cfg: &EventLogConfig) -> Projection {
-        let own = cfg
-            .spec
-            .projections
-            .iter()
-            .find(|p| NodeId::parse(&p.node) == Some(me));
-        let poll_ms = own
-            .and_then(|p| p.poll_interval_ms)
-            .unwrap_or(cfg.spec.poll_interval_ms);
+    pub(super) fn new(me: NodeId) -> Projection {
         Projection {
-            poll_us: ms_to_us(poll_ms).max(1),
-            rebuild: own.and_then(|p| p.rebuild).unwrap_or(cfg.spec.rebuild),
+            me,
             model: BTreeMap::new(),
             next: 1,
             rebuilding: None,
@@ -62,6 +52,21 @@ impl Projection {
             shredded: BTreeSet::new(),
             copies_reported: BTreeMap::new(),
         }
+    }
+
+    /// This projection's poll interval and rebuild strategy: its own entry in
+    /// `policy.projections`, else the policy-wide ones (read each time, so a `Set` applies).
+    fn settings(&self, cfg: &EventLogConfig) -> (u64, Rebuild) {
+        let own = cfg
+            .spec
+            .projections
+            .iter()
+            .find(|p| NodeId::parse(&p.node) == Some(self.me));
+        let poll_ms = own
+            .and_then(|p| p.poll_interval_ms)
+            .unwrap_or(cfg.spec.poll_interval_ms);
+        let rebuild = own.and_then(|p| p.rebuild).unwrap_or(cfg.spec.rebuild);
+        (ms_to_us(poll_ms).max(1), rebuild)
     }
 
     pub fn model(&self) -> &BTreeMap<Key, Aggregate> {
@@ -96,12 +101,12 @@ impl Projection {
         if !self.awaiting_snapshot {
             self.fetch(ctx, cfg);
         }
-        ctx.set_timer(self.poll_us, Timer::Poll);
+        ctx.set_timer(self.settings(cfg).0, Timer::Poll);
         self.report_copies(ctx, cfg);
     }
 
     fn begin_rebuild(&mut self, ctx: &mut C<'_, '_>, cfg: &EventLogConfig) {
-        let (from_offset, source) = match (self.rebuild, &self.snapshot) {
+        let (from_offset, source) = match (self.settings(cfg).1, &self.snapshot) {
             (Rebuild::FromSnapshot, Some((offset, model))) => {
                 self.model = model.clone();
                 (*offset, "its own snapshot")
@@ -147,7 +152,7 @@ impl Projection {
             } else {
                 self.fetch(ctx, cfg);
             }
-            ctx.set_timer(self.poll_us, Timer::Poll);
+            ctx.set_timer(self.settings(cfg).0, Timer::Poll);
         }
     }
 
