@@ -111,3 +111,23 @@ fn cdc_runs_are_deterministic() {
         assert_eq!(once(), once());
     }
 }
+
+#[test]
+fn divergence_over_time_shows_cdc_recovering_and_dual_writes_not() {
+    let e = run(&dual_writes("Constant(2.0)", CRASH));
+    let series = e.metrics().event_log.series();
+    assert!(series.len() > 10);
+    assert!(series.windows(2).all(|w| w[0].t_us <= w[1].t_us));
+    let last = series.last().unwrap();
+    assert_eq!(last.cdc_divergent, 0);
+    assert!(last.dual_write_divergent > 0);
+    assert!(
+        series.iter().any(|p| p.cdc_divergent > 0),
+        "CDC lagged at times"
+    );
+    let report = e.report(0.0).event_log;
+    assert_eq!(
+        series.iter().map(|p| p.dual_write_divergent).max(),
+        report.dual_write_divergent_items_max
+    );
+}

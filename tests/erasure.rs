@@ -133,3 +133,24 @@ fn erasure_runs_are_deterministic() {
     };
     assert_eq!(once(), once());
 }
+
+#[test]
+fn lingering_copies_over_time_fall_to_zero_when_the_erasure_completes() {
+    let mut e = engine();
+    e.run_to_end();
+    let series = e.metrics().event_log.series();
+    let r = e.report(0.0).event_log;
+    let peak = series.iter().map(|p| p.lingering_copies).max().unwrap();
+    assert!(peak > 0);
+    assert_eq!(series.last().unwrap().lingering_copies, 0);
+    // The last time the count fell to 0 is when the slower (tombstone) erasure completed.
+    let done = series
+        .windows(2)
+        .rev()
+        .find(|w| w[0].lingering_copies > 0 && w[1].lingering_copies == 0)
+        .map(|w| w[1].t_us)
+        .unwrap();
+    let requested_us = 1_000_000.0;
+    let after_ms = (done as f64 - requested_us) / 1000.0;
+    assert_eq!(Some(after_ms), r.erased_after_ms);
+}

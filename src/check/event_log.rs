@@ -157,8 +157,23 @@ struct Erasure {
     erased_us: Option<u64>,
 }
 
+/// The counts a viewer plots over time, taken whenever one of them changes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SeriesPoint {
+    pub t_us: u64,
+    pub dual_write_divergent: u64,
+    pub cdc_divergent: u64,
+    /// Readable copies of every user whose erasure was requested.
+    pub lingering_copies: u64,
+}
+
+/// Points kept; when full, every other one is dropped and points come at most half as often.
+pub const MAX_SERIES_POINTS: usize = 4096;
+
 #[derive(Clone, Debug, Default)]
 pub struct EventLogTracker {
+    series: Vec<SeriesPoint>,
+    series_gap_us: u64,
     active: bool,
     appended_us: Vec<u64>,
     events_appended: u64,
@@ -190,6 +205,55 @@ pub struct EventLogTracker {
 impl EventLogTracker {
     pub fn on_note(&mut self, node: NodeId, note: &LogNote, now: SimTime) {
         self.active = true;
+        self.apply_note(node, note, now);
+        self.sample(now);
+    }
+
+    /// Divergence and lingering copies over time (bounded: see `MAX_SERIES_POINTS`).
+    pub fn series(&self) -> &[SeriesPoint] {
+        &self.series
+    }
+
+    fn sample(&mut self, now: SimTime) {
+        let lingering = self
+            .erasures
+            .keys()
+            .map(|u| self.lingering_copies(*u))
+            .sum();
+        let point = SeriesPoint {
+            t_us: now.0,
+            dual_write_divergent: self.dual_divergent.len() as u64,
+            cdc_divergent: self.cdc_divergent.len() as u64,
+            lingering_copies: lingering,
+        };
+        let Some(last) = self.series.last().copied() else {
+            self.series.push(point);
+            return;
+        };
+        let same = SeriesPoint {
+            t_us: last.t_us,
+            ..point
+        } == last;
+        if same {
+            return;
+        }
+        if self.series.len() > 1 && now.0 < last.t_us + self.series_gap_us {
+            // Too close to the previous point: it takes the newer counts instead.
+            *self.series.last_mut().expect("not empty") = point;
+            return;
+        }
+        if self.series.len() >= MAX_SERIES_POINTS {
+            let mut i = 0;
+            self.series.retain(|_| {
+                i += 1;
+                i % 2 == 1
+            });
+            self.series_gap_us = (self.series_gap_us * 2).max(1000);
+        }
+        self.series.push(point);
+    }
+
+    fn apply_note(&mut self, node: NodeId, note: &LogNote, now: SimTime) {
         match *note {
             LogNote::CommandRejected { .. } => self.commands_rejected += 1,
             LogNote::Appended {
