@@ -154,3 +154,53 @@ fn lingering_copies_over_time_fall_to_zero_when_the_erasure_completes() {
     let after_ms = (done as f64 - requested_us) / 1000.0;
     assert_eq!(Some(after_ms), r.erased_after_ms);
 }
+
+/// `ERASE` plus a log replica n4 cut off from 0.9 s to `heal_ms`.
+fn with_replica(heal_ms: f64) -> Engine<EventLog> {
+    let text = ERASE
+        .replace("nodes: (count: 3)", "nodes: (count: 4)")
+        .replace(
+            "erasures:",
+            r#"log_replicas: [(node: "n4", poll_interval_ms: Some(100.0))], erasures:"#,
+        )
+        .replace(
+            "run: (",
+            &format!(
+                r#"faults: [(at_ms: 900.0, fault: Partition([["n4"]]), for_ms: Some({}))], run: ("#,
+                heal_ms - 900.0
+            ),
+        );
+    let mut e = Engine::new(&common::scenario(&text), &Options::default());
+    e.run_to_end();
+    e
+}
+
+fn replica_records(e: &Engine<EventLog>, user: u32) -> usize {
+    let r = e.policy(NodeId(3)).log_replica().unwrap();
+    r.log()
+        .iter()
+        .filter(|x| x.key == user && x.body != EventBody::Erased)
+        .count()
+}
+
+#[test]
+fn a_lagging_log_replica_keeps_erased_records_until_it_catches_up_and_cleans() {
+    // Back at 1.5 s: the writer still holds the tombstone, so the replica gets it and cleans.
+    let e = with_replica(1500.0);
+    let r = e.report(0.0).event_log;
+    assert_eq!(replica_records(&e, TOMBSTONED), 0);
+    assert_eq!(r.lingering_copies_at_end, Some(0), "{r:?}");
+}
+
+#[test]
+fn a_replica_away_longer_than_delete_retention_misses_the_tombstone_for_good() {
+    // Back at 5 s: the writer has compacted user 3's records and purged the tombstone (it keeps
+    // it 600 ms after its cleaner first saw it), so the replica never learns of the erasure.
+    let e = with_replica(5000.0);
+    let writer = e.policy(NodeId(0)).writer().unwrap();
+    assert!(writer.log().iter().all(|x| x.key != TOMBSTONED));
+    assert!(replica_records(&e, TOMBSTONED) > 0);
+    let r = e.report(0.0).event_log;
+    assert!(r.lingering_copies_at_end.unwrap() > 0);
+    assert_eq!(r.erased_after_ms, Some(-1.0));
+}

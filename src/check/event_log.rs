@@ -416,7 +416,7 @@ impl EventLogTracker {
         self.copies
             .range((user, NodeId(0), "")..)
             .take_while(|((u, _, _), _)| *u == user)
-            .filter(|((_, _, place), _)| !(shredded && *place == "log"))
+            .filter(|((_, _, place), _)| !(shredded && place.starts_with("log")))
             .map(|(_, c)| *c as u64)
             .sum()
     }

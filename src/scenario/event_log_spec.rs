@@ -70,6 +70,15 @@ pub struct ProjectionSpec {
     pub rebuild: Option<Rebuild>,
 }
 
+/// A node that copies the writer's log verbatim (a follower) and cleans its own copy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogReplicaSpec {
+    pub node: String,
+    #[serde(default)]
+    pub poll_interval_ms: Option<f64>,
+}
+
 /// One write node holds the event log (and the current state it validates commands against);
 /// every other node is a projection that reads the log at its own pace and answers queries from
 /// its read model, except the optional `dual_write_index`.
@@ -91,6 +100,8 @@ pub struct EventLogSpec {
     /// writes the database, then (`dual_write_delay_ms` later) the index. Projections are the
     /// CDC way of keeping the same index.
     pub dual_write_index: Option<String>,
+    /// Nodes that keep a copy of the log (not projections); their lag leaves erased data behind.
+    pub log_replicas: Vec<LogReplicaSpec>,
     pub dual_write_delay_ms: f64,
     pub mistakes: Vec<MistakeSpec>,
     pub review_delay_ms: f64,
@@ -116,6 +127,7 @@ impl Default for EventLogSpec {
             rebuild: Rebuild::FromScratch,
             projections: Vec::new(),
             dual_write_index: None,
+            log_replicas: Vec::new(),
             dual_write_delay_ms: 5.0,
             mistakes: Vec::new(),
             review_delay_ms: 500.0,

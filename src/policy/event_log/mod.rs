@@ -7,8 +7,10 @@
 //! The log here is a minimal in-policy `Vec` of events with stable offsets; the shared segmented
 //! log of `storage/` can replace it behind `Writer`'s methods.
 
+mod cleaner;
 pub mod domain;
 mod projection;
+mod replica;
 mod writer;
 
 use crate::check::event_log::LogNote;
@@ -18,6 +20,7 @@ use crate::scenario::schema::{EventLogSpec, PolicySpec, Scenario};
 use crate::types::{Key, NodeId, ValueId, Version};
 use domain::{Aggregate, StoredEvent};
 pub use projection::Projection;
+pub use replica::LogReplica;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 pub use writer::Writer;
@@ -98,9 +101,14 @@ pub struct EventLogConfig {
 
 impl EventLogConfig {
     pub fn projections(&self) -> impl Iterator<Item = NodeId> + '_ {
-        (0..self.nodes)
-            .map(NodeId)
-            .filter(|n| *n != self.writer && Some(*n) != self.dual_index)
+        (0..self.nodes).map(NodeId).filter(|n| {
+            *n != self.writer && Some(*n) != self.dual_index && !self.is_log_replica(*n)
+        })
+    }
+
+    pub fn is_log_replica(&self, n: NodeId) -> bool {
+        let name = |r: &crate::scenario::schema::LogReplicaSpec| NodeId::parse(&r.node);
+        self.spec.log_replicas.iter().any(|r| name(r) == Some(n))
     }
 
     /// Users whose data an erasure request will target (their copies are counted throughout).
@@ -115,6 +123,7 @@ pub enum Role {
     Projection(Projection),
     /// A cache/search index written by the application (dual writes): key -> value.
     DualIndex(BTreeMap<Key, Option<ValueId>>),
+    LogReplica(LogReplica),
 }
 
 #[derive(Clone, Debug)]
@@ -158,6 +167,8 @@ impl Policy for EventLog {
             Role::Writer(Writer::default())
         } else if Some(me) == config.dual_index {
             Role::DualIndex(BTreeMap::new())
+        } else if config.is_log_replica(me) {
+            Role::LogReplica(LogReplica::new(me))
         } else {
             Role::Projection(Projection::new(me))
         };
@@ -171,6 +182,7 @@ impl Policy for EventLog {
         match &mut self.role {
             Role::Writer(w) => w.start(ctx, &self.config),
             Role::Projection(p) => p.start(ctx, &self.config),
+            Role::LogReplica(r) => r.start(ctx, &self.config),
             Role::DualIndex(_) => {}
         }
     }
@@ -179,6 +191,7 @@ impl Policy for EventLog {
         match &mut self.role {
             Role::Writer(w) => w.client(ctx, &self.config, req),
             Role::Projection(p) => p.client(ctx, &self.config, req),
+            Role::LogReplica(r) => r.client(ctx, &self.config, req),
             Role::DualIndex(index) => dual_index_client(ctx, &self.config, index, req),
         }
     }
@@ -187,6 +200,7 @@ impl Policy for EventLog {
         match &mut self.role {
             Role::Writer(w) => w.message(ctx, &self.config, from, msg),
             Role::Projection(p) => p.message(ctx, &self.config, msg),
+            Role::LogReplica(r) => r.message(ctx, &self.config, msg),
             Role::DualIndex(index) => {
                 if let Msg::IndexWrite { key, value } = msg {
                     index.insert(key, value);
@@ -212,6 +226,7 @@ impl Policy for EventLog {
         match &mut self.role {
             Role::Writer(w) => w.timer(ctx, &self.config, timer),
             Role::Projection(p) => p.timer(ctx, &self.config, timer),
+            Role::LogReplica(r) => r.timer(ctx, &self.config, timer),
             Role::DualIndex(_) => {}
         }
     }
@@ -220,6 +235,8 @@ impl Policy for EventLog {
         match &mut self.role {
             Role::Writer(w) => w.crash(),
             Role::Projection(p) => p.crash(),
+            // The copy is on disk.
+            Role::LogReplica(_) => {}
             // The index is a durable store; nothing volatile to lose.
             Role::DualIndex(_) => {}
         }
@@ -242,6 +259,7 @@ impl Policy for EventLog {
         match &self.role {
             Role::Writer(w) => w.view(),
             Role::Projection(p) => p.view(),
+            Role::LogReplica(r) => r.view(),
             Role::DualIndex(index) => NodeView {
                 role: "index (dual writes)",
                 details: vec![("entries", index.len().to_string())],
@@ -268,6 +286,8 @@ impl Policy for EventLog {
                 .iter()
                 .for_each(|(k, a)| push(*k, a.last_value, 0)),
             Role::DualIndex(index) => index.iter().for_each(|(k, v)| push(*k, *v, 0)),
+            // Holds events, not values.
+            Role::LogReplica(_) => {}
         }
     }
 }
@@ -293,6 +313,12 @@ impl EventLog {
     pub fn writer(&self) -> Option<&Writer> {
         match &self.role {
             Role::Writer(w) => Some(w),
+            _ => None,
+        }
+    }
+    pub fn log_replica(&self) -> Option<&LogReplica> {
+        match &self.role {
+            Role::LogReplica(r) => Some(r),
             _ => None,
         }
     }

@@ -2,6 +2,7 @@
 //! and consistent snapshots to projections, performs the application's dual writes, compensates
 //! mistakes and carries out erasure requests (tombstone + compaction, or crypto-shredding).
 
+use super::cleaner::Cleaner;
 use super::domain::{Aggregate, EventBody, StoredEvent, command_for};
 use super::{C, EventLogConfig, Msg, Timer, note, version};
 use crate::check::event_log::LogNote;
@@ -17,8 +18,7 @@ pub struct Writer {
     log: Vec<StoredEvent>,
     last_offset: u64,
     state: BTreeMap<Key, Aggregate>,
-    /// When the cleaner first saw each tombstone (offset -> µs), for `delete_retention_ms`.
-    tombstone_cleaned_us: BTreeMap<u64, u64>,
+    cleaner: Cleaner,
     shredded: BTreeSet<Key>,
     /// Users whose erasure was requested (by either method): their commands are refused.
     erased: BTreeSet<Key>,
@@ -304,44 +304,15 @@ impl Writer {
     /// older than `min_compaction_lag_ms` whose key has a later tombstone are dropped; a
     /// tombstone is dropped `delete_retention_ms` after the cleaner first saw it.
     fn compact(&mut self, ctx: &mut C<'_, '_>, cfg: &EventLogConfig) {
-        let seg = cfg.spec.segment_entries.max(1) as u64;
-        let active_start = (self.last_offset / seg) * seg + 1;
-        let now = ctx.now.0;
-        let lag = ms_to_us(cfg.spec.min_compaction_lag_ms);
-        let cleanable = |e: &StoredEvent| e.offset < active_start && e.appended_at.0 + lag <= now;
-        let mut latest_tombstone: BTreeMap<Key, u64> = BTreeMap::new();
-        for e in self
-            .log
-            .iter()
-            .filter(|e| e.body == EventBody::Erased && cleanable(e))
-        {
-            latest_tombstone.insert(e.key, e.offset);
-            self.tombstone_cleaned_us.entry(e.offset).or_insert(now);
-        }
-        let retention = ms_to_us(cfg.spec.delete_retention_ms);
-        let (mut removed, mut purged) = (0u64, 0u64);
-        let cleaned = &self.tombstone_cleaned_us;
-        self.log.retain(|e| {
-            let drop = if e.body == EventBody::Erased {
-                cleaned.get(&e.offset).is_some_and(|t| t + retention <= now)
-            } else {
-                cleanable(e) && latest_tombstone.get(&e.key).is_some_and(|t| *t > e.offset)
-            };
-            match (drop, e.body == EventBody::Erased) {
-                (true, true) => purged += 1,
-                (true, false) => removed += 1,
-                _ => {}
-            }
-            !drop
-        });
+        let (removed, purged) =
+            self.cleaner
+                .clean(&mut self.log, self.last_offset, ctx.now.0, &cfg.spec);
         if removed + purged > 0 {
-            note(
-                ctx,
-                LogNote::Compacted {
-                    records_removed: removed,
-                    tombstones_purged: purged,
-                },
-            );
+            let n = LogNote::Compacted {
+                records_removed: removed,
+                tombstones_purged: purged,
+            };
+            note(ctx, n);
             self.report_copies(ctx, cfg);
         }
     }

@@ -61,6 +61,7 @@ fn lists(v: &V, e: &EventLogSpec, writer: crate::types::NodeId) -> R {
         ("projections", e.projections.len()),
         ("mistakes", e.mistakes.len()),
         ("erasures", e.erasures.len()),
+        ("log_replicas", e.log_replicas.len()),
     ] {
         v.check(
             len <= MAX_EVENT_LOG_ENTRIES,
@@ -77,6 +78,26 @@ fn lists(v: &V, e: &EventLogSpec, writer: crate::types::NodeId) -> R {
             "the writer is not a projection",
         )?;
         if let Some(ms) = p.poll_interval_ms {
+            v.positive_ms(&format!("{path}.poll_interval_ms"), ms, MAX_DURATION_MS)?;
+        }
+    }
+    let mut projections = Vec::new();
+    for p in &e.projections {
+        projections.extend(crate::types::NodeId::parse(&p.node));
+    }
+    for (i, r) in e.log_replicas.iter().enumerate() {
+        let path = format!("policy.log_replicas[{i}]");
+        let id = v.node(&format!("{path}.node"), &r.node)?;
+        let index = e
+            .dual_write_index
+            .as_deref()
+            .and_then(crate::types::NodeId::parse);
+        v.check(
+            id != writer && Some(id) != index && !projections.contains(&id),
+            format!("{path}.node"),
+            "a log replica cannot also be the writer, the dual-write index or a projection",
+        )?;
+        if let Some(ms) = r.poll_interval_ms {
             v.positive_ms(&format!("{path}.poll_interval_ms"), ms, MAX_DURATION_MS)?;
         }
     }
