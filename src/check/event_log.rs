@@ -4,7 +4,7 @@
 
 use crate::types::{Key, NodeId, SimTime, ValueId};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 /// What an event-log node reports; each one is a trace note too (`Display`).
@@ -157,6 +157,10 @@ struct Erasure {
     erased_us: Option<u64>,
 }
 
+/// Append times remembered for the lag measurement (8 MB); a projection further behind than
+/// this many events is not measured.
+pub const MAX_APPEND_TIMES: usize = 1 << 20;
+
 /// The counts a viewer plots over time, taken whenever one of them changes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SeriesPoint {
@@ -175,7 +179,10 @@ pub struct EventLogTracker {
     series: Vec<SeriesPoint>,
     series_gap_us: u64,
     active: bool,
-    appended_us: Vec<u64>,
+    /// Append times of the latest `MAX_APPEND_TIMES` offsets: `appended_us[i]` is offset
+    /// `appended_base + i` (memory stays bounded however long the run).
+    appended_us: VecDeque<u64>,
+    appended_base: u64,
     events_appended: u64,
     commands_rejected: u64,
     compensating_events: u64,
@@ -323,12 +330,28 @@ impl EventLogTracker {
 
     fn appended(&mut self, offset: u64, key: Key, value: Option<ValueId>, now: SimTime) {
         self.events_appended += 1;
-        let i = offset.saturating_sub(1) as usize;
-        if self.appended_us.len() <= i {
-            self.appended_us.resize(i + 1, now.0);
-        }
-        self.appended_us[i] = now.0;
+        self.remember_append(offset, now.0);
         self.appended_state(key, value);
+    }
+
+    fn remember_append(&mut self, offset: u64, at_us: u64) {
+        if self.appended_us.is_empty() {
+            self.appended_base = offset;
+        }
+        // Offsets arrive in order from one writer; fill any gap so indexes stay aligned.
+        while self.appended_base + (self.appended_us.len() as u64) <= offset {
+            self.appended_us.push_back(at_us);
+        }
+        if self.appended_us.len() > MAX_APPEND_TIMES {
+            self.appended_us.pop_front();
+            self.appended_base += 1;
+        }
+    }
+
+    /// When `offset` was appended, if it is recent enough to be remembered.
+    fn append_time(&self, offset: u64) -> Option<u64> {
+        let i = offset.checked_sub(self.appended_base)?;
+        self.appended_us.get(i as usize).copied()
     }
 
     /// The write side's state of `key` is now `value`: re-check every index entry for it.
@@ -352,8 +375,8 @@ impl EventLogTracker {
         let high = self.applied_high.entry(node).or_insert(0);
         if offset > *high {
             *high = offset;
-            if let Some(at) = self.appended_us.get(offset.saturating_sub(1) as usize) {
-                let lag = t.0.saturating_sub(*at);
+            if let Some(at) = self.append_time(offset) {
+                let lag = t.0.saturating_sub(at);
                 self.lag_max_us = Some(self.lag_max_us.unwrap_or(0).max(lag));
             }
         }
@@ -445,7 +468,7 @@ impl EventLogTracker {
         (!self.cdc.is_empty()).then_some(self.cdc_divergent.len() as u64)
     }
 
-    pub fn report(&self, now: SimTime) -> EventLogReport {
+    pub fn report(&self) -> EventLogReport {
         if !self.active {
             return EventLogReport::default();
         }
@@ -483,8 +506,8 @@ impl EventLogTracker {
             lingering_copies_max: (!tomb.is_empty())
                 .then(|| tomb.iter().map(|e| e.copies_max).max().unwrap_or(0)),
             lingering_copies_at_end: (!tomb.is_empty()).then_some(lingering_now),
-            erased_after_ms: erased_after(&tomb, now),
-            crypto_erased_after_ms: erased_after(&crypto, now),
+            erased_after_ms: erased_after(&tomb),
+            crypto_erased_after_ms: erased_after(&crypto),
         }
     }
 }
@@ -498,7 +521,7 @@ fn set_membership<T: Ord>(set: &mut BTreeSet<T>, item: T, member: bool) {
 }
 
 /// The longest time from request to no readable copy; `NEVER_ERASED_MS` if some copy remains.
-fn erased_after(erasures: &[&Erasure], _now: SimTime) -> Option<f64> {
+fn erased_after(erasures: &[&Erasure]) -> Option<f64> {
     if erasures.is_empty() {
         return None;
     }
@@ -623,8 +646,21 @@ mod tests {
         t.on_note(N2, &applied, at(40));
         // A replay after a restart is not lag.
         t.on_note(N2, &applied, at(5000));
-        assert_eq!(t.report(at(5000)).read_model_lag_ms_max, Some(30.0));
+        assert_eq!(t.report().read_model_lag_ms_max, Some(30.0));
         assert_eq!(t.cdc_divergent_items(), Some(0));
+    }
+
+    #[test]
+    fn append_times_stay_bounded() {
+        let mut t = EventLogTracker::default();
+        let n = MAX_APPEND_TIMES as u64 + 10;
+        for offset in 1..=n {
+            t.remember_append(offset, offset);
+        }
+        assert_eq!(t.appended_us.len(), MAX_APPEND_TIMES);
+        assert_eq!(t.append_time(10), None, "the oldest were forgotten");
+        assert_eq!(t.append_time(n), Some(n));
+        assert_eq!(t.append_time(n + 1), None);
     }
 
     #[test]
@@ -641,7 +677,7 @@ mod tests {
         assert_eq!(t.dual_write_divergent_items(), Some(1));
         t.on_note(N3, &write(2), at(7));
         assert_eq!(t.dual_write_divergent_items(), Some(0));
-        assert_eq!(t.report(at(7)).dual_write_divergent_items_max, Some(1));
+        assert_eq!(t.report().dual_write_divergent_items_max, Some(1));
     }
 
     #[test]
@@ -663,9 +699,9 @@ mod tests {
             at(100),
         );
         t.on_note(N2, &copies("read model", 0), at(150));
-        assert_eq!(t.report(at(150)).erased_after_ms, Some(NEVER_ERASED_MS));
+        assert_eq!(t.report().erased_after_ms, Some(NEVER_ERASED_MS));
         t.on_note(N1, &copies("log", 0), at(900));
-        let r = t.report(at(900));
+        let r = t.report();
         assert_eq!(r.erased_after_ms, Some(800.0));
         assert_eq!(r.lingering_copies_max, Some(6));
         assert_eq!(r.lingering_copies_at_end, Some(0));
@@ -712,6 +748,6 @@ mod tests {
             },
             at(130),
         );
-        assert_eq!(t.report(at(130)).crypto_erased_after_ms, Some(30.0));
+        assert_eq!(t.report().crypto_erased_after_ms, Some(30.0));
     }
 }
