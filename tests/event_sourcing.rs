@@ -282,3 +282,39 @@ fn impossible_event_log_settings_are_reported_with_their_field() {
         assert!(err.contains(path), "{field}: {err}");
     }
 }
+
+#[test]
+fn event_log_fields_appear_only_where_they_apply() {
+    let fields = [
+        "read_model_lag_ms_max",
+        "events_appended",
+        "cdc_divergent_items",
+    ];
+    let event_log = capsim::sim::run(&common::scenario(CQRS)).to_json();
+    let leaderless = capsim::sim::run(&common::scenario("(run: (duration_ms: 200.0))")).to_json();
+    for f in fields {
+        assert!(event_log.get(f).is_some(), "{f} in an event-log run");
+        assert!(
+            leaderless.get(f).is_none(),
+            "{f} left out of a leaderless run"
+        );
+    }
+    // Not applicable here: no dual-write index, no erasure, no rebuild.
+    for f in [
+        "dual_write_divergent_items",
+        "erased_after_ms",
+        "rebuild_ms",
+    ] {
+        assert!(event_log.get(f).is_none(), "{f}");
+    }
+    // `expect` may name them, and a claim on a field the run does not report fails.
+    let text = CQRS.replace(
+        "run: (",
+        r#"expect: {"read_model_lag_ms_max": ">0", "erased_after_ms": ">=0"}, run: ("#,
+    );
+    let s = common::scenario(&text);
+    let outcomes = capsim::check::expect::evaluate(&s.expect, &capsim::sim::run(&s));
+    let passed = |f: &str| outcomes.iter().find(|o| o.field == f).unwrap().passed;
+    assert!(passed("read_model_lag_ms_max"));
+    assert!(!passed("erased_after_ms"));
+}
