@@ -1,6 +1,7 @@
 //! Streaming run metrics: counters, latency, stale reads, replication lag and divergence.
 //! Memory does not grow with the run length.
 
+use super::event_log::EventLogTracker;
 use super::latency::LatencyHistogram;
 use super::replicas::ReplicaTracker;
 use super::stale::StaleTracker;
@@ -29,6 +30,8 @@ pub struct Metrics {
     /// election safety (checked from `Note::BecameLeader`).
     pub violations: Violations,
     pub leader_terms: LeaderTerms,
+    /// Event-log lessons: read-model lag, dual writes vs CDC, rebuilds, erasure.
+    pub event_log: EventLogTracker,
 }
 
 impl Metrics {

@@ -214,6 +214,10 @@ impl<P: FromScenario> Engine<P> {
                         format!("{node} stepped down in term {term}")
                     }
                     crate::policy::Note::Text(t) => t,
+                    crate::policy::Note::Log(n) => {
+                        self.metrics.event_log.on_note(node, &n, self.now);
+                        format!("{node}: {n}")
+                    }
                 };
                 self.tracer.emit(self.now, TraceEvent::Note { node, text });
             }
