@@ -33,7 +33,13 @@ pub trait FromScenario: Policy {
 }
 
 /// Something scheduled to happen.
+///
+/// `repr(C, u64)` puts every variant's fields after an 8-byte tag, so moving an event out of the
+/// queue copies 8-byte-aligned chunks and the field loads that follow can be forwarded from those
+/// stores; with Rust's layout the fields started at offset 2 and reading a delivery stalled on
+/// the copy (perf: the costliest instruction of `step`). Measured 2-3% on the benchmark.
 #[derive(Clone, Debug)]
+#[repr(C, u64)]
 pub enum Event<P: Policy> {
     Deliver {
         from: NodeId,
