@@ -153,14 +153,19 @@ impl<P: FromScenario> Engine<P> {
         f(&mut node.policy, &mut ctx);
         // Reversed and popped rather than drained: the same order, and cheaper for the one to
         // three effects a callback usually returns.
-        out.reverse();
-        while let Some(e) = out.pop() {
-            match e {
+        for i in 0..out.len() {
+            // Moved out in place (a plain reply is a placeholder that owns nothing).
+            let placeholder = Effect::Reply {
+                op: OpRef(0),
+                result: OpResult::Read(None),
+            };
+            match std::mem::replace(&mut out[i], placeholder) {
                 // The common effect, handled inline; the rest out of line.
                 Effect::Send { to, msg } => self.send(id, to, msg),
                 e => self.apply_effect(id, e),
             }
         }
+        out.clear();
         self.effect_pool.push(out);
     }
 
