@@ -160,8 +160,16 @@ impl<P: FromScenario> Engine<P> {
                 result: OpResult::Read(None),
             };
             match std::mem::replace(&mut out[i], placeholder) {
-                // The common effect, handled inline; the rest out of line.
+                // The common effects, handled inline; the rest out of line.
                 Effect::Send { to, msg } => self.send(id, to, msg),
+                Effect::Applied {
+                    key,
+                    value,
+                    version,
+                } => self
+                    .metrics
+                    .replicas
+                    .on_applied(id, key, value, version, self.now),
                 e => self.apply_effect(id, e),
             }
         }
@@ -410,6 +418,10 @@ impl<P: FromScenario> Engine<P> {
     }
 
     fn record_history(&mut self, kind: EventType, s: &OpState, value: Option<ValueId>) {
+        let keep = (self.history.len() as u64) < self.scenario.run.history_limit;
+        if !keep && self.history_stream.is_none() {
+            return;
+        }
         let e = HistoryEvent {
             kind,
             process: s.process,
@@ -418,7 +430,7 @@ impl<P: FromScenario> Engine<P> {
             value,
             time_us: self.now.0,
         };
-        if (self.history.len() as u64) < self.scenario.run.history_limit {
+        if keep {
             self.history.push(e);
         }
         if let Some(stream) = &mut self.history_stream {
