@@ -151,15 +151,14 @@ impl<P: FromScenario> Engine<P> {
             out: &mut out,
         };
         f(&mut node.policy, &mut ctx);
-        // Reversed and popped rather than drained: the same order, and cheaper for the one to
-        // three effects a callback usually returns.
-        for i in 0..out.len() {
-            // Moved out in place (a plain reply is a placeholder that owns nothing).
+        // Each effect is moved out in place, leaving a reply that owns nothing, and the buffer is
+        // cleared at the end: the same order as draining, and cheaper on the hot path.
+        for slot in out.iter_mut() {
             let placeholder = Effect::Reply {
                 op: OpRef(0),
                 result: OpResult::Read(None),
             };
-            match std::mem::replace(&mut out[i], placeholder) {
+            match std::mem::replace(slot, placeholder) {
                 // The common effects, handled inline; the rest out of line.
                 Effect::Send { to, msg } => self.send(id, to, msg),
                 Effect::Applied {
