@@ -154,6 +154,16 @@ impl<P: FromScenario> Engine<P> {
         // Each effect is moved out in place, leaving a reply that owns nothing, and the buffer is
         // cleared at the end: the same order as draining, and cheaper on the hot path.
         for slot in out.iter_mut() {
+            if !std::mem::needs_drop::<P::Msg>()
+                && let Effect::Send { to, msg } = slot
+            {
+                // A message that owns nothing is copied straight from the buffer into the queue
+                // (`clone` of plain data is a copy; `needs_drop` is decided at compile time):
+                // moving it out first went through a temporary the store buffer could not forward.
+                let (to, msg) = (*to, msg.clone());
+                self.send(id, to, msg);
+                continue;
+            }
             let placeholder = Effect::Reply {
                 op: OpRef(0),
                 result: OpResult::Read(None),
