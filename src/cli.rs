@@ -1,8 +1,9 @@
-//! The `capsim` command line: run, validate and check scenarios.
+//! The `capsim` command line: run, validate, check, sweep and probe scenarios.
 //! Exit codes: 0 ok, 1 a check failed, 2 bad input. Errors go to stderr.
 
+use crate::check::analysis::Analysis;
 use crate::check::expect;
-use crate::check::report::Report;
+use crate::check::report::{Linearizable, Report};
 use crate::engine::Options;
 use crate::scenario::{Scenario, ScenarioError};
 use crate::sim::Sim;
@@ -10,6 +11,14 @@ use crate::trace::jsonl;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+/// `println!` that ignores a closed stdout (`capsim run ... | head -1`): the reader has what it
+/// wanted, and the exit code must still be 0, 1 or 2 rather than a panic's 101.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
 
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_CHECK_FAILED: i32 = 1;
@@ -26,6 +35,8 @@ pub struct RunArgs {
     pub json: bool,
     pub trace: Option<PathBuf>,
     pub history: Option<PathBuf>,
+    /// Add the default random-fault mix (`sweep::default_random_faults`) if the scenario has none.
+    pub random_faults: bool,
 }
 
 /// Loads the scenario named on the command line, or the built-in default lesson.
@@ -44,13 +55,17 @@ pub fn run(args: &RunArgs) -> i32 {
     if let Some(seed) = args.seed {
         scenario.seed = seed;
     }
+    if args.random_faults {
+        scenario = crate::sweep::with_random_faults(&scenario);
+    }
     match run_with_outputs(&scenario, args) {
-        Ok(report) => {
+        Ok((report, analysis)) => {
             if args.json {
                 // Serialised from the struct, so fields keep their documented order.
-                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+                out!("{}", serde_json::to_string(&report).unwrap_or_default());
             } else {
                 print_summary(&scenario, &report);
+                print_findings(&scenario, &report, &analysis);
             }
             EXIT_OK
         }
@@ -77,8 +92,12 @@ fn create(path: &Option<PathBuf>) -> std::io::Result<Option<BufWriter<std::fs::F
         .transpose()
 }
 
-/// Runs to the end, streaming the trace and history to files in chunks (memory stays flat).
-pub fn run_with_outputs(scenario: &Scenario, args: &RunArgs) -> std::io::Result<Report> {
+/// Runs to the end, streaming the trace and history to files in chunks (memory stays flat), then
+/// checks the run. `wall_ms` in the report times the run alone, not the checks.
+pub fn run_with_outputs(
+    scenario: &Scenario,
+    args: &RunArgs,
+) -> std::io::Result<(Report, Analysis)> {
     let options = Options {
         record_trace: args.trace.is_some(),
         recent_events: 0,
@@ -111,48 +130,118 @@ pub fn run_with_outputs(scenario: &Scenario, args: &RunArgs) -> std::io::Result<
     {
         w.flush()?;
     }
-    Ok(sim.report(started.elapsed().as_secs_f64() * 1000.0))
+    let mut report = sim.report(started.elapsed().as_secs_f64() * 1000.0);
+    let analysis = sim.analysis();
+    analysis.apply_to(&mut report);
+    Ok((report, analysis))
 }
 
 pub fn print_summary(s: &Scenario, r: &Report) {
-    println!("{} (seed {})", s.title, r.seed);
-    println!(
+    out!("{} (seed {})", s.title, r.seed);
+    out!(
         "  simulated {:.1} ms in {:.0} ms of wall time ({} events)",
-        r.sim_time_ms, r.wall_ms, r.events
+        r.sim_time_ms,
+        r.wall_ms,
+        r.events
     );
-    println!(
+    out!(
         "  operations: {} ({} reads, {} writes, {} deletes)",
-        r.ops, r.reads, r.writes, r.deletes
+        r.ops,
+        r.reads,
+        r.writes,
+        r.deletes
     );
-    println!(
+    out!(
         "    ok {}  failed {}  unknown {}  availability {:.4}",
-        r.ok, r.failed, r.unknown, r.availability
+        r.ok,
+        r.failed,
+        r.unknown,
+        r.availability
     );
-    println!(
+    out!(
         "    latency p50 {:.2} ms  p99 {:.2} ms",
-        r.latency_ms_p50, r.latency_ms_p99
+        r.latency_ms_p50,
+        r.latency_ms_p99
     );
-    println!(
+    out!(
         "  stale reads: {} (most versions behind {}, up to {:.1} ms behind)",
-        r.stale_reads, r.max_versions_behind, r.max_stale_behind_ms
+        r.stale_reads,
+        r.max_versions_behind,
+        r.max_stale_behind_ms
     );
-    println!("  max replication lag: {:.1} ms", r.max_replication_lag_ms);
-    println!(
-        "  divergent keys: max {}, at end {}",
-        r.max_divergent_keys, r.divergent_keys_at_end
+    out!("  max replication lag: {:.1} ms", r.max_replication_lag_ms);
+    out!(
+        "  divergent keys: max {}, at end {}{}",
+        r.max_divergent_keys,
+        r.divergent_keys_at_end,
+        if r.converged_after_ms < 0.0 {
+            String::new()
+        } else {
+            format!(
+                " (converged {:.1} ms after the last heal)",
+                r.converged_after_ms
+            )
+        }
     );
-    println!(
+    if r.leader_elections > 0 {
+        out!(
+            "  leader elections: {} (highest term with a leader: {})",
+            r.leader_elections,
+            r.max_leader_term
+        );
+    }
+    out!(
         "  messages: {} sent, {} delivered, {} dropped",
-        r.messages_sent, r.messages_delivered, r.messages_dropped
+        r.messages_sent,
+        r.messages_delivered,
+        r.messages_dropped
     );
-    println!("  trace hash {}", r.trace_hash);
+    out!("  trace hash {}", r.trace_hash);
+}
+
+/// The post-run checks: the linearizability verdict with its counterexample, and the first
+/// example of every kind of violation found.
+pub fn print_findings(s: &Scenario, r: &Report, a: &Analysis) {
+    let verdict = match r.linearizable {
+        Linearizable::Yes => "yes".to_string(),
+        Linearizable::No => match a.non_linearizable_keys {
+            1 => "no (1 key is not)".to_string(),
+            n => format!("no ({n} keys are not)"),
+        },
+        Linearizable::Unknown => match a.unknown_key {
+            Some((key, steps)) => format!("unknown (the search of k{key} used its {steps} steps)"),
+            None => "unknown".to_string(),
+        },
+        Linearizable::NotChecked if s.run.history_limit == 0 => {
+            "not checked (run.history_limit is 0: no history kept)".to_string()
+        }
+        Linearizable::NotChecked => format!(
+            "not checked (the history was cut at run.history_limit = {} events)",
+            s.run.history_limit
+        ),
+    };
+    out!("  linearizable: {verdict}");
+    let found: Vec<String> = r
+        .violations
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| format!("{} {n}", k.name()))
+        .collect();
+    if found.is_empty() {
+        out!("  violations: none");
+        return;
+    }
+    out!("  violations: {}", found.join(", "));
+    for (kind, example) in a.examples() {
+        out!("    {}: {example}", kind.name());
+    }
 }
 
 pub fn validate(files: &[PathBuf]) -> i32 {
     let mut code = EXIT_OK;
     for f in files {
         match crate::io::read_scenario(f) {
-            Ok(_) => println!("{}: ok", f.display()),
+            Ok(_) => out!("{}: ok", f.display()),
             Err(e) => code = bad_input(&e),
         }
     }
@@ -184,7 +273,7 @@ pub fn check(paths: &[PathBuf]) -> i32 {
             }
         }
     }
-    println!(
+    out!(
         "{} passed, {} failed",
         files.len() - failed - bad,
         failed + bad
@@ -203,18 +292,18 @@ fn check_one(file: &Path) -> Result<bool, ScenarioError> {
     let started = Instant::now();
     let mut sim = Sim::new(&scenario, &Options::default());
     sim.run_to_end();
-    let report = sim.report(started.elapsed().as_secs_f64() * 1000.0);
+    let report = sim.final_report(started.elapsed().as_secs_f64() * 1000.0);
     let outcomes = expect::evaluate(&scenario.expect, &report);
     let passed = outcomes.iter().all(|o| o.passed);
     let verdict = if passed { "PASS" } else { "FAIL" };
-    println!(
+    out!(
         "{verdict} {} ({} expectations, {:.0} ms)",
         file.display(),
         outcomes.len(),
         report.wall_ms
     );
     for o in outcomes.iter().filter(|o| !o.passed) {
-        println!("    expected {} {}, got {}", o.field, o.expected, o.actual);
+        out!("    expected {} {}, got {}", o.field, o.expected, o.actual);
     }
     Ok(passed)
 }
@@ -233,26 +322,209 @@ pub fn probe(file: &Path, t_ms: &[f64], trials: u64, k_max: u32, json: bool) -> 
         }
     };
     if json {
-        println!("{}", serde_json::to_string(&result).unwrap_or_default());
+        out!("{}", serde_json::to_string(&result).unwrap_or_default());
         return EXIT_OK;
     }
-    println!(
+    out!(
         "{}: N={} R={} W={}, {} trials",
-        scenario.title, result.n, result.r, result.w, result.trials
+        scenario.title,
+        result.n,
+        result.r,
+        result.w,
+        result.trials
     );
-    println!("  t (ms)   P(read sees the write)   95% interval");
+    out!("  t (ms)   P(read sees the write)   95% interval");
     for p in &result.points {
-        println!(
+        out!(
             "  {:>6}   {:>22.4}   [{:.4}, {:.4}]",
-            p.t_ms, p.p_consistent, p.ci_low, p.ci_high
+            p.t_ms,
+            p.p_consistent,
+            p.ci_low,
+            p.ci_high
         );
     }
-    println!("  k   P(one of last k versions)   95% interval       closed form");
+    out!("  k   P(one of last k versions)   95% interval       closed form");
     for k in &result.k_staleness {
-        println!(
+        out!(
             "  {:>1}   {:>25.4}   [{:.4}, {:.4}]   {:.4}",
-            k.k, k.p, k.ci_low, k.ci_high, k.p_closed_form
+            k.k,
+            k.p,
+            k.ci_low,
+            k.ci_high,
+            k.p_closed_form
         );
     }
     EXIT_OK
+}
+
+/// Most seeds one `capsim sweep` runs.
+pub const MAX_SWEEP_SEEDS: u64 = 1_000_000;
+
+#[derive(Debug)]
+pub struct SweepArgs {
+    pub file: PathBuf,
+    pub seeds: u64,
+    pub first_seed: u64,
+    pub random_faults: bool,
+    pub json: bool,
+    pub fail_on_violation: bool,
+}
+
+/// `capsim sweep`: runs seeds `first_seed..first_seed + seeds` in parallel, prints every seed's
+/// outcome and, per violation kind, the first failing seed with the command that replays it.
+/// Exit code 0 (or 1 with `--fail-on-violation` when any violation occurred), 2 on bad input.
+pub fn sweep(args: &SweepArgs) -> i32 {
+    let mut scenario = match crate::io::read_scenario(&args.file) {
+        Ok(s) => s,
+        Err(e) => return bad_input(&e),
+    };
+    if args.seeds == 0 || args.seeds > MAX_SWEEP_SEEDS {
+        eprintln!("capsim: --seeds must be between 1 and {MAX_SWEEP_SEEDS}");
+        return EXIT_BAD_INPUT;
+    }
+    if args.first_seed.checked_add(args.seeds).is_none() {
+        eprintln!("capsim: --first-seed plus --seeds is past the largest seed");
+        return EXIT_BAD_INPUT;
+    }
+    let added_faults = args.random_faults && scenario.random_faults.is_empty();
+    if args.random_faults {
+        scenario = crate::sweep::with_random_faults(&scenario);
+    }
+    let started = Instant::now();
+    let outcomes = crate::sweep::run_seeds(&scenario, args.first_seed, args.seeds);
+    let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let summary = crate::sweep::summarise(&outcomes);
+    if args.json {
+        print_sweep_json(args, &summary, wall_ms);
+    } else {
+        print_sweep(args, &scenario, added_faults, &outcomes, &summary, wall_ms);
+    }
+    if args.fail_on_violation && summary.any_violation() {
+        EXIT_CHECK_FAILED
+    } else {
+        EXIT_OK
+    }
+}
+
+/// The command that replays one seed of a sweep.
+pub fn replay_command(args: &SweepArgs, seed: u64) -> String {
+    let faults = if args.random_faults {
+        " --random-faults"
+    } else {
+        ""
+    };
+    format!("capsim run {} --seed {seed}{faults}", args.file.display())
+}
+
+fn print_sweep_json(args: &SweepArgs, s: &crate::sweep::Summary, wall_ms: f64) {
+    let replay: std::collections::BTreeMap<&str, String> = s
+        .failing_seeds
+        .iter()
+        .map(|(kind, seeds)| (*kind, replay_command(args, seeds[0])))
+        .collect();
+    let json = serde_json::json!({
+        "file": args.file.display().to_string(),
+        "first_seed": args.first_seed,
+        "seeds": args.seeds,
+        "random_faults": args.random_faults,
+        "runs": s.runs,
+        "linearizable": s.linearizable,
+        "totals": s.totals,
+        "failing_seeds": s.failing_seeds,
+        "replay": replay,
+        "wall_ms": wall_ms,
+    });
+    out!("{json}");
+}
+
+fn print_sweep(
+    args: &SweepArgs,
+    scenario: &Scenario,
+    added_faults: bool,
+    outcomes: &[crate::sweep::SeedOutcome],
+    s: &crate::sweep::Summary,
+    wall_ms: f64,
+) {
+    let last = args.first_seed + args.seeds - 1;
+    let faults = match (args.random_faults, added_faults) {
+        (true, true) => ", with the default random faults",
+        (true, false) => ", with the scenario's own random faults",
+        _ => "",
+    };
+    out!(
+        "{}: seeds {}..={last}{faults}",
+        scenario.title,
+        args.first_seed
+    );
+    out!(
+        "  {:>8} {:>7} {:>6} {:>12} {:>6} {:>4} {:>4} {:>4} {:>4} {:>5} {:>5} {:>9}",
+        "seed",
+        "ops",
+        "avail",
+        "linearizable",
+        "stale",
+        "ryw",
+        "mr",
+        "mw",
+        "wfr",
+        "lost",
+        "resur",
+        "conv_ms"
+    );
+    for o in outcomes {
+        let r = &o.report;
+        let v = &r.violations;
+        let conv = if r.converged_after_ms < 0.0 {
+            "never".to_string()
+        } else {
+            format!("{:.1}", r.converged_after_ms)
+        };
+        out!(
+            "  {:>8} {:>7} {:>6.4} {:>12} {:>6} {:>4} {:>4} {:>4} {:>4} {:>5} {:>5} {:>9}",
+            o.seed,
+            r.ops,
+            r.availability,
+            r.linearizable.as_str(),
+            v.stale_read,
+            v.read_your_writes,
+            v.monotonic_reads,
+            v.monotonic_writes,
+            v.writes_follow_reads,
+            v.lost_write,
+            v.resurrected,
+            conv
+        );
+    }
+    print_sweep_kinds(args, s);
+    let l = &s.linearizable;
+    out!(
+        "linearizable: {} true, {} false, {} unknown, {} not checked",
+        l["true"],
+        l["false"],
+        l["unknown"],
+        l["not_checked"]
+    );
+    out!(
+        "swept {} seeds in {:.1} s on {} threads",
+        s.runs,
+        wall_ms / 1000.0,
+        rayon::current_num_threads()
+    );
+}
+
+fn print_sweep_kinds(args: &SweepArgs, s: &crate::sweep::Summary) {
+    out!(
+        "{:<22} {:>8} {:>6}  first failing seed",
+        "violation",
+        "total",
+        "seeds"
+    );
+    for (kind, total) in s.totals.iter() {
+        let seeds = s.failing_seeds.get(kind.name()).map_or(0, |v| v.len());
+        let first = s.first_failing(kind).map_or_else(
+            || "-".to_string(),
+            |seed| format!("{seed}: {}", replay_command(args, seed)),
+        );
+        out!("{:<22} {total:>8} {seeds:>6}  {first}", kind.name());
+    }
 }

@@ -2,26 +2,35 @@
 //! The simulator core never does I/O; the CLI and the GUI go through here.
 
 use crate::scenario::{self, Scenario, ScenarioError};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 
 /// Reads and validates a scenario file; errors name the file (and line:col for syntax).
 pub fn read_scenario(path: &Path) -> Result<Scenario, ScenarioError> {
     let name = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|e| unreadable(&name, e))?;
-    if meta.len() > scenario::limits::MAX_FILE_BYTES as u64 {
-        return Err(ScenarioError::TooLarge {
+    let limit = scenario::limits::MAX_FILE_BYTES;
+    let file = std::fs::File::open(path).map_err(|e| unreadable(&name, e))?;
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(ScenarioError::Unreadable {
             file: name,
-            bytes: meta.len() as usize,
-            limit: scenario::limits::MAX_FILE_BYTES,
+            reason: "is a directory, not a scenario file".into(),
         });
     }
-    let bytes = std::fs::read(path).map_err(|e| unreadable(&name, e))?;
-    let text = String::from_utf8(bytes).map_err(|e| ScenarioError::Unreadable {
-        file: name.clone(),
-        reason: format!("not UTF-8 text ({e})"),
-    })?;
-    scenario::from_str(&name, &text)
+    // Read at most one byte past the limit: a huge file (or an endless one such as a device)
+    // is refused without reading it all.
+    let mut bytes = Vec::new();
+    file.take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| unreadable(&name, e))?;
+    if bytes.len() > limit {
+        let size = std::fs::metadata(path).map_or(bytes.len() as u64, |m| m.len());
+        return Err(ScenarioError::TooLarge {
+            file: name,
+            bytes: size.max(bytes.len() as u64) as usize,
+            limit,
+        });
+    }
+    scenario::from_bytes(&name, &bytes)
 }
 
 fn unreadable(file: &str, e: std::io::Error) -> ScenarioError {

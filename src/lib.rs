@@ -11,6 +11,7 @@ pub mod policy;
 pub mod scenario;
 pub mod sim;
 pub mod storage;
+pub mod sweep;
 pub mod trace;
 pub mod types;
 

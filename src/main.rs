@@ -37,6 +37,10 @@ enum Command {
         /// Write the Jepsen-style operation history as JSON Lines.
         #[arg(long, value_name = "FILE")]
         history: Option<PathBuf>,
+        /// Add the default random-fault mix (crashes, partitions, loss bursts) if the scenario
+        /// has no random faults (what `sweep --random-faults` runs).
+        #[arg(long)]
+        random_faults: bool,
     },
     /// Check scenario files for errors without running them.
     Validate {
@@ -47,6 +51,26 @@ enum Command {
     Check {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+    },
+    /// Run a scenario under many seeds in parallel and report the violations each one found.
+    Sweep {
+        file: PathBuf,
+        /// How many seeds to run.
+        #[arg(long)]
+        seeds: u64,
+        /// The first seed (seeds S..S+N-1 run).
+        #[arg(long, default_value_t = 1)]
+        first_seed: u64,
+        /// Add the default random-fault mix (crashes, partitions, loss bursts) if the scenario
+        /// has no random faults.
+        #[arg(long)]
+        random_faults: bool,
+        /// Print totals per violation kind and the failing seeds as one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Exit with code 1 when any run had any violation.
+        #[arg(long)]
+        fail_on_violation: bool,
     },
     /// Probabilistically Bounded Staleness: how likely is a read t ms after a write to see it?
     Probe {
@@ -74,12 +98,29 @@ fn main() {
             json,
             trace,
             history,
+            random_faults,
         }) => cli::run(&cli::RunArgs {
             file: Some(file),
             seed,
             json,
             trace,
             history,
+            random_faults,
+        }),
+        Some(Command::Sweep {
+            file,
+            seeds,
+            first_seed,
+            random_faults,
+            json,
+            fail_on_violation,
+        }) => cli::sweep(&cli::SweepArgs {
+            file,
+            seeds,
+            first_seed,
+            random_faults,
+            json,
+            fail_on_violation,
         }),
         Some(Command::Validate { files }) => cli::validate(&files),
         Some(Command::Check { paths }) => cli::check(&paths),

@@ -1,22 +1,28 @@
 //! `Sim`: an engine for whichever policy a scenario names, behind one non-generic type (what the
 //! CLI and GUI hold).
 
-use crate::check::history::HistoryEvent;
+use crate::check::analysis::{Analysis, RunRecord, analyse};
+use crate::check::history::{EventType, HistoryEvent};
+use crate::check::linearizability::DEFAULT_BUDGET_STEPS;
+use crate::check::lost::FinalValues;
 use crate::check::metrics::Metrics;
 use crate::check::report::Report;
 use crate::engine::view::{MessageInfo, NodeInfo, OpInfo};
 use crate::engine::{Engine, Fault, Options, Phase};
 use crate::policy::leaderless::Leaderless;
+use crate::policy::raft::Raft;
 use crate::policy::single_leader::SingleLeader;
 use crate::policy::{Policy, StoredValue};
 use crate::scenario::schema::{PolicySpec, Scenario};
 use crate::trace::Stamped;
-use crate::types::{NodeId, SimTime};
+use crate::types::{Key, NodeId, OpKind, SimTime};
+use std::collections::BTreeSet;
 
 #[derive(Clone, Debug)]
 pub enum Sim {
     Leaderless(Box<Engine<Leaderless>>),
     SingleLeader(Box<Engine<SingleLeader>>),
+    Raft(Box<Engine<Raft>>),
 }
 
 /// Calls the same method on whichever engine is inside.
@@ -25,6 +31,7 @@ macro_rules! each {
         match $self {
             Sim::Leaderless($e) => $body,
             Sim::SingleLeader($e) => $body,
+            Sim::Raft($e) => $body,
         }
     };
 }
@@ -36,6 +43,7 @@ impl Sim {
             PolicySpec::SingleLeader(_) => {
                 Sim::SingleLeader(Box::new(Engine::new(scenario, options)))
             }
+            PolicySpec::Raft(_) => Sim::Raft(Box::new(Engine::new(scenario, options))),
         }
     }
 
@@ -73,8 +81,74 @@ impl Sim {
     pub fn metrics(&self) -> &Metrics {
         each!(self, e => e.metrics())
     }
+    /// The report from the streaming metrics, cheap enough for every frame of a viewer: the
+    /// history checks are left out (`linearizable` is `not_checked`, their counts 0).
     pub fn report(&self, wall_ms: f64) -> Report {
         each!(self, e => e.report(wall_ms))
+    }
+
+    /// The full report: `report` plus the post-run checks (`analysis`). Meant for a finished run.
+    pub fn final_report(&self, wall_ms: f64) -> Report {
+        let mut report = self.report(wall_ms);
+        self.analysis().apply_to(&mut report);
+        report
+    }
+
+    /// Runs the post-run checks on the history and the replicas' current state.
+    pub fn analysis(&self) -> Analysis {
+        analyse(&self.run_record())
+    }
+
+    /// What the post-run checks look at (see `check::analysis`).
+    pub fn run_record(&self) -> RunRecord<'_> {
+        let m = self.metrics();
+        let history = self.history();
+        // One event per invocation and one per completion.
+        let events = m.ops + m.ok + m.failed + m.unknown;
+        RunRecord {
+            history,
+            history_complete: history.len() as u64 == events,
+            final_values: self.final_values(history),
+            budget_steps: DEFAULT_BUDGET_STEPS,
+        }
+    }
+
+    /// What the live replicas of every acknowledged-written key hold now.
+    fn final_values(&self, history: &[HistoryEvent]) -> FinalValues {
+        let written: BTreeSet<Key> = history
+            .iter()
+            .filter(|e| e.kind == EventType::Ok && e.f == OpKind::Write)
+            .map(|e| e.key)
+            .collect();
+        let replicas = &self.metrics().replicas;
+        let mut out = FinalValues::new();
+        for node in (0..self.node_count() as u16).map(NodeId) {
+            if !replicas.is_live(node) {
+                continue;
+            }
+            for held in self.stored(node) {
+                if written.contains(&held.key) && replicas.replicas_of(held.key).contains(&node) {
+                    out.entry(held.key).or_default().push(held.value);
+                }
+            }
+        }
+        // A live replica that stores nothing for a key holds "nothing".
+        for &key in &written {
+            let live = replicas
+                .replicas_of(key)
+                .iter()
+                .filter(|n| replicas.is_live(**n))
+                .count();
+            if live > 0 {
+                let held = out.entry(key).or_default();
+                held.resize(live.max(held.len()), None);
+            }
+        }
+        out
+    }
+
+    pub fn node_count(&self) -> usize {
+        each!(self, e => e.node_count())
     }
     pub fn trace_hash(&self) -> u64 {
         each!(self, e => e.trace_hash())
@@ -111,13 +185,15 @@ impl Sim {
         match self {
             Sim::Leaderless(_) => Leaderless::KINDS,
             Sim::SingleLeader(_) => SingleLeader::KINDS,
+            Sim::Raft(_) => Raft::KINDS,
         }
     }
 }
 
-/// Runs a scenario to the end and returns its report (`wall_ms` left at 0: the caller times it).
+/// Runs a scenario to the end and returns its full report, checks included (`wall_ms` left at 0:
+/// the caller times it).
 pub fn run(scenario: &Scenario) -> Report {
     let mut sim = Sim::new(scenario, &Options::default());
     sim.run_to_end();
-    sim.report(0.0)
+    sim.final_report(0.0)
 }

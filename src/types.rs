@@ -93,7 +93,8 @@ impl fmt::Display for ValueId {
 
 /// The order in which a policy considers versions of one key: bigger wins.
 ///
-/// Leaderless LWW uses `(timestamp_us, tie)`; log-based policies use `(log index, 0)`.
+/// Leaderless LWW uses `(timestamp_us, tie)`; the single-leader policy uses `(leader epoch, log
+/// index)`, so that an entry of a newer epoch wins over a deposed leader's at the same index.
 /// The metrics use it to decide whether a replica has applied (or superseded) a write.
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,

@@ -1,6 +1,6 @@
 //! `expect` blocks: a scenario's claims about its own results, checked by `capsim check`.
 
-use super::report::{Report, expectable_fields, field};
+use super::report::{Linearizable, Report, VERDICT_FIELDS, expectable_fields, field};
 use crate::scenario::ScenarioError;
 use crate::scenario::schema::Expectation;
 use std::collections::BTreeMap;
@@ -72,6 +72,53 @@ impl Claim {
     }
 }
 
+/// A parsed expectation on a verdict field (`linearizable`): equal (or not) to one of its words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerdictClaim {
+    pub equal: bool,
+    pub word: &'static str,
+}
+
+/// Parses `true`, `false`, `"unknown"`, `"not_checked"`, optionally prefixed by `==` or `!=`.
+pub fn parse_verdict(e: &Expectation) -> Result<VerdictClaim, String> {
+    let text = match e {
+        Expectation::Bool(b) => b.to_string(),
+        Expectation::Text(t) => t.trim().to_string(),
+        Expectation::Number(n) => return Err(format!("`{n}`: expected {}", verdict_words())),
+    };
+    let (equal, rest) = match (text.strip_prefix("=="), text.strip_prefix("!=")) {
+        (Some(rest), _) => (true, rest),
+        (_, Some(rest)) => (false, rest),
+        _ => (true, text.as_str()),
+    };
+    let word = Linearizable::WORDS
+        .into_iter()
+        .find(|w| *w == rest.trim())
+        .ok_or_else(|| format!("`{text}`: expected {}", verdict_words()))?;
+    Ok(VerdictClaim { equal, word })
+}
+
+fn verdict_words() -> String {
+    let words: Vec<String> = Linearizable::WORDS
+        .iter()
+        .map(|w| format!("`{w}`"))
+        .collect();
+    format!("{}, optionally after `==` or `!=`", words.join(", "))
+}
+
+fn is_verdict(field: &str) -> bool {
+    VERDICT_FIELDS.contains(&field)
+}
+
+/// Parses an expectation for `field`, whichever kind of field it is.
+fn parse_for(field: &str, e: &Expectation) -> Result<(), String> {
+    if is_verdict(field) {
+        parse_verdict(e).map(|_| ())
+    } else {
+        parse(e).map(|_| ())
+    }
+}
+
 /// Checks that every key names a report field and every value parses.
 pub fn validate_keys(
     file: &str,
@@ -89,7 +136,7 @@ pub fn validate_keys(
                 format!("unknown result field; valid ones: {}", valid.join(", ")),
             ));
         }
-        parse(e).map_err(|m| ScenarioError::invalid(file, format!("expect.{k}"), m))?;
+        parse_for(k, e).map_err(|m| ScenarioError::invalid(file, format!("expect.{k}"), m))?;
     }
     Ok(())
 }
@@ -99,7 +146,8 @@ pub fn validate_keys(
 pub struct Outcome {
     pub field: String,
     pub expected: String,
-    pub actual: f64,
+    /// The report's value as text (`missing` if the report has no such field).
+    pub actual: String,
     pub passed: bool,
 }
 
@@ -108,16 +156,36 @@ pub fn evaluate(expect: &BTreeMap<String, Expectation>, report: &Report) -> Vec<
     expect
         .iter()
         .map(|(k, e)| {
-            let actual = field(&json, k).and_then(as_number).unwrap_or(f64::NAN);
-            let passed = parse(e).is_ok_and(|c| c.holds(actual));
+            let value = field(&json, k);
+            let passed = if is_verdict(k) {
+                let actual = value.map(as_word);
+                parse_verdict(e).is_ok_and(|c| (actual.as_deref() == Some(c.word)) == c.equal)
+            } else {
+                let actual = value.and_then(as_number).unwrap_or(f64::NAN);
+                parse(e).is_ok_and(|c| c.holds(actual))
+            };
+            let expected = match parse_verdict(e) {
+                Ok(c) if is_verdict(k) => {
+                    format!("{} {}", if c.equal { "==" } else { "!=" }, c.word)
+                }
+                _ => describe(e),
+            };
             Outcome {
                 field: k.clone(),
-                expected: describe(e),
-                actual,
+                expected,
+                actual: value.map_or_else(|| "missing".to_string(), as_word),
                 passed,
             }
         })
         .collect()
+}
+
+/// A JSON value as the word or number `expect` compares with (strings without quotes).
+fn as_word(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 fn as_number(v: &serde_json::Value) -> Option<f64> {
@@ -186,6 +254,73 @@ mod tests {
             }
             .holds(f64::NAN)
         );
+    }
+
+    fn report_with(l: Linearizable) -> Report {
+        Report {
+            linearizable: l,
+            ..Report::default()
+        }
+    }
+
+    fn passes(field: &str, e: Expectation, r: &Report) -> bool {
+        let mut m = BTreeMap::new();
+        m.insert(field.to_string(), e);
+        validate_keys("x.ron", &m).expect("valid expectation");
+        evaluate(&m, r)[0].passed
+    }
+
+    #[test]
+    fn linearizable_compares_as_a_bool_or_a_word() {
+        let yes = report_with(Linearizable::Yes);
+        let no = report_with(Linearizable::No);
+        let unknown = report_with(Linearizable::Unknown);
+        let t = |s: &str| Expectation::Text(s.into());
+        assert!(passes("linearizable", Expectation::Bool(true), &yes));
+        assert!(!passes("linearizable", Expectation::Bool(true), &no));
+        assert!(!passes("linearizable", Expectation::Bool(true), &unknown));
+        assert!(passes("linearizable", Expectation::Bool(false), &no));
+        assert!(passes("linearizable", t("unknown"), &unknown));
+        assert!(passes("linearizable", t("!= false"), &unknown));
+        assert!(passes("linearizable", t("!=false"), &yes));
+        assert!(!passes("linearizable", t("!=false"), &no));
+        assert!(passes(
+            "linearizable",
+            t("==not_checked"),
+            &Report::default()
+        ));
+        assert!(passes("linearizable", t("true"), &yes));
+        let mut m = BTreeMap::new();
+        m.insert("linearizable".to_string(), t(">0"));
+        let e = validate_keys("x.ron", &m).unwrap_err().to_string();
+        assert!(
+            e.contains("expect.linearizable") && e.contains("not_checked"),
+            "{e}"
+        );
+        m.insert("linearizable".to_string(), Expectation::Number(1.0));
+        assert!(validate_keys("x.ron", &m).is_err());
+    }
+
+    #[test]
+    fn nested_violation_counts_are_expectable() {
+        let mut r = Report::default();
+        r.violations.stale_read = 3;
+        assert!(passes(
+            "violations.stale_read",
+            Expectation::Text(">0".into()),
+            &r
+        ));
+        assert!(!passes(
+            "violations.lost_write",
+            Expectation::Text(">0".into()),
+            &r
+        ));
+        let mut m = BTreeMap::new();
+        m.insert(
+            "violations.stale_read".to_string(),
+            Expectation::Number(0.0),
+        );
+        assert_eq!(evaluate(&m, &r)[0].actual, "3");
     }
 
     #[test]

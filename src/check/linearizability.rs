@@ -94,6 +94,50 @@ pub fn check_history(ops: &[Operation], budget_steps: u64) -> Verdict {
     first_unknown.unwrap_or(Verdict::Linearizable)
 }
 
+/// Every key's verdict, for counting violations: unlike [`check_history`], the search goes on after
+/// the first failing key. Only that first key's counterexample is shrunk and explained.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyVerdicts {
+    /// Keys whose sub-history is not linearizable, ascending.
+    pub not_linearizable: Vec<Key>,
+    /// Keys whose search ran out of budget, ascending.
+    pub unknown: Vec<(Key, u64)>,
+    /// The counterexample of the first key in `not_linearizable`.
+    pub counterexample: Option<Counterexample>,
+}
+
+impl KeyVerdicts {
+    /// The verdict for the whole history (the same one [`check_history`] gives).
+    pub fn verdict(&self) -> Verdict {
+        if let Some(c) = &self.counterexample {
+            return Verdict::NotLinearizable(c.clone());
+        }
+        match self.unknown.first() {
+            Some(&(key, steps)) => Verdict::Unknown { key, steps },
+            None => Verdict::Linearizable,
+        }
+    }
+}
+
+/// Checks every key of a history of paired operations; `budget_steps` bounds each key's search.
+pub fn check_every_key(ops: &[Operation], budget_steps: u64) -> KeyVerdicts {
+    let mut out = KeyVerdicts::default();
+    for (key, key_ops) in relevant_ops_by_key(ops) {
+        let mut budget = StepBudget::new(budget_steps);
+        match search::search(&key_ops, &mut budget) {
+            SearchResult::Linearizable => {}
+            SearchResult::NotLinearizable => {
+                out.not_linearizable.push(key);
+                if out.counterexample.is_none() {
+                    out.counterexample = Some(counterexample(key, key_ops, ops, budget_steps));
+                }
+            }
+            SearchResult::OutOfSteps => out.unknown.push((key, budget.used())),
+        }
+    }
+    out
+}
+
 /// Pairs the events into operations (see [`pair_operations`]) and checks them.
 pub fn check_events(events: &[HistoryEvent], budget_steps: u64) -> Verdict {
     check_history(&pair_operations(events), budget_steps)

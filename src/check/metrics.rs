@@ -4,6 +4,7 @@
 use super::latency::LatencyHistogram;
 use super::replicas::ReplicaTracker;
 use super::stale::StaleTracker;
+use super::violations::{LeaderTerms, Violations};
 
 #[derive(Clone, Debug, Default)]
 pub struct Metrics {
@@ -17,9 +18,17 @@ pub struct Metrics {
     pub messages_sent: u64,
     pub messages_dropped: u64,
     pub messages_delivered: u64,
+    /// Times a node became leader (policies report it with `Note::BecameLeader`).
+    pub leader_elections: u64,
+    /// Highest term in which a node became leader (0: none).
+    pub max_leader_term: u64,
     pub latency: LatencyHistogram,
     pub stale: StaleTracker,
     pub replicas: ReplicaTracker,
+    /// Violations found while the run goes on: protocol invariants the policies report, and
+    /// election safety (checked from `Note::BecameLeader`).
+    pub violations: Violations,
+    pub leader_terms: LeaderTerms,
 }
 
 impl Metrics {

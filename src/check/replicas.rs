@@ -5,8 +5,10 @@
 //! 0 when it has them all. The maximum over a run is reached just before such a write is applied,
 //! so we only need to look at the moment each pending write is cleared (and at the end).
 //!
-//! *Divergent keys*: keys whose live replicas hold different values.
+//! *Divergent keys*: keys whose live replicas hold different values. `converged_at_us` is when
+//! their number last fell to 0 (0 if it never rose).
 
+use super::report::NEVER_CONVERGED_MS;
 use crate::types::{Key, NodeId, SimTime, ValueId, Version};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -30,6 +32,8 @@ pub struct ReplicaTracker {
     divergent: Vec<bool>,
     pub divergent_now: u64,
     pub max_divergent: u64,
+    /// When `divergent_now` last fell to 0 (µs).
+    pub converged_at_us: u64,
     pub max_lag_us: u64,
 }
 
@@ -102,7 +106,7 @@ impl ReplicaTracker {
         if !self.pending[i].is_empty() {
             self.clear_pending(i, version, now);
         }
-        self.update_divergence(key);
+        self.update_divergence(key, now);
     }
 
     fn clear_pending(&mut self, cell: usize, version: Version, now: SimTime) {
@@ -132,20 +136,31 @@ impl ReplicaTracker {
     }
 
     /// A node crashed (false) or came back (true): divergence is over live replicas only.
-    pub fn set_live(&mut self, node: NodeId, live: bool) {
+    pub fn set_live(&mut self, node: NodeId, live: bool, now: SimTime) {
         if (self.live & bit(node) != 0) == live {
             return;
         }
         self.live ^= bit(node);
         for key in 0..self.replicas.len() as Key {
             if self.replicas[key as usize] & bit(node) != 0 {
-                self.update_divergence(key);
+                self.update_divergence(key, now);
             }
         }
     }
 
+    /// The nodes that should hold `key` (empty if unknown).
+    pub fn replicas_of(&self, key: Key) -> Vec<NodeId> {
+        let mask = self.replicas.get(key as usize).copied().unwrap_or(0);
+        nodes_of(mask).map(|n| NodeId(n as u16)).collect()
+    }
+
+    /// Whether `node` is up (not crashed), as far as divergence is concerned.
+    pub fn is_live(&self, node: NodeId) -> bool {
+        node.index() < self.nodes && self.live & bit(node) != 0
+    }
+
     #[inline]
-    fn update_divergence(&mut self, key: Key) {
+    fn update_divergence(&mut self, key: Key, now: SimTime) {
         let Some(&replicas) = self.replicas.get(key as usize) else {
             return;
         };
@@ -158,6 +173,9 @@ impl ReplicaTracker {
             self.max_divergent = self.max_divergent.max(self.divergent_now);
         } else if was && !differs {
             self.divergent_now -= 1;
+            if self.divergent_now == 0 {
+                self.converged_at_us = now.0;
+            }
         }
     }
 
@@ -177,6 +195,15 @@ impl ReplicaTracker {
         (0..self.nodes)
             .map(|n| self.lag_us(NodeId(n as u16), now))
             .fold(self.max_lag_us, u64::max)
+    }
+
+    /// `converged_after_ms` of the report: from `last_heal` until divergence last fell to 0
+    /// (0 if that was before the heal); `NEVER_CONVERGED_MS` while keys diverge.
+    pub fn converged_after_ms(&self, last_heal: SimTime) -> f64 {
+        if self.divergent_now > 0 {
+            return NEVER_CONVERGED_MS;
+        }
+        SimTime(self.converged_at_us).since(last_heal) as f64 / 1000.0
     }
 
     pub fn is_divergent(&self, key: Key) -> bool {
@@ -289,6 +316,7 @@ mod tests {
         apply(&mut t, N3, 0, 1, 4);
         assert!(!t.is_divergent(0));
         assert_eq!((t.divergent_now, t.max_divergent), (1, 2));
+        assert_eq!(t.converged_at_us, 0, "key 1 still diverges");
         // A delete (None) on one replica differs from a value on the others.
         t.on_applied(N3, 0, None, v(2), ms(5));
         assert!(t.is_divergent(0));
@@ -296,6 +324,15 @@ mod tests {
         t.on_applied(N2, 0, None, v(2), ms(5));
         assert!(!t.is_divergent(0));
         assert_eq!((t.divergent_now, t.max_divergent), (1, 2));
+        for n in [N3, N4] {
+            apply(&mut t, n, 1, 7, 9);
+        }
+        assert_eq!(t.divergent_now, 0);
+        assert_eq!(t.converged_at_us, 9_000, "the last key agreed at 9 ms");
+        assert_eq!(t.converged_after_ms(ms(4)), 5.0, "healed at 4 ms");
+        assert_eq!(t.converged_after_ms(ms(20)), 0.0, "agreed before the heal");
+        apply(&mut t, N1, 0, 8, 30);
+        assert_eq!(t.converged_after_ms(ms(4)), -1.0, "diverging again");
     }
 
     #[test]
@@ -306,19 +343,20 @@ mod tests {
         }
         apply(&mut t, N1, 0, 2, 2);
         assert!(t.is_divergent(0));
-        t.set_live(N1, false);
+        t.set_live(N1, false, ms(3));
         assert!(!t.is_divergent(0), "n2 and n3 agree");
         assert_eq!(t.divergent_now, 0);
-        t.set_live(N1, true);
+        assert_eq!(t.converged_at_us, 3_000, "converged when n1 crashed");
+        t.set_live(N1, true, ms(4));
         assert!(t.is_divergent(0));
         // Key 1: only n2 has a value; with n3 and n4 down nothing is compared against it.
         apply(&mut t, N2, 1, 9, 3);
         assert_eq!(t.divergent_now, 2);
-        t.set_live(N3, false);
+        t.set_live(N3, false, ms(5));
         assert!(t.is_divergent(1), "n4 is still live and empty");
-        t.set_live(N4, false);
+        t.set_live(N4, false, ms(6));
         assert!(!t.is_divergent(1));
-        t.set_live(N4, false); // idempotent
+        t.set_live(N4, false, ms(7)); // idempotent
         assert_eq!((t.divergent_now, t.max_divergent), (1, 2));
     }
 }

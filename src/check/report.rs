@@ -1,7 +1,8 @@
 //! The run report: every metric `capsim run --json` prints. Field names here are the public
 //! names (JSON keys, `expect` keys, docs/metrics.md); this struct is the one place they live.
 
-use serde::Serialize;
+use super::violations::Violations;
+use serde::{Serialize, Serializer};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Report {
@@ -38,9 +39,29 @@ pub struct Report {
     pub max_versions_behind: u64,
     /// The longest time between a missed update's ack and the stale read's start.
     pub max_stale_behind_ms: f64,
+    /// `true`, `false`, `"unknown"` (the checker's budget ran out on some key) or `"not_checked"`
+    /// (no complete history: none kept, cut at `run.history_limit`, or a live report).
+    pub linearizable: Linearizable,
+    /// One count per kind of violation (docs/metrics.md defines each).
+    pub violations: Violations,
+    /// Acknowledged writes gone from every live replica, with nothing that may have overwritten
+    /// them left in their place (= `violations.lost_write`).
+    pub lost_writes: u64,
+    /// Reads that returned a value an acknowledged delete had certainly removed
+    /// (= `violations.resurrected`).
+    pub resurrected: u64,
     pub max_replication_lag_ms: f64,
     pub max_divergent_keys: u64,
     pub divergent_keys_at_end: u64,
+    /// Times a node became leader (leader-based policies); 0 for leaderless ones.
+    pub leader_elections: u64,
+    /// Highest term in which a leader was elected; above `leader_elections` when some terms
+    /// elected nobody (split votes, candidates cut off from a majority).
+    pub max_leader_term: u64,
+    /// Time from the last heal (the last fault that ended a partition, cut, pause or loss burst,
+    /// or restarted a node; 0 without one) until divergent keys last became 0; 0 if that was
+    /// before the heal, and `NEVER_CONVERGED_MS` (-1) if keys still diverge at the end.
+    pub converged_after_ms: f64,
     pub latency_ms_p50: f64,
     pub latency_ms_p90: f64,
     pub latency_ms_p99: f64,
@@ -56,17 +77,62 @@ pub struct Report {
 /// Fields that depend on the machine, not the scenario: never part of an `expect` block.
 pub const WALL_CLOCK_FIELDS: &[&str] = &["wall_ms", "ops_per_sec"];
 
+/// Fields whose value is a boolean or a word (`expect` compares them with `==`/`!=` only).
+pub const VERDICT_FIELDS: &[&str] = &["linearizable"];
+
+/// `converged_after_ms` when divergent keys remain at the end of the run.
+pub const NEVER_CONVERGED_MS: f64 = -1.0;
+
+/// The linearizability verdict. Serialised as JSON `true`/`false`, or the strings `"unknown"` and
+/// `"not_checked"`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Linearizable {
+    Yes,
+    No,
+    /// The checker's step budget ran out on some key and no key was found non-linearizable.
+    Unknown,
+    /// No complete history to check.
+    #[default]
+    NotChecked,
+}
+
+impl Linearizable {
+    /// The words `expect` and the CLI use: `true`, `false`, `unknown`, `not_checked`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Linearizable::Yes => "true",
+            Linearizable::No => "false",
+            Linearizable::Unknown => "unknown",
+            Linearizable::NotChecked => "not_checked",
+        }
+    }
+
+    pub const WORDS: [&'static str; 4] = ["true", "false", "unknown", "not_checked"];
+}
+
+impl Serialize for Linearizable {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Linearizable::Yes => s.serialize_bool(true),
+            Linearizable::No => s.serialize_bool(false),
+            other => s.serialize_str(other.as_str()),
+        }
+    }
+}
+
 impl Report {
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
 }
 
-/// Every numeric or boolean field (dotted for nested ones) that an `expect` block may name.
+/// Every numeric or boolean field (dotted for nested ones, e.g. `violations.stale_read`) and every
+/// verdict field that an `expect` block may name.
 pub fn expectable_fields() -> Vec<String> {
     let mut out = Vec::new();
     leaves("", &Report::default().to_json(), &mut out);
     out.retain(|f| !WALL_CLOCK_FIELDS.contains(&f.as_str()));
+    out.extend(VERDICT_FIELDS.iter().map(|f| f.to_string()));
     out
 }
 
@@ -90,4 +156,47 @@ fn leaves(prefix: &str, v: &serde_json::Value, out: &mut Vec<String>) {
 /// Looks up a dotted field in a report's JSON.
 pub fn field<'a>(json: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {
     path.split('.').try_fold(json, |v, seg| v.get(seg))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linearizable_is_a_bool_or_a_word() {
+        let json = |l: Linearizable| serde_json::to_value(l).unwrap();
+        assert_eq!(json(Linearizable::Yes), serde_json::json!(true));
+        assert_eq!(json(Linearizable::No), serde_json::json!(false));
+        assert_eq!(json(Linearizable::Unknown), serde_json::json!("unknown"));
+        assert_eq!(
+            json(Linearizable::NotChecked),
+            serde_json::json!("not_checked")
+        );
+    }
+
+    #[test]
+    fn violations_and_verdicts_are_expectable_and_wall_time_is_not() {
+        let fields = expectable_fields();
+        for f in [
+            "linearizable",
+            "violations.stale_read",
+            "violations.election_safety",
+            "lost_writes",
+            "resurrected",
+            "converged_after_ms",
+        ] {
+            assert!(fields.iter().any(|x| x == f), "{f} in {fields:?}");
+        }
+        assert!(!fields.iter().any(|x| x == "wall_ms" || x == "ops_per_sec"));
+        assert!(
+            !fields
+                .iter()
+                .any(|x| x == "violations" || x == "trace_hash")
+        );
+        let json = Report::default().to_json();
+        assert_eq!(
+            field(&json, "violations.lost_write"),
+            Some(&serde_json::json!(0))
+        );
+    }
 }

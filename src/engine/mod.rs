@@ -2,6 +2,7 @@
 //! and faults. Single-threaded and deterministic: same scenario + seed gives the same trace.
 //! The whole engine is `Clone`; a clone run forward produces the same trace as the original.
 
+mod checks;
 pub mod dist;
 pub mod faults;
 pub mod network;

@@ -12,6 +12,9 @@ use crate::scenario::schema::{Scenario, SetValue};
 use crate::trace::{DropReason, FaultEvent, TraceEvent};
 use crate::types::{NodeId, OpKind, SimTime, ValueId, ms_to_us};
 
+/// Least time between a client's reply and its next request.
+const MIN_CLIENT_GAP_US: u64 = 1;
+
 impl<P: FromScenario> Engine<P> {
     /// Processes the next event. Returns false once the run is over.
     pub fn step(&mut self) -> bool {
@@ -120,7 +123,12 @@ impl<P: FromScenario> Engine<P> {
             };
         }
         if let Phase::Draining { until } = self.phase {
-            let settled = self.messages_in_flight == 0 && self.pending_undos == 0;
+            // Settled: nothing on the wire, no timed fault still to undo, and the replicas agree.
+            // Periodic timers (resends, anti-entropy) may still be converging the replicas, so
+            // a run that is quiet but divergent keeps going until `drain_ms` runs out.
+            let settled = self.messages_in_flight == 0
+                && self.pending_undos == 0
+                && self.metrics.replicas.divergent_now == 0;
             if settled || self.next_event_time().is_none_or(|t| t > until) {
                 self.phase = Phase::Done;
             }
@@ -214,9 +222,13 @@ impl<P: FromScenario> Engine<P> {
                     .replicas
                     .on_applied(node, key, value, version, self.now);
             }
+            Effect::Violation(kind) => self.count_violation(node, kind),
             Effect::Note(note) => {
                 let text = match note {
                     crate::policy::Note::BecameLeader { term } => {
+                        self.metrics.leader_elections += 1;
+                        self.metrics.max_leader_term = self.metrics.max_leader_term.max(term);
+                        self.check_election_safety(node, term);
                         format!("{node} became leader for term {term}")
                     }
                     crate::policy::Note::SteppedDown { term } => {
@@ -365,9 +377,11 @@ impl<P: FromScenario> Engine<P> {
             ValueId(self.work.next_value - 1)
         });
         let nodes = &self.nodes;
+        // Asks the running nodes in turn; one that knows no leader (fenced, or waiting for
+        // the controller) passes the question on.
         let hint = || {
-            let up = nodes.iter().find(|n| n.status == NodeStatus::Up);
-            up.and_then(|n| n.policy.leader_hint())
+            let mut up = nodes.iter().filter(|n| n.status == NodeStatus::Up);
+            up.find_map(|n| n.policy.leader_hint())
         };
         let node = self.work.pick_node(client, nodes.len() as u16, hint);
         let process = self.work.clients[client as usize].process;
@@ -495,6 +509,16 @@ impl<P: FromScenario> Engine<P> {
             OpResult::Redirect(_) => (EventType::Fail, s.value, Some(FailReason::NotLeader)),
         };
         self.count_outcome(&s, outcome, result, value);
+        if let OpResult::Failed(r) | OpResult::Unknown(r) = result
+            && matches!(
+                r,
+                FailReason::Timeout | FailReason::NotLeader | FailReason::Unavailable
+            )
+        {
+            // No answer, or "no leader here": the client forgets its guess, so its next request
+            // asks the cluster afresh instead of knocking on a crashed or deposed leader forever.
+            self.work.clients[s.client as usize].leader_guess = None;
+        }
         let t = TraceEvent::Complete {
             op: s.id,
             process: s.process,
@@ -504,19 +528,23 @@ impl<P: FromScenario> Engine<P> {
         };
         self.tracer.emit(self.now, t);
         self.record_history(outcome, &s, value);
+        if outcome != EventType::Ok {
+            // Like a real client after an error or a timeout, stop trusting the node it thought
+            // led (it may have crashed or been deposed); the next request asks again.
+            self.work.clients[s.client as usize].leader_guess = None;
+        }
         if outcome == EventType::Info {
             // The old operation may still take effect; the client goes on as a new process.
             self.work.clients[s.client as usize].process = self.work.next_process;
             self.work.next_process += 1;
         }
-        match self.work.think_us() {
-            // No think time: the next request goes out at once (no queue round trip).
-            Some(0) => self.start_op(s.client),
-            Some(think) => {
-                let next = Event::ClientStart { client: s.client };
-                self.queue.push_after(self.now, think, next);
-            }
-            None => {}
+        // Always through the queue, and at least 1 µs later: a policy can answer at once (a local
+        // replica), and a client that asked again at the same instant would recurse without bound
+        // and stop simulated time from advancing.
+        if let Some(think) = self.work.think_us() {
+            let next = Event::ClientStart { client: s.client };
+            self.queue
+                .push_after(self.now, think.max(MIN_CLIENT_GAP_US), next);
         }
     }
 
@@ -663,7 +691,7 @@ impl<P: FromScenario> Engine<P> {
         node.incarnation += 1;
         let backlog = std::mem::take(&mut node.inbox);
         node.policy.on_crash();
-        self.metrics.replicas.set_live(id, false);
+        self.metrics.replicas.set_live(id, false, self.now);
         self.trace_fault(FaultEvent::Crash(id));
         // Messages a paused node was holding are lost with it: count and trace them as drops.
         for item in backlog {
@@ -685,7 +713,7 @@ impl<P: FromScenario> Engine<P> {
             return false;
         }
         self.nodes[id.index()].status = NodeStatus::Up;
-        self.metrics.replicas.set_live(id, true);
+        self.metrics.replicas.set_live(id, true, self.now);
         self.trace_fault(FaultEvent::Restart(id));
         self.with_node(id, |p, ctx| p.on_start(ctx));
         true
@@ -816,6 +844,11 @@ impl<P: FromScenario> Engine<P> {
             path: path.into(),
             value: text,
         });
+        for i in 0..self.nodes.len() {
+            if self.nodes[i].status == NodeStatus::Up {
+                self.with_node(NodeId(i as u16), |p, ctx| p.on_set(ctx, path));
+            }
+        }
     }
 
     /// Adopts a changed scenario: network tables, workload and policy parameters.

@@ -3,7 +3,8 @@
 
 use super::node::NodeStatus;
 use super::{Engine, Event};
-use crate::check::report::Report;
+use crate::check::report::{Linearizable, Report};
+use crate::check::violations::{ViolationKind, Violations};
 use crate::policy::{NodeView, Policy, StoredValue};
 use crate::trace::Stamped;
 use crate::types::{Key, NodeId, OpKind, SimTime, ValueId};
@@ -62,6 +63,11 @@ impl<P: Policy> Engine<P> {
         (0..self.nodes.len() as u16)
             .map(|i| self.node_info(NodeId(i)))
             .collect()
+    }
+
+    /// A node's policy state machine, read-only (for inspectors and tests).
+    pub fn policy(&self, id: NodeId) -> &P {
+        &self.nodes[id.index()].policy
     }
 
     /// The values a node stores (for the key-value inspector).
@@ -144,9 +150,17 @@ impl<P: Policy> Engine<P> {
             stale_reads: m.stale.count,
             max_versions_behind: m.stale.max_versions_behind,
             max_stale_behind_ms: m.stale.max_behind_ms,
+            // The history checks run once the run is over (`Sim::final_report`).
+            linearizable: Linearizable::NotChecked,
+            violations: self.streaming_violations(),
+            lost_writes: 0,
+            resurrected: 0,
             max_replication_lag_ms: ms(m.replicas.max_lag_until(self.now)),
             max_divergent_keys: m.replicas.max_divergent,
             divergent_keys_at_end: m.replicas.divergent_now,
+            leader_elections: m.leader_elections,
+            max_leader_term: m.max_leader_term,
+            converged_after_ms: m.replicas.converged_after_ms(self.last_heal()),
             latency_ms_p50: ms(m.latency.quantile_us(0.5)),
             latency_ms_p90: ms(m.latency.quantile_us(0.9)),
             latency_ms_p99: ms(m.latency.quantile_us(0.99)),
@@ -159,5 +173,15 @@ impl<P: Policy> Engine<P> {
                 0.0
             },
         }
+    }
+}
+
+impl<P: Policy> Engine<P> {
+    /// The violation counts known while the run goes on: stale reads and what the policies and
+    /// the election-safety check reported.
+    pub fn streaming_violations(&self) -> Violations {
+        let mut v = self.metrics.violations.clone();
+        v.set(ViolationKind::StaleRead, self.metrics.stale.count);
+        v
     }
 }

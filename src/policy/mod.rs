@@ -4,9 +4,11 @@
 //! number except through the [`Ctx`] the engine hands it.
 
 pub mod leaderless;
+pub mod raft;
 pub mod ring;
 pub mod single_leader;
 
+use crate::check::violations::ViolationKind;
 use crate::engine::rng::SimRng;
 use crate::types::{Key, NodeId, OpKind, SimTime, ValueId, Version};
 use std::fmt::Debug;
@@ -85,6 +87,12 @@ pub enum Effect<M, T> {
     },
     /// A plain-language note for the trace and event log ("n2 became leader for term 3").
     Note(Note),
+    /// This node caught a protocol invariant broken (e.g. Raft's log matching: it holds an entry
+    /// whose index and term match the leader's but whose command differs). The engine counts it
+    /// under `violations.<kind>` in the report and notes it in the trace. Report only what the
+    /// node can be sure of; election safety needs no report, because the engine checks it from
+    /// `Note::BecameLeader` (two nodes leading the same term).
+    Violation(ViolationKind),
 }
 
 /// Notable policy events, kept as data so the GUI can mark them on the timeline.
@@ -138,6 +146,10 @@ impl<M, T> Ctx<'_, M, T> {
     pub fn note(&mut self, note: Note) {
         self.out.push(Effect::Note(note));
     }
+    /// Reports a broken protocol invariant (see [`Effect::Violation`]).
+    pub fn violation(&mut self, kind: ViolationKind) {
+        self.out.push(Effect::Violation(kind));
+    }
 }
 
 /// Every message kind a policy uses has a stable name: the network's per-kind settings, the trace
@@ -175,6 +187,11 @@ pub trait Policy: Clone + Debug + Send + Sync + 'static {
     fn on_crash(&mut self);
     /// A parameter changed mid-run (`Set` fault or the GUI's policy editor).
     fn reconfigure(&mut self, config: &Self::Config);
+    /// Called on every running node right after `reconfigure`, with the dotted path that was
+    /// set. A policy that must *act* on a change (send a message, note it) does it here:
+    /// e.g. `Set("policy.leader", "n2")` asks a controller to move leadership, even when the
+    /// path already held that value (moving leadership back after an automatic failover).
+    fn on_set(&mut self, _ctx: &mut Ctx<'_, Self::Msg, Self::Timer>, _path: &str) {}
     /// The nodes that should hold `key` (for lag and divergence metrics).
     fn replicas_of(&self, key: Key, out: &mut Vec<NodeId>);
     /// Which node this node believes leads (for clients that target the leader).

@@ -173,6 +173,7 @@ impl Default for NetworkSpec {
 pub enum PolicySpec {
     Leaderless(LeaderlessSpec),
     SingleLeader(SingleLeaderSpec),
+    Raft(RaftSpec),
 }
 
 /// Dynamo-style quorums on a consistent-hash ring.
@@ -200,12 +201,26 @@ impl Default for LeaderlessSpec {
     }
 }
 
+/// When the single leader acknowledges a write. docs/policies.md maps each to Kafka and PostgreSQL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Replication {
-    /// The leader acks a write once it is in its own log.
+    /// Kafka `acks=0`: the client is told "ok" before the leader has even appended the write,
+    /// so it never learns about a write the leader dropped (e.g. because it was fenced).
+    NoAck,
+    /// Kafka `acks=1` / PostgreSQL `synchronous_commit = local`: the leader acks a write once it
+    /// is in its own log. A failover loses what the new leader had not received.
     Async,
-    /// The leader acks a write once every follower has applied it (`synchronous_commit = remote_apply`).
+    /// One synchronous follower: the leader acks once any one follower has applied the write
+    /// (PostgreSQL `synchronous_standby_names = 'ANY 1 (...)'` with `remote_apply`; MySQL
+    /// semi-synchronous replication, without its fallback to async after a timeout).
+    SemiSync,
+    /// The leader acks once every follower has applied the write (`synchronous_commit =
+    /// remote_apply` with all standbys synchronous). One slow or dead follower stops all writes.
     Sync,
+    /// Kafka `acks=all`: the leader acks once every member of the in-sync replica set (ISR) has
+    /// the write. Followers that lag more than `replica_lag_max_ms` leave the ISR; with fewer
+    /// than `min_insync_replicas` members the leader refuses writes.
+    InSync,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,16 +231,46 @@ pub enum ReadFrom {
 }
 
 /// One leader ships its log to followers (PostgreSQL streaming replication / Kafka style).
+/// With a `controller`, a leader epoch, failover and fencing come into play (Kafka's controller).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SingleLeaderSpec {
+    /// The first leader. Setting it during a run (`Set("policy.leader", "n2")`) is a manual
+    /// failover: the controller moves leadership there, or, without a controller, every node is
+    /// told at once.
     pub leader: String,
     pub replication: Replication,
     pub read_from: ReadFrom,
-    /// How often the leader re-sends entries a follower has not acknowledged.
+    /// How often the leader re-sends entries a follower has not acknowledged (and checks its
+    /// in-sync replicas and its contact with the controller).
     pub resend_interval_ms: f64,
     /// Most entries in one replication message.
     pub max_batch: u32,
+    /// With `replication: InSync` (acks=all): the leader refuses writes while the ISR, leader
+    /// included, has fewer members (Kafka `min.insync.replicas`).
+    pub min_insync_replicas: u16,
+    /// A follower that has not caught up with the leader's log for this long leaves the ISR
+    /// (Kafka `replica.lag.time.max.ms`).
+    pub replica_lag_max_ms: f64,
+    /// The node that decides who leads (Kafka's controller), e.g. `"n4"`. It stores no
+    /// data. `None`: the leader changes only when `policy.leader` is set.
+    pub controller: Option<String>,
+    /// The controller elects a new leader when it has not heard from the leader for
+    /// `leader_timeout_ms`; otherwise only a manual `Set("policy.leader", ..)` moves it.
+    pub auto_failover: bool,
+    pub leader_timeout_ms: f64,
+    /// How often the controller sends every node the current leader and ISR (and hears back).
+    pub heartbeat_interval_ms: f64,
+    /// A leader that has not heard from the controller for this long stops acknowledging and
+    /// serving (it fences itself). Keep it below `leader_timeout_ms`, so that the old leader
+    /// stops before the controller elects a new one.
+    pub fence_timeout_ms: f64,
+    /// When no in-sync replica is up, elect an out-of-sync one anyway (Kafka
+    /// `unclean.leader.election.enable`): available again, but acknowledged writes are lost.
+    pub unclean_election: bool,
+    /// Leader epochs are enforced: nodes refuse messages from an older epoch, and a leader cut
+    /// off from the controller fences itself. `false` shows the split brain this prevents.
+    pub fencing: bool,
 }
 
 impl Default for SingleLeaderSpec {
@@ -236,6 +281,65 @@ impl Default for SingleLeaderSpec {
             read_from: ReadFrom::Leader,
             resend_interval_ms: 20.0,
             max_batch: 64,
+            min_insync_replicas: 1,
+            replica_lag_max_ms: 200.0,
+            controller: None,
+            auto_failover: true,
+            leader_timeout_ms: 500.0,
+            heartbeat_interval_ms: 50.0,
+            fence_timeout_ms: 300.0,
+            unclean_election: false,
+            fencing: true,
+        }
+    }
+}
+
+/// How a Raft leader answers reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReadMode {
+    /// Reads go through the log like writes: linearizable, but each costs a replication round.
+    Log,
+    /// The leader notes its commit index, confirms it still leads with one heartbeat round to a
+    /// majority, then answers (etcd's `ReadOnlySafe`). Linearizable whatever the clocks do.
+    ReadIndex,
+    /// The leader answers locally while its lease (measured on its own clock) lasts; falls back to
+    /// `ReadIndex` otherwise. Linearizable only while clocks keep their drift bound.
+    Lease,
+}
+
+/// Raft consensus (Ongaro & Ousterhout): elected leader, replicated log, majority commit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RaftSpec {
+    /// A follower that hears from no leader for a random time in [min, max] starts an election.
+    pub election_timeout_min_ms: f64,
+    pub election_timeout_max_ms: f64,
+    /// How often the leader sends heartbeats (must be well below the election timeout).
+    pub heartbeat_ms: f64,
+    pub read_mode: ReadMode,
+    /// How long after a heartbeat round a majority acknowledged the leader may answer reads
+    /// locally (`Lease` mode), measured on the leader's clock. At most `election_timeout_min_ms`.
+    pub lease_ms: f64,
+    /// The leader steps down when it has not heard from a majority for an election timeout, and
+    /// followers that heard from a leader recently ignore vote requests (etcd's `CheckQuorum`).
+    pub check_quorum: bool,
+    /// Most entries in one AppendEntries message.
+    pub max_batch: u32,
+    /// How long a node keeps a client request it cannot finish (no leader known, not committed).
+    pub request_timeout_ms: f64,
+}
+
+impl Default for RaftSpec {
+    fn default() -> Self {
+        RaftSpec {
+            election_timeout_min_ms: 150.0,
+            election_timeout_max_ms: 300.0,
+            heartbeat_ms: 50.0,
+            read_mode: ReadMode::ReadIndex,
+            lease_ms: 120.0,
+            check_quorum: true,
+            max_batch: 64,
+            request_timeout_ms: 1000.0,
         }
     }
 }
@@ -244,7 +348,11 @@ impl Default for SingleLeaderSpec {
 #[serde(deny_unknown_fields)]
 pub enum LoadSpec {
     /// `clients` clients, each waiting for its reply (plus think time) before the next request.
-    ClosedLoop { clients: u32, think_time_ms: f64 },
+    ClosedLoop {
+        clients: u32,
+        #[serde(default)]
+        think_time_ms: f64,
+    },
     /// Poisson arrivals at `rate_per_sec`, spread over `clients` client processes.
     OpenLoop { rate_per_sec: f64, clients: u32 },
 }
@@ -381,6 +489,7 @@ pub enum FaultSpec {
     CutLink {
         a: String,
         b: String,
+        #[serde(default)]
         one_way: bool,
     },
     /// Remove every partition and cut link.
@@ -407,6 +516,18 @@ pub enum SetValue {
     Int(i64),
     Float(f64),
     Text(String),
+}
+
+impl std::fmt::Display for SetValue {
+    /// As written in a scenario file.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SetValue::Bool(b) => write!(f, "{b}"),
+            SetValue::Int(i) => write!(f, "{i}"),
+            SetValue::Float(x) => write!(f, "{x:?}"),
+            SetValue::Text(s) => write!(f, "{s:?}"),
+        }
+    }
 }
 
 /// Faults drawn at random: a Poisson process of `per_second` of simulated time, each lasting

@@ -1,5 +1,11 @@
 //! Semantic checks: every error names the field path and says why.
+//!
+//! [`validate`] checks a whole scenario; [`settings`] checks everything a `Set` can change, and
+//! is what `set_path::apply` runs on a changed scenario before anyone adopts it.
 
+mod faults;
+
+use super::describe::did_you_mean;
 use super::limits::*;
 use super::load::ScenarioError;
 use super::schema::*;
@@ -22,20 +28,41 @@ impl V<'_> {
     }
 
     fn node(&self, path: &str, name: &str) -> Result<NodeId, ScenarioError> {
+        // Only the canonical spelling: `n1`, not `n01` or `n+1`.
+        let canonical = name.len() > 1 && name[1..].bytes().all(|b| b.is_ascii_digit());
         match NodeId::parse(name) {
-            Some(n) if n.0 < self.nodes => Ok(n),
+            Some(n) if canonical && n.0 < self.nodes => Ok(n),
             _ => Err(self.err(
                 path,
-                format!("no node named `{name}`; nodes are n1..n{}", self.nodes),
+                format!(
+                    "no node named `{}`; nodes are n1..n{}",
+                    short(name),
+                    self.nodes
+                ),
             )),
         }
+    }
+
+    /// Node names that must each appear at most once.
+    fn distinct_nodes(&self, path: &str, names: &[String]) -> Result<Vec<NodeId>, ScenarioError> {
+        let mut seen = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            let id = self.node(&format!("{path}[{i}]"), name)?;
+            self.check(
+                !seen.contains(&id),
+                format!("{path}[{i}]"),
+                format!("`{name}` is listed twice"),
+            )?;
+            seen.push(id);
+        }
+        Ok(seen)
     }
 
     fn probability(&self, path: &str, p: f64) -> R {
         self.check(
             (0.0..=1.0).contains(&p),
             path,
-            format!("{p} is not a probability between 0 and 1"),
+            format!("{} is not a probability between 0 and 1", num(p)),
         )
     }
 
@@ -44,12 +71,12 @@ impl V<'_> {
         self.check(
             ms.is_finite() && ms >= 0.0,
             path,
-            format!("{ms} must be a non-negative number of milliseconds"),
+            format!("{} must be a non-negative number of milliseconds", num(ms)),
         )?;
         self.check(
             ms <= max,
             path,
-            format!("{ms} ms is more than the limit of {max} ms"),
+            format!("{} ms is more than the limit of {max} ms", num(ms)),
         )
     }
 
@@ -57,9 +84,67 @@ impl V<'_> {
         self.ms(path, ms, max)?;
         self.check(ms > 0.0, path, "must be greater than 0")
     }
+
+    /// A relative weight: finite, non-negative and not so large that sums overflow.
+    fn weight(&self, path: &str, w: f64) -> R {
+        self.check(
+            w.is_finite() && (0.0..=MAX_WEIGHT).contains(&w),
+            path,
+            format!("{} must be a number between 0 and {MAX_WEIGHT}", num(w)),
+        )
+    }
 }
 
+/// A number as a message shows it: plain when it is of a sensible size, else in exponent form.
+pub(crate) fn num(x: f64) -> String {
+    if x != 0.0 && x.is_finite() && !(1e-6..1e15).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
+/// The path of a map entry: `expect.ops`, or `expect["odd key"]` when the key is not a name.
+fn key_path(map: &str, key: &str) -> String {
+    let is_name = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if is_name && key.len() <= 64 {
+        format!("{map}.{key}")
+    } else {
+        format!("{map}[{:?}]", short(key))
+    }
+}
+
+/// Input echoed in a message, cut short so a megabyte of junk does not become the message.
+pub(crate) fn short(text: &str) -> String {
+    match text.char_indices().nth(40) {
+        Some((i, _)) => format!("{}...", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
+/// Checks a whole scenario.
 pub fn validate(file: &str, s: &Scenario) -> R {
+    let v = V {
+        file,
+        nodes: s.nodes.count,
+    };
+    v.check(
+        s.title.len() <= MAX_TEXT,
+        "title",
+        format!("text longer than {MAX_TEXT} bytes"),
+    )?;
+    v.check(
+        s.description.len() <= MAX_TEXT,
+        "description",
+        format!("text longer than {MAX_TEXT} bytes"),
+    )?;
+    settings(file, s)?;
+    faults::schedule(&v, s)?;
+    expect(&v, s)
+}
+
+/// Checks everything but the fault schedule, the texts and `expect` (what a `Set` can change).
+pub fn settings(file: &str, s: &Scenario) -> R {
     let v = V {
         file,
         nodes: s.nodes.count,
@@ -69,20 +154,37 @@ pub fn validate(file: &str, s: &Scenario) -> R {
         "nodes.count",
         format!("must be between 1 and {MAX_NODES}"),
     )?;
-    v.check(
-        s.title.len() <= MAX_TEXT && s.description.len() <= MAX_TEXT,
-        "description",
-        "text longer than 64 KiB",
-    )?;
     clocks(&v, &s.nodes.clocks)?;
     network(&v, &s.network, policy_kinds(&s.policy))?;
     policy(&v, &s.policy)?;
     workload(&v, &s.workload)?;
     run(&v, &s.run)?;
     key_cells(&v, s)?;
-    faults(&v, s)?;
-    random_faults(&v, &s.random_faults)?;
-    crate::check::expect::validate_keys(file, &s.expect)
+    faults::random(&v, &s.random_faults)
+}
+
+fn expect(v: &V, s: &Scenario) -> R {
+    let valid = crate::check::report::expectable_fields();
+    for (key, e) in &s.expect {
+        let path = key_path("expect", key);
+        v.check(
+            valid.contains(key),
+            &path,
+            format!(
+                "unknown result field{}; valid ones: {}",
+                did_you_mean(key, &valid),
+                valid.join(", ")
+            ),
+        )?;
+        if let Ok(claim) = crate::check::expect::parse(e) {
+            v.check(
+                claim.value.is_finite(),
+                &path,
+                "compare with a finite number",
+            )?;
+        }
+    }
+    crate::check::expect::validate_keys(v.file, &s.expect)
 }
 
 /// The message kinds of the scenario's policy (names usable in `network.kinds` and link overrides).
@@ -90,22 +192,30 @@ pub fn policy_kinds(p: &PolicySpec) -> &'static [&'static str] {
     match p {
         PolicySpec::Leaderless(_) => crate::policy::leaderless::KINDS,
         PolicySpec::SingleLeader(_) => crate::policy::single_leader::KINDS,
+        PolicySpec::Raft(_) => crate::policy::raft::KINDS,
     }
 }
 
 fn clocks(v: &V, clocks: &[ClockSpec]) -> R {
+    let mut seen = Vec::new();
     for (i, c) in clocks.iter().enumerate() {
         let p = format!("nodes.clocks[{i}]");
-        v.node(&format!("{p}.node"), &c.node)?;
+        let id = v.node(&format!("{p}.node"), &c.node)?;
+        v.check(
+            !seen.contains(&id),
+            format!("{p}.node"),
+            format!("`{}` already has a clock entry", c.node),
+        )?;
+        seen.push(id);
         v.check(
             c.skew_ms.is_finite() && c.skew_ms.abs() <= MAX_DURATION_MS,
             format!("{p}.skew_ms"),
             "must be a finite number of ms within a day",
         )?;
         v.check(
-            c.drift_ppm.is_finite() && c.drift_ppm.abs() <= 500_000.0,
+            c.drift_ppm.is_finite() && c.drift_ppm.abs() <= MAX_DRIFT_PPM,
             format!("{p}.drift_ppm"),
-            "must be within ±500000 ppm",
+            format!("must be within ±{MAX_DRIFT_PPM} ppm"),
         )?;
     }
     Ok(())
@@ -126,7 +236,7 @@ fn check_dist(v: &V, path: &str, d: &Dist, depth: usize) -> R {
         v.check(
             x.is_finite(),
             format!("{path}.{name}"),
-            format!("{x} is not a finite number"),
+            format!("{} is not a finite number", num(x)),
         )
     };
     match d {
@@ -137,7 +247,7 @@ fn check_dist(v: &V, path: &str, d: &Dist, depth: usize) -> R {
             v.check(
                 min_ms <= max_ms,
                 format!("{path}.max_ms"),
-                format!("{max_ms} is smaller than min_ms {min_ms}"),
+                format!("{} is smaller than min_ms {}", num(*max_ms), num(*min_ms)),
             )
         }
         Dist::Normal { mean_ms, std_ms } => {
@@ -175,11 +285,7 @@ fn check_dist(v: &V, path: &str, d: &Dist, depth: usize) -> R {
                 format!("a mixture needs 1 to {MAX_MIXTURE_PARTS} parts"),
             )?;
             for (i, (w, d)) in parts.iter().enumerate() {
-                v.check(
-                    w.is_finite() && *w >= 0.0,
-                    format!("{path}[{i}].0"),
-                    "weight must be a non-negative number",
-                )?;
+                v.weight(&format!("{path}[{i}].0"), *w)?;
                 check_dist(v, &format!("{path}[{i}].1"), d, depth + 1)?;
             }
             v.check(
@@ -213,7 +319,9 @@ fn kind_name(v: &V, path: &str, kind: &str, kinds: &[&str]) -> R {
         kinds.contains(&kind),
         path,
         format!(
-            "unknown message kind `{kind}`; this policy's kinds: {}",
+            "unknown message kind `{}`{}; this policy's kinds: {}",
+            short(kind),
+            did_you_mean(kind, kinds),
             kinds.join(", ")
         ),
     )
@@ -224,13 +332,17 @@ fn network(v: &V, n: &NetworkSpec, kinds: &[&str]) -> R {
     v.probability("network.loss", n.loss)?;
     v.probability("network.duplicate", n.duplicate)?;
     for (k, s) in &n.kinds {
-        kind_name(v, &format!("network.kinds.{k}"), k, kinds)?;
-        link_spec(v, &format!("network.kinds.{k}"), s)?;
+        let p = key_path("network.kinds", k);
+        kind_name(v, &p, k, kinds)?;
+        link_spec(v, &p, s)?;
     }
     v.check(
         n.links.len() <= MAX_LINK_OVERRIDES,
         "network.links",
-        format!("more than {MAX_LINK_OVERRIDES} entries"),
+        format!(
+            "{} entries; the limit is {MAX_LINK_OVERRIDES}",
+            n.links.len()
+        ),
     )?;
     for (i, l) in n.links.iter().enumerate() {
         let p = format!("network.links[{i}]");
@@ -251,20 +363,90 @@ fn network(v: &V, n: &NetworkSpec, kinds: &[&str]) -> R {
 fn policy(v: &V, p: &PolicySpec) -> R {
     match p {
         PolicySpec::Leaderless(l) => leaderless(v, l),
-        PolicySpec::SingleLeader(s) => {
-            v.node("policy.leader", &s.leader)?;
-            v.positive_ms(
-                "policy.resend_interval_ms",
-                s.resend_interval_ms,
-                MAX_DURATION_MS,
-            )?;
-            v.check(
-                (1..=10_000).contains(&s.max_batch),
-                "policy.max_batch",
-                "must be between 1 and 10000",
-            )
-        }
+        PolicySpec::SingleLeader(s) => single_leader(v, s),
+        PolicySpec::Raft(r) => raft(v, r),
     }
+}
+
+fn raft(v: &V, r: &RaftSpec) -> R {
+    let (min, max) = (r.election_timeout_min_ms, r.election_timeout_max_ms);
+    v.positive_ms("policy.election_timeout_min_ms", min, MAX_DURATION_MS)?;
+    v.positive_ms("policy.election_timeout_max_ms", max, MAX_DURATION_MS)?;
+    v.check(
+        max >= min,
+        "policy.election_timeout_max_ms",
+        format!("{max} is smaller than election_timeout_min_ms {min}"),
+    )?;
+    v.positive_ms("policy.heartbeat_ms", r.heartbeat_ms, MAX_DURATION_MS)?;
+    v.check(
+        r.heartbeat_ms < min,
+        "policy.heartbeat_ms",
+        format!(
+            "{} must be smaller than election_timeout_min_ms {min}, or followers time out \
+             between heartbeats and keep electing new leaders",
+            r.heartbeat_ms
+        ),
+    )?;
+    v.positive_ms("policy.lease_ms", r.lease_ms, MAX_DURATION_MS)?;
+    v.check(
+        r.lease_ms <= min,
+        "policy.lease_ms",
+        format!(
+            "{} must be at most election_timeout_min_ms {min}: a longer lease outlives the \
+             time a new leader needs to be elected, so reads go stale even with perfect clocks",
+            r.lease_ms
+        ),
+    )?;
+    // etcd refuses ReadOnlyLeaseBased without CheckQuorum (raft.go, Config.validate): without
+    // it, followers vote while the old leader's lease still runs.
+    v.check(
+        r.check_quorum || r.read_mode != ReadMode::Lease,
+        "policy.check_quorum",
+        "read_mode Lease needs check_quorum: true",
+    )?;
+    v.check(
+        (1..=10_000).contains(&r.max_batch),
+        "policy.max_batch",
+        "must be between 1 and 10000",
+    )?;
+    v.positive_ms(
+        "policy.request_timeout_ms",
+        r.request_timeout_ms,
+        MAX_DURATION_MS,
+    )
+}
+
+fn single_leader(v: &V, s: &SingleLeaderSpec) -> R {
+    let leader = v.node("policy.leader", &s.leader)?;
+    for (name, ms) in [
+        ("resend_interval_ms", s.resend_interval_ms),
+        ("replica_lag_max_ms", s.replica_lag_max_ms),
+        ("leader_timeout_ms", s.leader_timeout_ms),
+        ("heartbeat_interval_ms", s.heartbeat_interval_ms),
+        ("fence_timeout_ms", s.fence_timeout_ms),
+    ] {
+        v.positive_ms(&format!("policy.{name}"), ms, MAX_DURATION_MS)?;
+    }
+    v.check(
+        (1..=10_000).contains(&s.max_batch),
+        "policy.max_batch",
+        "must be between 1 and 10000",
+    )?;
+    let mut brokers = v.nodes;
+    if let Some(c) = &s.controller {
+        let c = v.node("policy.controller", c)?;
+        v.check(
+            c != leader,
+            "policy.controller",
+            "the controller stores no data, so it cannot also be the leader",
+        )?;
+        brokers -= 1;
+    }
+    v.check(
+        (1..=brokers).contains(&s.min_insync_replicas),
+        "policy.min_insync_replicas",
+        format!("must be between 1 and the {brokers} nodes that store data"),
+    )
 }
 
 fn leaderless(v: &V, l: &LeaderlessSpec) -> R {
@@ -330,11 +512,7 @@ fn workload(v: &V, w: &WorkloadSpec) -> R {
     )?;
     let m = &w.mix;
     for (name, x) in [("read", m.read), ("write", m.write), ("delete", m.delete)] {
-        v.check(
-            x.is_finite() && x >= 0.0,
-            format!("workload.mix.{name}"),
-            "must be a non-negative number",
-        )?;
+        v.weight(&format!("workload.mix.{name}"), x)?;
     }
     v.check(
         m.read + m.write + m.delete > 0.0,
@@ -345,9 +523,7 @@ fn workload(v: &V, w: &WorkloadSpec) -> R {
     if let TargetSpec::Node(n) = &w.target {
         v.node("workload.target", n)?;
     }
-    for (i, n) in w.client_nodes.iter().enumerate() {
-        v.node(&format!("workload.client_nodes[{i}]"), n)?;
-    }
+    v.distinct_nodes("workload.client_nodes", &w.client_nodes)?;
     v.positive_ms("workload.timeout_ms", w.timeout_ms, MAX_DURATION_MS)
 }
 
@@ -419,133 +595,4 @@ fn key_cells(v: &V, s: &Scenario) -> R {
         "workload.keys.count",
         format!("keys × nodes = {cells} is more than the limit of {MAX_KEY_CELLS}"),
     )
-}
-
-fn faults(v: &V, s: &Scenario) -> R {
-    v.check(
-        s.faults.len() <= MAX_FAULTS,
-        "faults",
-        format!("more than {MAX_FAULTS} entries"),
-    )?;
-    for (i, f) in s.faults.iter().enumerate() {
-        let p = format!("faults[{i}]");
-        v.ms(&format!("{p}.at_ms"), f.at_ms, MAX_DURATION_MS)?;
-        if let Some(end) = s.run.duration_ms {
-            v.check(
-                f.at_ms <= end,
-                format!("{p}.at_ms"),
-                format!("{} ms is after the end of the run ({end} ms)", f.at_ms),
-            )?;
-        }
-        if let Some(d) = f.for_ms {
-            v.positive_ms(&format!("{p}.for_ms"), d, MAX_DURATION_MS)?;
-        }
-        fault(v, &format!("{p}.fault"), &f.fault, s)?;
-    }
-    Ok(())
-}
-
-fn fault(v: &V, p: &str, f: &FaultSpec, s: &Scenario) -> R {
-    match f {
-        FaultSpec::Crash(n)
-        | FaultSpec::Restart(n)
-        | FaultSpec::Pause(n)
-        | FaultSpec::Resume(n) => v.node(p, n).map(drop),
-        FaultSpec::Partition(groups) => partition(v, p, groups),
-        FaultSpec::PartitionOneWay { from, to } => {
-            v.check(
-                !from.is_empty() && !to.is_empty(),
-                p,
-                "both `from` and `to` need at least one node",
-            )?;
-            for n in from.iter().chain(to) {
-                v.node(p, n)?;
-            }
-            Ok(())
-        }
-        FaultSpec::CutLink { a, b, .. } => {
-            let (a, b) = (v.node(&format!("{p}.a"), a)?, v.node(&format!("{p}.b"), b)?);
-            v.check(a != b, p, "a link joins two different nodes")
-        }
-        FaultSpec::HealAll => Ok(()),
-        FaultSpec::ClockSkew { node, skew_ms } => {
-            v.node(&format!("{p}.node"), node)?;
-            v.check(
-                skew_ms.is_finite() && skew_ms.abs() <= MAX_DURATION_MS,
-                format!("{p}.skew_ms"),
-                "must be a finite number of ms within a day",
-            )
-        }
-        FaultSpec::ClockDrift { node, drift_ppm } => {
-            v.node(&format!("{p}.node"), node)?;
-            v.check(
-                drift_ppm.is_finite() && drift_ppm.abs() <= 500_000.0,
-                format!("{p}.drift_ppm"),
-                "must be within ±500000 ppm",
-            )
-        }
-        FaultSpec::Set(path, value) => {
-            let changed = super::set_path::apply(s, path, value).map_err(|m| v.err(p, m))?;
-            let mut inner = changed;
-            inner.faults.clear();
-            validate(v.file, &inner)
-                .map_err(|e| v.err(p, format!("after Set(\"{path}\", ..): {e}")))
-        }
-    }
-}
-
-fn partition(v: &V, p: &str, groups: &[Vec<String>]) -> R {
-    v.check(
-        !groups.is_empty(),
-        p,
-        "a partition needs at least one group",
-    )?;
-    let mut seen = Vec::new();
-    for (gi, g) in groups.iter().enumerate() {
-        v.check(!g.is_empty(), format!("{p}[{gi}]"), "an empty group")?;
-        for n in g {
-            let id = v.node(&format!("{p}[{gi}]"), n)?;
-            v.check(
-                !seen.contains(&id),
-                format!("{p}[{gi}]"),
-                format!("node `{n}` is in two groups"),
-            )?;
-            seen.push(id);
-        }
-    }
-    Ok(())
-}
-
-fn random_faults(v: &V, rf: &[RandomFault]) -> R {
-    v.check(
-        rf.len() <= MAX_RANDOM_FAULTS,
-        "random_faults",
-        format!("more than {MAX_RANDOM_FAULTS} entries"),
-    )?;
-    for (i, f) in rf.iter().enumerate() {
-        let p = format!("random_faults[{i}]");
-        v.check(
-            f.per_second.is_finite() && (0.0..=1000.0).contains(&f.per_second),
-            format!("{p}.per_second"),
-            "must be between 0 and 1000",
-        )?;
-        v.ms(&format!("{p}.min_ms"), f.min_ms, MAX_DURATION_MS)?;
-        v.ms(&format!("{p}.max_ms"), f.max_ms, MAX_DURATION_MS)?;
-        v.check(
-            f.min_ms <= f.max_ms,
-            format!("{p}.max_ms"),
-            "is smaller than min_ms",
-        )?;
-        match f.kind {
-            RandomFaultKind::LossBurst(l) => v.probability(&format!("{p}.kind"), l)?,
-            RandomFaultKind::ClockSkew(ms) => v.ms(&format!("{p}.kind"), ms, MAX_DURATION_MS)?,
-            RandomFaultKind::Partition | RandomFaultKind::CutLink => v.check(
-                v.nodes >= 2,
-                format!("{p}.kind"),
-                "needs at least two nodes",
-            )?,
-            _ => {}
-        }
-    }
-    Ok(())
 }

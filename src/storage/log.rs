@@ -48,11 +48,16 @@ impl<E: Clone> Log<E> {
         self.entries.get((index - self.first_index) as usize)
     }
 
+    /// The newest entry, if any.
+    pub fn last(&self) -> Option<&E> {
+        self.entries.last()
+    }
+
     /// Up to `max` entries starting at `from` (clamped to what the log holds).
     pub fn slice_from(&self, from: u64, max: usize) -> &[E] {
         let start = from.max(self.first_index) - self.first_index;
         let start = (start as usize).min(self.entries.len());
-        let end = (start + max).min(self.entries.len());
+        let end = start.saturating_add(max).min(self.entries.len());
         &self.entries[start..end]
     }
 

@@ -492,3 +492,24 @@ fn malformed_operations_do_not_panic() {
         Verdict::NotLinearizable(_)
     ));
 }
+
+#[test]
+fn every_key_is_checked_and_counted() {
+    let mut ops = hard_history(); // k0: out of budget at 20 steps
+    for key in [3, 5] {
+        ops.push(write(1, key, 100 + key as u64, 0, 1));
+        ops.push(read(2, key, None, 2, 3)); // reads nothing after the write: a violation
+    }
+    ops.push(write(1, 4, 7, 0, 1));
+    ops.push(read(2, 4, Some(7), 2, 3)); // fine
+    let all = check_every_key(&ops, 20);
+    assert_eq!(all.not_linearizable, vec![3, 5]);
+    assert_eq!(all.unknown.iter().map(|u| u.0).collect::<Vec<_>>(), vec![0]);
+    assert_eq!(all.counterexample.as_ref().map(|c| c.key), Some(3));
+    assert_eq!(all.verdict(), check_history(&ops, 20));
+    let fine = check_every_key(&ops[ops.len() - 2..], 20);
+    assert_eq!(fine, KeyVerdicts::default());
+    assert_eq!(fine.verdict(), Verdict::Linearizable);
+    let unknown = check_every_key(&hard_history(), 5);
+    assert_eq!(unknown.verdict(), Verdict::Unknown { key: 0, steps: 5 });
+}
