@@ -3,7 +3,7 @@
 use super::faults::{self, Fault};
 use super::network::{Fate, pairs_between};
 use super::node::{Inbox, MAX_INBOX, NodeStatus};
-use super::workload::{MAX_REDIRECTS, OpState};
+use super::workload::{ClientEvent, MAX_REDIRECTS, OpState};
 use super::{Engine, Event, FromScenario, Phase};
 use crate::check::history::{EventType, HistoryEvent};
 use crate::check::stale::ReadDone;
@@ -21,15 +21,20 @@ impl<P: FromScenario> Engine<P> {
         if self.phase == Phase::Done {
             return false;
         }
-        let timeout = self.work.next_timeout();
-        if let Some((at, event)) = self.queue.pop_before(timeout) {
+        let client = self.work.next_client_event();
+        if let Some((at, event)) = self.queue.pop_before(client) {
             debug_assert!(at >= self.now, "time never goes backwards");
             self.now = at;
             self.handle(event);
-        } else if let Some((at, op)) = self.work.pop_timeout() {
+        } else if let Some((at, event)) = self.work.pop_client_event() {
             debug_assert!(at >= self.now, "time never goes backwards");
             self.now = at;
-            self.complete(op, OpResult::Unknown(FailReason::Timeout));
+            match event {
+                ClientEvent::Timeout(op) => {
+                    self.complete(op, OpResult::Unknown(FailReason::Timeout))
+                }
+                ClientEvent::Start(client) => self.start_op(client),
+            }
         } else {
             self.phase = Phase::Done;
             return false;
@@ -41,8 +46,8 @@ impl<P: FromScenario> Engine<P> {
     /// When the next event happens (queued events and client timeouts).
     fn next_event_time(&self) -> Option<SimTime> {
         let queued = self.queue.peek_time();
-        let timeout = self.work.next_timeout().map(|(t, _)| t);
-        match (queued, timeout) {
+        let client = self.work.next_client_event().map(|(t, _)| t);
+        match (queued, client) {
             (Some(q), Some(t)) => Some(q.min(t)),
             (q, t) => q.or(t),
         }
@@ -542,9 +547,12 @@ impl<P: FromScenario> Engine<P> {
         // replica), and a client that asked again at the same instant would recurse without bound
         // and stop simulated time from advancing.
         if let Some(think) = self.work.think_us() {
-            let next = Event::ClientStart { client: s.client };
-            self.queue
-                .push_after(self.now, think.max(MIN_CLIENT_GAP_US), next);
+            let at = self.now.saturating_add(think.max(MIN_CLIENT_GAP_US));
+            let seq = self.queue.next_seq();
+            if !self.work.push_restart(at, seq, s.client) {
+                let next = Event::ClientStart { client: s.client };
+                self.queue.push_at(at, next);
+            }
         }
     }
 
