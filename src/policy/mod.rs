@@ -224,6 +224,8 @@ pub struct NodeView {
     pub commit_index: Option<u64>,
     /// Further facts as (label, value), e.g. ("pending requests", "3").
     pub details: Vec<(&'static str, String)>,
+    /// The node's log as the Storage tab draws it (policies with a log).
+    pub storage: Option<crate::storage::view::StorageView>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

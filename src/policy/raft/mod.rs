@@ -448,11 +448,28 @@ impl Policy for Raft {
             log_len: Some(self.last_index()),
             commit_index: Some(self.commit),
             details,
+            storage: Some(self.storage_view()),
         }
     }
 
     fn stored(&self, out: &mut Vec<StoredValue>) {
         self.kv.stored(out);
+    }
+}
+
+impl Raft {
+    /// The log for the Storage tab: its newest entries, keyed by the key they write.
+    fn storage_view(&self) -> crate::storage::view::StorageView {
+        use crate::storage::view::{MAX_RECORDS_SHOWN, NO_KEY, StorageView};
+        let (first, next) = (self.log.first_index(), self.log.last_index() + 1);
+        let from = next.saturating_sub(MAX_RECORDS_SHOWN as u64).max(first);
+        let tail = self.log.slice_from(from, MAX_RECORDS_SHOWN);
+        let records = tail.iter().zip(from..).map(|(e, offset)| match e.cmd {
+            Command::Put { key, value } => (offset, key, value.is_none(), 0),
+            Command::Read { key } => (offset, key, false, 0),
+            Command::Noop => (offset, NO_KEY, false, 0),
+        });
+        StorageView::contiguous(first, next, self.commit, records)
     }
 }
 
