@@ -66,6 +66,21 @@ pub struct Report {
     pub latency_ms_p90: f64,
     pub latency_ms_p99: f64,
     pub latency_ms_max: f64,
+    /// Snapshots taken by all nodes (Raft with `snapshot` set; absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshots_taken: Option<u64>,
+    /// Rebuilds finished: a wiped node caught up, or a follower installed a snapshot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rebuilds: Option<u64>,
+    /// Time the rebuilds took, summed (restart or first chunk until caught up).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rebuild_ms: Option<f64>,
+    /// Bytes rebuilding nodes received: snapshot chunks and appends carrying entries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_transferred: Option<u64>,
+    /// Log entries rebuilding nodes applied one by one (after the snapshot, if any).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entries_replayed: Option<u64>,
     /// 16 hex digits: XXH3-64 of the canonical trace.
     pub trace_hash: String,
     /// Wall-clock time the run took (not deterministic).
@@ -79,6 +94,15 @@ pub const WALL_CLOCK_FIELDS: &[&str] = &["wall_ms", "ops_per_sec"];
 
 /// Fields whose value is a boolean or a word (`expect` compares them with `==`/`!=` only).
 pub const VERDICT_FIELDS: &[&str] = &["linearizable"];
+
+/// Fields shown only where they apply (absent from `Report::default()`'s JSON).
+pub const OPTIONAL_FIELDS: &[&str] = &[
+    "snapshots_taken",
+    "rebuilds",
+    "rebuild_ms",
+    "bytes_transferred",
+    "entries_replayed",
+];
 
 /// `converged_after_ms` when divergent keys remain at the end of the run.
 pub const NEVER_CONVERGED_MS: f64 = -1.0;
@@ -133,6 +157,7 @@ pub fn expectable_fields() -> Vec<String> {
     leaves("", &Report::default().to_json(), &mut out);
     out.retain(|f| !WALL_CLOCK_FIELDS.contains(&f.as_str()));
     out.extend(VERDICT_FIELDS.iter().map(|f| f.to_string()));
+    out.extend(OPTIONAL_FIELDS.iter().map(|f| f.to_string()));
     out
 }
 

@@ -150,6 +150,7 @@ impl<P: Policy> Engine<P> {
     pub fn report(&self, wall_ms: f64) -> Report {
         let m = &self.metrics;
         let ms = |us: u64| us as f64 / 1000.0;
+        let rb = &m.rebuild;
         Report {
             scenario: self.scenario.title.clone(),
             seed: self.scenario.seed,
@@ -184,6 +185,11 @@ impl<P: Policy> Engine<P> {
             latency_ms_p90: ms(m.latency.quantile_us(0.9)),
             latency_ms_p99: ms(m.latency.quantile_us(0.99)),
             latency_ms_max: ms(m.latency.quantile_us(1.0)),
+            snapshots_taken: rb.applicable.then_some(rb.snapshots_taken),
+            rebuilds: rb.applicable.then_some(rb.rebuilds),
+            rebuild_ms: rb.applicable.then_some(ms(rb.rebuild_us)),
+            bytes_transferred: rb.applicable.then_some(rb.bytes_transferred),
+            entries_replayed: rb.applicable.then_some(rb.entries_replayed),
             trace_hash: crate::trace::format_hash(self.tracer.hash()),
             wall_ms,
             ops_per_sec: if wall_ms > 0.0 {

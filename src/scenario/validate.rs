@@ -413,6 +413,27 @@ fn raft(v: &V, r: &RaftSpec) -> R {
         "policy.request_timeout_ms",
         r.request_timeout_ms,
         MAX_DURATION_MS,
+    )?;
+    r.snapshot
+        .as_ref()
+        .map_or(Ok(()), |snap| raft_snapshot(v, snap))
+}
+
+fn raft_snapshot(v: &V, s: &SnapshotSpec) -> R {
+    v.check(
+        s.every_entries <= 1_000_000_000 && s.retain_entries <= 1_000_000_000,
+        "policy.snapshot",
+        "every_entries and retain_entries must be at most 1000000000",
+    )?;
+    v.check(
+        (1..=1 << 30).contains(&s.chunk_bytes),
+        "policy.snapshot.chunk_bytes",
+        "must be between 1 and 1073741824",
+    )?;
+    v.check(
+        s.bandwidth_bytes_per_s.is_finite() && s.bandwidth_bytes_per_s >= 1.0,
+        "policy.snapshot.bandwidth_bytes_per_s",
+        "must be at least 1 byte per second",
     )
 }
 

@@ -91,7 +91,7 @@ impl Net {
                 Effect::Note(n) => self.notes.push(match n {
                     Note::BecameLeader { term } => format!("{id} became leader for epoch {term}"),
                     Note::SteppedDown { term } => format!("{id} stepped down in epoch {term}"),
-                    Note::Text(t) => t,
+                    other => other.describe(id),
                 }),
                 Effect::SetTimer { .. } => {}
                 Effect::Violation(kind) => panic!("{id} reported a {kind:?} violation"),
