@@ -310,3 +310,90 @@ fn report_fields_are_absent_without_snapshots_or_wipes() {
         assert!(json.get(f).is_none(), "{f} shown");
     }
 }
+
+#[test]
+fn a_scheduled_set_takes_a_snapshot_at_that_time() {
+    // No automatic snapshots; at 1 s every node snapshots because `every_entries` drops to 1,
+    // and at 1.0001 s it goes back to 0.
+    let faults = r#"(at_ms: 1000.0, fault: Set("policy.snapshot.every_entries", 1)),
+        (at_ms: 1000.1, fault: Set("policy.snapshot.every_entries", 0))"#;
+    let s = scenario(0, 0, faults, "Exponential(mean_ms: 2.0)", 2000);
+    let mut e: Engine<Raft> = Engine::new(&s, &common::recording());
+    e.run_to_end();
+    let said = notes(&e.tracer_mut().drain());
+    let taken: Vec<SimTime> = said
+        .iter()
+        .filter(|(_, _, t)| t.contains("took a snapshot"))
+        .map(|(at, _, _)| *at)
+        .collect();
+    let mut by: Vec<NodeId> = said
+        .iter()
+        .filter(|(_, _, t)| t.contains("took a snapshot"))
+        .map(|(_, node, _)| *node)
+        .collect();
+    by.sort();
+    by.dedup();
+    assert_eq!(by.len(), 3, "every node snapshotted: {taken:?}");
+    assert!(taken.iter().all(|&t| t >= ms(1000.0) && t <= ms(1000.1)));
+    assert_eq!(e.report(0.0).snapshots_taken, Some(taken.len() as u64));
+}
+
+#[test]
+fn a_rebuilding_node_serves_nothing_or_stale_reads_if_configured() {
+    for (serve, expect_reads) in [("Nothing", false), ("Stale", true)] {
+        let text = format!(
+            r#"(
+                seed: 3,
+                nodes: (count: 3),
+                network: (latency: Constant(1.0)),
+                policy: Raft((snapshot: Some((
+                    every_entries: 50,
+                    chunk_bytes: 256,
+                    bandwidth_bytes_per_s: 10000.0,
+                    while_rebuilding: {serve},
+                )))),
+                workload: (
+                    load: OpenLoop(rate_per_sec: 2000.0, clients: 50),
+                    keys: Uniform(count: 100),
+                    target: Random,
+                    timeout_ms: 300.0,
+                ),
+                faults: [
+                    (at_ms: 0.0, fault: WipeDisk("n3")),
+                    (at_ms: 1000.0, fault: Restart("n3")),
+                ],
+                run: (duration_ms: 1500.0),
+            )"#
+        );
+        let s = common::scenario(&text);
+        let mut sim = Sim::new(&s, &common::recording());
+        // Run to just after the restart, while n3 receives the snapshot (≈ 0.25 s at 10 kB/s).
+        sim.run_until(ms(1010.0));
+        let Sim::Raft(e) = &sim else { unreachable!() };
+        assert!(e.policy(n(3)).is_rebuilding(), "{serve}");
+        sim.run_until(ms(1100.0));
+        let trace = sim.drain_trace();
+        // Operations sent to n3 after its restart that it answered itself with a value.
+        let mut at_n3 = std::collections::BTreeSet::new();
+        let mut answered_reads = false;
+        for s in trace.iter().filter(|s| s.at > ms(1000.0)) {
+            match s.event {
+                TraceEvent::Invoke { op, node, .. } if node == n(3) => {
+                    at_n3.insert(op);
+                }
+                TraceEvent::Redirect { op, .. } => {
+                    at_n3.remove(&op);
+                }
+                TraceEvent::Complete { op, outcome, .. } if at_n3.contains(&op) => {
+                    answered_reads |= outcome == capsim::check::history::EventType::Ok;
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(answered_reads, expect_reads, "{serve}");
+        // Served stale, those reads show up as stale reads; served nothing, none is stale.
+        sim.run_to_end();
+        let stale = sim.final_report(0.0).stale_reads;
+        assert_eq!(stale > 0, expect_reads, "{serve}: {stale} stale reads");
+    }
+}

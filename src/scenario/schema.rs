@@ -520,10 +520,10 @@ pub struct ScheduledFault {
 pub enum FaultSpec {
     /// Lose volatile state and stop; durable state survives.
     Crash(String),
+    Restart(String),
     /// Crash and lose the disk too (a replaced machine): the node restarts empty at its next
     /// `Restart` and must rebuild its state from the others.
     WipeDisk(String),
-    Restart(String),
     /// Stop processing but keep all state, like a long GC pause; messages wait.
     Pause(String),
     Resume(String),

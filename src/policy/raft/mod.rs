@@ -520,6 +520,14 @@ impl Policy for Raft {
         self.config = config.clone();
     }
 
+    /// `Set("policy.snapshot.every_entries", n)` takes effect at once: a schedule of such
+    /// `Set`s snapshots at chosen times (e.g. 1 then back to 0).
+    fn on_set(&mut self, ctx: &mut RCtx<'_>, path: &str) {
+        if path.starts_with("policy.snapshot") {
+            self.maybe_snapshot(ctx);
+        }
+    }
+
     fn replicas_of(&self, _key: Key, out: &mut Vec<NodeId>) {
         out.extend((0..self.nodes).map(NodeId));
     }
