@@ -285,6 +285,7 @@ impl Raft {
         self.leader = Some(self.me);
         let next = self.last_index() + 1;
         self.outgoing.fill(None);
+        self.abandon_snapshot_rebuild();
         self.progress.fill(Progress {
             next,
             probing: true,

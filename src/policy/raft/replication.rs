@@ -114,6 +114,9 @@ impl Raft {
         if !self.append_after(ctx, from, prev_index, &entries) {
             return;
         }
+        // The leader's log matches ours again (a new leader that still has the entries we
+        // need): a half-received snapshot is no longer needed.
+        self.incoming = None;
         // Paper, Figure 2: commitIndex = min(leaderCommit, index of last new entry).
         self.commit_to(ctx, leader_commit.min(last_new));
         ctx.send(

@@ -486,6 +486,15 @@ impl Raft {
 
     // ---- rebuild bookkeeping -----------------------------------------------------------
 
+    /// Elected while a snapshot was still arriving: a majority found our log up to date, so
+    /// the snapshot is not needed (a wiped node never campaigns, so it never gets here).
+    pub(super) fn abandon_snapshot_rebuild(&mut self) {
+        self.incoming = None;
+        if self.rebuild.is_some_and(|r| !r.wiped) {
+            self.rebuild = None;
+        }
+    }
+
     /// The node restarts after a wipe: the rebuild's clock starts now.
     pub(super) fn start_rebuild_after_wipe(&mut self, ctx: &mut RCtx<'_>) {
         if let Some(r) = &mut self.rebuild
