@@ -10,6 +10,8 @@
 //! - `client.rs`: client requests (redirects, pending writes) and the three read modes.
 //! - `snapshot.rs`: snapshots and log compaction (Raft §7), chunked InstallSnapshot at a
 //!   configured bandwidth, and rebuilding a node whose disk was wiped.
+//! - `rebuild.rs`: a rebuild's bookkeeping (start, end, bytes, entries replayed) and what a
+//!   rebuilding node answers clients.
 //!
 //! Durable (kept by `on_crash`; Raft persists before it answers, and our state is in memory, so
 //! keeping these fields is the persistence): current term, vote, log, and the state machine with
@@ -22,6 +24,7 @@
 
 mod client;
 mod election;
+mod rebuild;
 mod replication;
 mod snapshot;
 #[cfg(test)]
@@ -340,7 +343,7 @@ pub struct Raft {
     compacted: (u64, u64),
     /// Set while this node rebuilds its state; survives a crash (a real node would record it
     /// on disk) so a half-rebuilt node still does not vote.
-    rebuild: Option<snapshot::Rebuild>,
+    rebuild: Option<rebuild::Rebuild>,
     // Volatile.
     role: Role,
     leader: Option<NodeId>,
@@ -513,7 +516,7 @@ impl Policy for Raft {
     }
 
     fn on_wiped(&mut self) {
-        self.rebuild = Some(snapshot::Rebuild::after_wipe());
+        self.rebuild = Some(rebuild::Rebuild::after_wipe());
     }
 
     fn reconfigure(&mut self, config: &RaftConfig) {
