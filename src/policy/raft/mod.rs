@@ -136,8 +136,8 @@ pub enum RaftMsg {
         term: u64,
         round: u64,
     },
-    /// One chunk of the leader's snapshot (the thesis's chunked InstallSnapshot RPC, §5.3 of
-    /// Ongaro's dissertation; raft-rs `MsgSnapshot`): bytes `offset..offset + len` of
+    /// One chunk of the leader's snapshot (the Raft paper's chunked InstallSnapshot RPC, §7
+    /// and Figure 13; raft-rs `MsgSnapshot`, sent by `prepare_send_snapshot`): bytes `offset..offset + len` of
     /// `snap.bytes()`. The chunk's wire size is `len` plus a header, so bandwidth, loss and
     /// partitions apply to it; the state itself travels shared (`Arc`) and is only used once
     /// every byte arrived in order.

@@ -1,4 +1,5 @@
-//! Snapshots, log compaction and rebuilds (Raft §7; Ongaro's dissertation §5).
+//! Snapshots, log compaction and rebuilds (the extended Raft paper §7 and its Figure 13;
+//! Ongaro's dissertation, chapter 5, "Log compaction").
 //!
 //! - Each node snapshots its own state machine once `every_entries` entries were applied since
 //!   its last snapshot, then discards its log up to and including the snapshot index (minus
@@ -7,7 +8,7 @@
 //!   (the paper's "last included index / term", raft-rs `SnapshotMetadata`).
 //! - A leader whose follower needs an entry it has discarded sends its latest snapshot instead
 //!   (raft-rs `maybe_send_append` → `prepare_send_snapshot`, `MsgSnapshot`), in chunks as the
-//!   dissertation's InstallSnapshot RPC does (offset + data + done): one chunk at a time, the
+//!   paper's InstallSnapshot RPC does (Figure 13: offset, data, done): one chunk at a time, the
 //!   next once the follower acknowledged it *and* the link is free again at
 //!   `bandwidth_bytes_per_s`; an unacknowledged chunk is resent after an election timeout. Like
 //!   raft-rs's `ProgressState::Snapshot`, no appends go to that follower meanwhile; its
@@ -338,7 +339,7 @@ impl Raft {
 
     // ---- follower: receiving and installing --------------------------------------------
 
-    /// One InstallSnapshot chunk from the leader (thesis Figure 5.3's receiver rules, chunks in
+    /// One InstallSnapshot chunk from the leader (Figure 13's receiver rules, chunks in
     /// order only).
     pub(super) fn handle_install_snapshot(
         &mut self,
