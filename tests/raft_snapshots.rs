@@ -439,3 +439,26 @@ fn wipes_snapshots_and_random_faults_keep_raft_safe() {
         assert!(r.snapshots_taken > Some(0), "seed {seed}");
     }
 }
+
+#[test]
+fn bad_snapshot_settings_are_refused_with_their_path() {
+    for (field, value, path) in [
+        ("chunk_bytes", "0", "policy.snapshot.chunk_bytes"),
+        (
+            "bandwidth_bytes_per_s",
+            "0.0",
+            "policy.snapshot.bandwidth_bytes_per_s",
+        ),
+    ] {
+        let text = format!(
+            "(nodes: (count: 3), policy: Raft((snapshot: Some(({field}: {value})))), \
+             run: (duration_ms: 100.0))"
+        );
+        let err = capsim::scenario::from_str("t.ron", &text).expect_err(field);
+        assert!(err.to_string().contains(path), "{err}");
+    }
+    let text = r#"(nodes: (count: 3), policy: Raft(()), faults: [(at_ms: 1.0, fault: WipeDisk("n9"))],
+        run: (duration_ms: 100.0))"#;
+    let err = capsim::scenario::from_str("t.ron", text).expect_err("no n9");
+    assert!(err.to_string().contains("n9"), "{err}");
+}
