@@ -124,8 +124,10 @@ fn snapshots_discard_the_prefix_and_logs_still_match() {
     }
     assert_same_state(&e);
     let report = e.report(0.0);
-    assert!(report.snapshots_taken.unwrap() >= 3 * (report.writes / 100).saturating_sub(1));
-    assert_eq!(report.rebuilds, Some(0));
+    assert!(
+        report.event_log.snapshots_taken.unwrap() >= 3 * (report.writes / 100).saturating_sub(1)
+    );
+    assert_eq!(report.event_log.rebuilds, Some(0));
 }
 
 #[test]
@@ -148,7 +150,7 @@ fn a_follower_behind_the_compaction_point_gets_the_snapshot_and_converges() {
     let r3 = e.policy(n(3));
     assert!(r3.snapshot().is_some() && !r3.is_rebuilding());
     let report = e.report(0.0);
-    assert!(report.rebuilds >= Some(1));
+    assert!(report.event_log.rebuilds >= Some(1));
     assert_same_state(&e);
     let said = notes(&trace);
     assert!(
@@ -246,7 +248,11 @@ fn a_wiped_node_rebuilds_and_nothing_acknowledged_is_lost() {
     assert_eq!(report.lost_writes, 0);
     assert_eq!(report.linearizable.as_str(), "true");
     assert_eq!(report.divergent_keys_at_end, 0);
-    assert!(report.rebuilds >= Some(1), "{:?}", report.rebuilds);
+    assert!(
+        report.event_log.rebuilds >= Some(1),
+        "{:?}",
+        report.event_log.rebuilds
+    );
     let Sim::Raft(e) = &sim else { unreachable!() };
     assert!(!e.policy(follower).is_rebuilding());
     assert_same_state(e);
@@ -261,18 +267,21 @@ fn full_replay_costs_more_than_snapshot_and_tail() {
     };
     let snap = run("raft-snapshot-rebuild.ron");
     let full = run("raft-full-replay.ron");
-    assert_eq!((snap.rebuilds, full.rebuilds), (Some(1), Some(1)));
-    assert!(snap.snapshots_taken > Some(0));
-    assert_eq!(full.snapshots_taken, Some(0));
+    assert_eq!(
+        (snap.event_log.rebuilds, full.event_log.rebuilds),
+        (Some(1), Some(1))
+    );
+    assert!(snap.event_log.snapshots_taken > Some(0));
+    assert_eq!(full.event_log.snapshots_taken, Some(0));
     let (e_snap, e_full) = (
-        snap.entries_replayed.unwrap(),
-        full.entries_replayed.unwrap(),
+        snap.event_log.entries_replayed.unwrap(),
+        full.event_log.entries_replayed.unwrap(),
     );
     assert!(e_full > 2 * e_snap, "{e_full} vs {e_snap}");
     // Full replay sends every entry once (24 bytes each plus batch headers).
     assert!(full.bytes_transferred.unwrap() >= 24 * e_full);
     assert!(full.bytes_transferred > snap.bytes_transferred);
-    assert!(full.rebuild_ms > snap.rebuild_ms);
+    assert!(full.event_log.rebuild_ms > snap.event_log.rebuild_ms);
     for r in [&snap, &full] {
         assert_eq!(r.lost_writes, 0);
         assert_eq!(r.divergent_keys_at_end, 0);
@@ -335,7 +344,10 @@ fn a_scheduled_set_takes_a_snapshot_at_that_time() {
     by.dedup();
     assert_eq!(by.len(), 3, "every node snapshotted: {taken:?}");
     assert!(taken.iter().all(|&t| t >= ms(1000.0) && t <= ms(1000.1)));
-    assert_eq!(e.report(0.0).snapshots_taken, Some(taken.len() as u64));
+    assert_eq!(
+        e.report(0.0).event_log.snapshots_taken,
+        Some(taken.len() as u64)
+    );
 }
 
 #[test]
@@ -436,7 +448,7 @@ fn wipes_snapshots_and_random_faults_keep_raft_safe() {
         let v = &r.violations;
         let broken = v.log_matching + v.state_machine_safety + v.election_safety;
         assert_eq!(broken + r.stale_reads, 0, "seed {seed}");
-        assert!(r.snapshots_taken > Some(0), "seed {seed}");
+        assert!(r.event_log.snapshots_taken > Some(0), "seed {seed}");
     }
 }
 

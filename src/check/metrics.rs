@@ -1,6 +1,7 @@
 //! Streaming run metrics: counters, latency, stale reads, replication lag and divergence.
 //! Memory does not grow with the run length.
 
+use super::event_log::EventLogTracker;
 use super::latency::LatencyHistogram;
 use super::replicas::ReplicaTracker;
 use super::stale::StaleTracker;
@@ -30,19 +31,21 @@ pub struct Metrics {
     /// election safety (checked from `Note::BecameLeader`).
     pub violations: Violations,
     pub leader_terms: LeaderTerms,
-    /// Snapshots and rebuilds (Raft with `snapshot` set, or any wiped disk).
+    /// Event-log lessons: read-model lag, dual writes vs CDC, rebuilds, erasure.
+    pub event_log: EventLogTracker,
+    /// Raft snapshots and rebuilds (Raft with `snapshot` set, or any wiped disk).
     pub rebuild: RebuildMetrics,
 }
 
-/// Counted from the policies' snapshot and rebuild notes.
+/// Counted from the Raft policy's snapshot and rebuild notes.
 #[derive(Clone, Debug, Default)]
 pub struct RebuildMetrics {
     /// The run has snapshots configured or wiped a disk: the report shows these fields.
     pub applicable: bool,
     pub snapshots_taken: u64,
     pub rebuilds: u64,
-    /// Summed over every finished rebuild.
-    pub rebuild_us: u64,
+    /// The longest finished rebuild (as the event-log projections report theirs).
+    pub rebuild_max_us: u64,
     pub bytes_transferred: u64,
     pub entries_replayed: u64,
 }
@@ -62,7 +65,7 @@ impl RebuildMetrics {
             } => {
                 self.applicable = true;
                 self.rebuilds += 1;
-                self.rebuild_us += took_us;
+                self.rebuild_max_us = self.rebuild_max_us.max(*took_us);
                 self.bytes_transferred += bytes;
                 self.entries_replayed += entries_replayed;
             }

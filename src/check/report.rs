@@ -1,6 +1,7 @@
 //! The run report: every metric `capsim run --json` prints. Field names here are the public
 //! names (JSON keys, `expect` keys, docs/metrics.md); this struct is the one place they live.
 
+use super::event_log::EventLogReport;
 use super::violations::Violations;
 use serde::{Serialize, Serializer};
 
@@ -66,21 +67,13 @@ pub struct Report {
     pub latency_ms_p90: f64,
     pub latency_ms_p99: f64,
     pub latency_ms_max: f64,
-    /// Snapshots taken by all nodes (Raft with `snapshot` set; absent otherwise).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub snapshots_taken: Option<u64>,
-    /// Rebuilds finished: a wiped node caught up, or a follower installed a snapshot.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rebuilds: Option<u64>,
-    /// Time the rebuilds took, summed (restart or first chunk until caught up).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rebuild_ms: Option<f64>,
-    /// Bytes rebuilding nodes received: snapshot chunks and appends carrying entries.
+    /// Bytes rebuilding Raft nodes received: snapshot chunks and appends carrying entries
+    /// (Raft with `snapshot` set, or a wiped disk; absent otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes_transferred: Option<u64>,
-    /// Log entries rebuilding nodes applied one by one (after the snapshot, if any).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub entries_replayed: Option<u64>,
+    /// Event-log fields (docs/metrics.md), each present only where it applies.
+    #[serde(flatten)]
+    pub event_log: EventLogReport,
     /// 16 hex digits: XXH3-64 of the canonical trace.
     pub trace_hash: String,
     /// Wall-clock time the run took (not deterministic).
@@ -96,13 +89,7 @@ pub const WALL_CLOCK_FIELDS: &[&str] = &["wall_ms", "ops_per_sec"];
 pub const VERDICT_FIELDS: &[&str] = &["linearizable"];
 
 /// Fields shown only where they apply (absent from `Report::default()`'s JSON).
-pub const OPTIONAL_FIELDS: &[&str] = &[
-    "snapshots_taken",
-    "rebuilds",
-    "rebuild_ms",
-    "bytes_transferred",
-    "entries_replayed",
-];
+pub const OPTIONAL_FIELDS: &[&str] = &["bytes_transferred"];
 
 /// `converged_after_ms` when divergent keys remain at the end of the run.
 pub const NEVER_CONVERGED_MS: f64 = -1.0;
@@ -154,7 +141,11 @@ impl Report {
 /// verdict field that an `expect` block may name.
 pub fn expectable_fields() -> Vec<String> {
     let mut out = Vec::new();
-    leaves("", &Report::default().to_json(), &mut out);
+    let every = Report {
+        event_log: EventLogReport::all_fields(),
+        ..Report::default()
+    };
+    leaves("", &every.to_json(), &mut out);
     out.retain(|f| !WALL_CLOCK_FIELDS.contains(&f.as_str()));
     out.extend(VERDICT_FIELDS.iter().map(|f| f.to_string()));
     out.extend(OPTIONAL_FIELDS.iter().map(|f| f.to_string()));

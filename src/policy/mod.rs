@@ -3,6 +3,7 @@
 //! effects that the engine applies. It never samples latency, reads a wall clock or draws a random
 //! number except through the [`Ctx`] the engine hands it.
 
+pub mod event_log;
 pub mod leaderless;
 mod note;
 pub mod raft;
@@ -52,6 +53,8 @@ pub enum FailReason {
     Unavailable,
     NotLeader,
     NotEnoughReplicas,
+    /// The command broke a business rule (e.g. an overdraft); nothing was appended.
+    Rejected,
 }
 
 impl FailReason {
@@ -61,6 +64,7 @@ impl FailReason {
             FailReason::Unavailable => "unavailable",
             FailReason::NotLeader => "not leader",
             FailReason::NotEnoughReplicas => "not enough replicas",
+            FailReason::Rejected => "rejected",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Notable policy events, as data: the engine counts some (elections, snapshots, rebuilds) and
 //! writes each into the trace as a sentence; the GUI can draw them from the fields.
 
+use crate::check::event_log::LogNote;
 use crate::types::NodeId;
 
 /// Notable policy events, kept as data so the GUI can mark them on the timeline.
@@ -13,6 +14,8 @@ pub enum Note {
         term: u64,
     },
     Text(String),
+    /// An event-log step (command, event, projection, snapshot, erasure); feeds its metrics.
+    Log(LogNote),
     /// This node snapshotted its state machine at log index `index` (entry term `term`);
     /// `bytes` is the snapshot's size (Raft §7).
     SnapshotTaken {
@@ -74,6 +77,7 @@ impl Note {
             Note::BecameLeader { term } => format!("{node} became leader for term {term}"),
             Note::SteppedDown { term } => format!("{node} stepped down in term {term}"),
             Note::Text(t) => t,
+            Note::Log(n) => format!("{node}: {n}"),
             Note::SnapshotTaken { index, term, bytes } => format!(
                 "{node} took a snapshot of its state machine at index {index} (term {term}, \
                  {bytes} bytes)"
