@@ -93,6 +93,7 @@ impl Net {
                     Note::SteppedDown { term } => format!("{id} stepped down in epoch {term}"),
                     Note::Text(t) => t,
                     Note::Log(n) => n.to_string(),
+                    other => other.describe(id),
                 }),
                 Effect::SetTimer { .. } => {}
                 Effect::Violation(kind) => panic!("{id} reported a {kind:?} violation"),
