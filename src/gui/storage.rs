@@ -316,5 +316,8 @@ fn summary(log: &StorageView) -> String {
             snap.last_index, snap.bytes
         );
     }
+    if let Some(f) = log.flushed {
+        s += &format!("\nflushed to disk up to {f}");
+    }
     s
 }

@@ -582,9 +582,10 @@ impl Policy for Raft {
 }
 
 impl Raft {
-    /// The log for the Storage tab: its newest entries, keyed by the key they write.
+    /// The log for the Storage tab: its newest entries keyed by the key they write, the
+    /// snapshot covering the discarded prefix, and a rebuild's progress.
     fn storage_view(&self) -> crate::storage::view::StorageView {
-        use crate::storage::view::{MAX_RECORDS_SHOWN, NO_KEY, StorageView};
+        use crate::storage::view::{MAX_RECORDS_SHOWN, NO_KEY, SnapshotView, StorageView};
         let (first, next) = (self.log.first_index(), self.log.last_index() + 1);
         let from = next.saturating_sub(MAX_RECORDS_SHOWN as u64).max(first);
         let tail = self.log.slice_from(from, MAX_RECORDS_SHOWN);
@@ -593,7 +594,38 @@ impl Raft {
             Command::Read { key } => (offset, key, false, 0),
             Command::Noop => (offset, NO_KEY, false, 0),
         });
-        StorageView::contiguous(first, next, self.commit, records)
+        let mut view = StorageView::contiguous(first, next, self.commit, records);
+        view.snapshot = self.snapshot.as_ref().map(|s| SnapshotView {
+            last_index: s.index,
+            bytes: s.bytes(),
+        });
+        view.rebuild = self.rebuild_view();
+        view
+    }
+
+    /// A snapshot arriving (bytes so far) or a rebuild replaying entries.
+    fn rebuild_view(&self) -> Option<crate::storage::view::RebuildView> {
+        use crate::storage::view::RebuildView;
+        if let Some(i) = self.incoming {
+            return Some(RebuildView {
+                method: "snapshot",
+                done: i.received,
+                total: i.total,
+                unit: "bytes",
+            });
+        }
+        let r = self.rebuild?;
+        let target = r.target?;
+        Some(RebuildView {
+            method: if r.installed {
+                "snapshot + log tail"
+            } else {
+                "full log replay"
+            },
+            done: self.applied.min(target),
+            total: target,
+            unit: "entries applied",
+        })
     }
 }
 
