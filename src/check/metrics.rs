@@ -29,6 +29,8 @@ pub struct Metrics {
     /// election safety (checked from `Note::BecameLeader`).
     pub violations: Violations,
     pub leader_terms: LeaderTerms,
+    /// Counts of the leaderless policy's notes (reported for leaderless scenarios only).
+    pub leaderless: super::report::LeaderlessEvents,
 }
 
 impl Metrics {

@@ -203,17 +203,15 @@ impl<P: FromScenario> Engine<P> {
             }
             Effect::Violation(kind) => self.count_violation(node, kind),
             Effect::Note(note) => {
+                if let crate::policy::Note::BecameLeader { term } = note {
+                    self.metrics.leader_elections += 1;
+                    self.metrics.max_leader_term = self.metrics.max_leader_term.max(term);
+                    self.check_election_safety(node, term);
+                }
+                self.metrics.leaderless.count(&note);
                 let text = match note {
-                    crate::policy::Note::BecameLeader { term } => {
-                        self.metrics.leader_elections += 1;
-                        self.metrics.max_leader_term = self.metrics.max_leader_term.max(term);
-                        self.check_election_safety(node, term);
-                        format!("{node} became leader for term {term}")
-                    }
-                    crate::policy::Note::SteppedDown { term } => {
-                        format!("{node} stepped down in term {term}")
-                    }
                     crate::policy::Note::Text(t) => t,
+                    other => other.describe(node),
                 };
                 self.tracer.emit(self.now, TraceEvent::Note { node, text });
             }

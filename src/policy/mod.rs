@@ -98,9 +98,85 @@ pub enum Effect<M, T> {
 /// Notable policy events, kept as data so the GUI can mark them on the timeline.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Note {
-    BecameLeader { term: u64 },
-    SteppedDown { term: u64 },
+    BecameLeader {
+        term: u64,
+    },
+    SteppedDown {
+        term: u64,
+    },
     Text(String),
+    /// Leaderless: the coordinator refused a request up front, because its failure detector
+    /// knows only `alive` of the replicas the level needs (`needed`) are up. Nothing was sent.
+    Unavailable {
+        key: Key,
+        alive: u16,
+        needed: u16,
+    },
+    /// Leaderless: the failure detector convicted `peer` (no heartbeat for a while) / heard it again.
+    PeerDown {
+        peer: NodeId,
+    },
+    PeerUp {
+        peer: NodeId,
+    },
+    /// Leaderless: a hint for `for_node` was stored here instead of a write it could not take.
+    HintStored {
+        for_node: NodeId,
+        key: Key,
+    },
+    /// Leaderless: a stored hint was sent to the node it was meant for.
+    HintReplayed {
+        to: NodeId,
+        key: Key,
+    },
+    /// Leaderless: a read found `to` stale and sent it the newest value.
+    ReadRepair {
+        to: NodeId,
+        key: Key,
+    },
+    /// Leaderless: compaction dropped a tombstone older than `gc_grace`.
+    TombstonePurged {
+        key: Key,
+    },
+    /// Leaderless anti-entropy: the Merkle leaf `range` differs between this node and `peer`.
+    RangeMismatch {
+        peer: NodeId,
+        range: u32,
+    },
+    /// Leaderless anti-entropy: this node streamed `keys` cells (`bytes` on the wire) to `to`.
+    RangeStreamed {
+        to: NodeId,
+        keys: u32,
+        bytes: u64,
+    },
+}
+
+impl Note {
+    /// The note in words, as the trace and the event log show it (`node` wrote it).
+    pub fn describe(&self, node: NodeId) -> String {
+        match self {
+            Note::BecameLeader { term } => format!("{node} became leader for term {term}"),
+            Note::SteppedDown { term } => format!("{node} stepped down in term {term}"),
+            Note::Text(t) => t.clone(),
+            Note::Unavailable { key, alive, needed } => format!(
+                "{node}: unavailable for key {key}: {alive} replicas alive, {needed} needed"
+            ),
+            Note::PeerDown { peer } => format!("{node} convicted {peer}: no heartbeat"),
+            Note::PeerUp { peer } => format!("{node} hears {peer} again"),
+            Note::HintStored { for_node, key } => {
+                format!("{node} stored a hint for {for_node} (key {key})")
+            }
+            Note::HintReplayed { to, key } => format!("{node} replayed a hint to {to} (key {key})"),
+            Note::ReadRepair { to, key } => format!("{node} read-repairs key {key} on {to}"),
+            Note::TombstonePurged { key } => format!("{node} purged the tombstone of key {key}"),
+            Note::RangeMismatch { peer, range } => {
+                format!("{node}: Merkle range {range} differs from {peer}")
+            }
+            Note::RangeStreamed { to, keys, bytes } => {
+                format!("{node} streamed {keys} keys ({bytes} bytes) to {to}")
+            }
+        }
+    }
 }
 
 /// Facts about the cluster every node knows from the start.
