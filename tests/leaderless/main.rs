@@ -1,7 +1,10 @@
 //! The leaderless policy's semantics, driven by hand on a synchronous network (harness.rs), and
 //! mirroring Cassandra's and Dynamo's documented behaviour where they have one.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod harness;
+mod lessons;
 
 use capsim::policy::leaderless::QuorumTimer;
 use capsim::policy::{FailReason, Note, OpResult};

@@ -1,0 +1,60 @@
+//! The leaderless lessons' claims hold for other seeds too, not only the shipped one.
+
+use super::common::shipped;
+use capsim::check::report::Report;
+
+fn run(name: &str, seed: u64) -> Report {
+    let mut s = shipped(name);
+    s.seed = seed;
+    let mut sim = capsim::Sim::new(&s, &capsim::engine::Options::default());
+    sim.run_to_end();
+    sim.final_report(0.0)
+}
+
+const SEEDS: [u64; 3] = [11, 12, 13];
+
+#[test]
+fn quorum_is_never_stale_and_one_is_under_the_same_crashes() {
+    for seed in SEEDS {
+        let quorum = run("quorum-vs-one.ron", seed);
+        let one = run("one-stale.ron", seed);
+        let unavailable = |r: &Report| r.leaderless.as_ref().map_or(0, |l| l.unavailable);
+        assert_eq!(quorum.stale_reads, 0, "seed {seed}");
+        assert!(unavailable(&quorum) > 0, "seed {seed}");
+        assert_eq!(unavailable(&one), 0, "seed {seed}");
+        assert!(one.availability > quorum.availability, "seed {seed}");
+    }
+}
+
+#[test]
+fn deleted_data_comes_back_only_when_repair_is_later_than_gc_grace() {
+    for seed in SEEDS {
+        let zombie = run("tombstone-resurrection.ron", seed);
+        let twin = run("tombstone-repair-in-time.ron", seed);
+        assert!(zombie.resurrected > 0, "seed {seed}");
+        assert_eq!(twin.resurrected, 0, "seed {seed}");
+    }
+}
+
+#[test]
+fn read_repair_drains_divergence_that_stays_without_it() {
+    for seed in SEEDS {
+        let on = run("read-repair.ron", seed);
+        let off = run("read-repair-off.ron", seed);
+        assert_eq!(on.divergent_keys_at_end, 0, "seed {seed}");
+        assert!(off.divergent_keys_at_end > 0, "seed {seed}");
+    }
+}
+
+#[test]
+fn sloppy_quorum_hands_every_hint_over() {
+    for seed in SEEDS {
+        let r = run("sloppy-hinted-handoff.ron", seed);
+        let l = r.leaderless.expect("a leaderless report");
+        assert!(
+            l.hints_replayed >= l.hints_stored && l.hints_stored > 0,
+            "{l:?}"
+        );
+        assert_eq!(r.divergent_keys_at_end, 0, "seed {seed}");
+    }
+}
