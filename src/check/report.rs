@@ -93,6 +93,10 @@ pub struct LeaderlessEvents {
     pub ranges_mismatched: u64,
     /// Bytes anti-entropy streamed for differing ranges.
     pub repair_bytes: u64,
+    /// Cart reads (version vectors) that found more than one sibling.
+    pub sibling_reads: u64,
+    /// Items a union merge of siblings brought back after a concurrent update removed them.
+    pub items_resurrected: u64,
 }
 
 impl LeaderlessEvents {
@@ -107,6 +111,8 @@ impl LeaderlessEvents {
             Note::TombstonePurged { .. } => self.tombstones_purged += 1,
             Note::RangeMismatch { .. } => self.ranges_mismatched += 1,
             Note::RangeStreamed { bytes, .. } => self.repair_bytes += bytes,
+            Note::Siblings { .. } => self.sibling_reads += 1,
+            Note::ItemResurrected { .. } => self.items_resurrected += 1,
             _ => {}
         }
     }

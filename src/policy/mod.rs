@@ -143,6 +143,17 @@ pub enum Note {
         peer: NodeId,
         range: u32,
     },
+    /// Leaderless version vectors: a cart read found `count` concurrent versions (siblings).
+    Siblings {
+        key: Key,
+        count: u32,
+    },
+    /// Leaderless version vectors: merging siblings by union brought back `value`, an item a
+    /// concurrent update had removed (Dynamo's "deleted items can resurface").
+    ItemResurrected {
+        key: Key,
+        value: ValueId,
+    },
     /// Leaderless anti-entropy: this node streamed `keys` cells (`bytes` on the wire) to `to`.
     RangeStreamed {
         to: NodeId,
@@ -171,6 +182,10 @@ impl Note {
             Note::TombstonePurged { key } => format!("{node} purged the tombstone of key {key}"),
             Note::RangeMismatch { peer, range } => {
                 format!("{node}: Merkle range {range} differs from {peer}")
+            }
+            Note::Siblings { key, count } => format!("{node}: key {key} has {count} siblings"),
+            Note::ItemResurrected { key, value } => {
+                format!("{node}: merging key {key}'s siblings brings back removed item {value}")
             }
             Note::RangeStreamed { to, keys, bytes } => {
                 format!("{node} streamed {keys} keys ({bytes} bytes) to {to}")

@@ -226,6 +226,8 @@ pub struct LeaderlessSpec {
     /// Leaves of the Merkle tree (key ranges compared), 1..=64.
     pub merkle_ranges: u32,
     pub conflict: ConflictResolution,
+    /// With `conflict: VersionVectors`, how an update merges the siblings it read.
+    pub sibling_merge: SiblingMerge,
 }
 
 impl Default for LeaderlessSpec {
@@ -251,6 +253,7 @@ impl Default for LeaderlessSpec {
             anti_entropy_interval_ms: None,
             merkle_ranges: 16,
             conflict: ConflictResolution::LastWriteWins,
+            sibling_merge: SiblingMerge::Union,
         }
     }
 }
@@ -288,6 +291,19 @@ pub enum ConflictResolution {
     LastWriteWins,
     /// The earlier timestamp wins: once a key holds a value, later writes and deletes lose.
     FirstWriteWins,
+    /// Dynamo: each key is a shopping cart; replicas keep concurrent versions (siblings) by
+    /// version vector, and an update reads them, merges them (`sibling_merge`), adds its item
+    /// (a write) or empties the cart (a delete), and writes the result back.
+    VersionVectors,
+}
+
+/// How siblings are merged into one cart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SiblingMerge {
+    /// Union of the items: Dynamo's shopping cart, where a removed item can come back.
+    Union,
+    /// Observed-remove: an item a sibling had seen and dropped stays removed (a CRDT OR-set).
+    ObservedRemove,
 }
 
 /// When the single leader acknowledges a write. docs/policies.md maps each to Kafka and PostgreSQL.

@@ -58,3 +58,21 @@ fn sloppy_quorum_hands_every_hint_over() {
         assert_eq!(r.divergent_keys_at_end, 0, "seed {seed}");
     }
 }
+
+#[test]
+fn union_merges_resurrect_removed_items_and_observed_remove_merges_never_do() {
+    for seed in SEEDS {
+        let union = run("cart-siblings.ron", seed)
+            .leaderless
+            .expect("leaderless");
+        let or_set = run("cart-observed-remove.ron", seed)
+            .leaderless
+            .expect("leaderless");
+        assert!(
+            union.sibling_reads > 0 && union.items_resurrected > 0,
+            "{union:?}"
+        );
+        assert!(or_set.sibling_reads > 0, "{or_set:?}");
+        assert_eq!(or_set.items_resurrected, 0, "seed {seed}");
+    }
+}

@@ -5,6 +5,7 @@
 mod common;
 mod harness;
 mod lessons;
+mod siblings;
 
 use capsim::policy::leaderless::QuorumTimer;
 use capsim::policy::{FailReason, Note, OpResult};

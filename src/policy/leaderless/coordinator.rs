@@ -31,6 +31,8 @@ pub(super) enum Phase {
     FullRead,
     /// Waiting for the stale replicas to acknowledge the repair (blocking read repair).
     Repair,
+    /// A cart update: the merged cart is being written.
+    CartWrite,
 }
 
 /// A request this node coordinates. Node sets are bit masks (validation caps clusters at 64).
@@ -43,6 +45,8 @@ pub(super) struct Pending {
     pub(super) replies: u16,
     /// Writes: the write itself. Reads: the winning cell seen so far.
     pub(super) best: Held,
+    /// The value the client's write writes (version-vector carts add it as an item).
+    pub(super) value: Option<crate::types::ValueId>,
     pub(super) has_best: bool,
     pub(super) asked: u64,
     pub(super) answered: u64,
@@ -90,6 +94,7 @@ impl Leaderless {
             needed,
             replies: 0,
             best: (None, Version::default()),
+            value: req.value,
             has_best: false,
             asked: 0,
             answered: 0,
@@ -127,6 +132,9 @@ impl Leaderless {
     pub(super) fn finish(&mut self, req: u64) {
         let slot = (req & 0xffff_ffff) as u32;
         self.pending[slot as usize] = None;
+        if !self.carts.collecting.is_empty() {
+            self.carts.collecting.remove(&req);
+        }
         self.free.push(slot);
         self.in_progress -= 1;
     }

@@ -16,12 +16,13 @@ mod liveness;
 mod msg;
 mod read;
 mod repair;
+pub mod siblings;
 
 pub use msg::{CELL_BYTES, KINDS, QuorumMsg, QuorumTimer, WireCell};
 
 use super::ring::Ring;
 use super::{ClientReq, Cluster, Ctx, NodeView, Policy, StoredValue};
-use crate::scenario::schema::{ConflictResolution, Consistency};
+use crate::scenario::schema::{ConflictResolution, Consistency, SiblingMerge};
 use crate::storage::kv::VersionedKv;
 use crate::types::{Key, NodeId, OpKind, ValueId, Version, ms_to_us};
 use coordinator::Pending;
@@ -51,6 +52,7 @@ pub struct LeaderlessConfig {
     /// Keys are `0..keys` (the workload's key count); Merkle leaves split this range.
     pub keys: u32,
     pub conflict: ConflictResolution,
+    pub sibling_merge: SiblingMerge,
     pub ring: Arc<Ring>,
 }
 
@@ -77,6 +79,7 @@ impl LeaderlessConfig {
             merkle_ranges: 16,
             keys,
             conflict: ConflictResolution::LastWriteWins,
+            sibling_merge: SiblingMerge::Union,
             ring,
         }
     }
@@ -116,6 +119,8 @@ pub struct Leaderless {
     /// Durable: hints this node keeps for other nodes.
     hints: Vec<Hint>,
     next_hint_id: u64,
+    /// Version-vector carts (with `conflict: VersionVectors`).
+    carts: siblings::Carts,
     /// Volatile: which peers this node believes are alive.
     detector: Detector,
     /// Volatile coordinator state: a slab of pending requests (request id = generation << 32 | slot).
@@ -140,7 +145,10 @@ impl Leaderless {
             return false;
         }
         match self.config.conflict {
-            ConflictResolution::LastWriteWins => incoming.1 > held.1,
+            // Carts keep their own siblings (siblings.rs); plain cells fall back to LWW.
+            ConflictResolution::LastWriteWins | ConflictResolution::VersionVectors => {
+                incoming.1 > held.1
+            }
             ConflictResolution::FirstWriteWins => incoming.1 < held.1,
         }
     }
@@ -202,6 +210,14 @@ impl Leaderless {
                 self.store(ctx, key, value, version);
                 ctx.send(from, QuorumMsg::RepairAck { req });
             }
+            QuorumMsg::CartRead { req, key } => {
+                let siblings = self.cart_siblings(key);
+                ctx.send(from, QuorumMsg::CartResp { req, siblings });
+            }
+            QuorumMsg::CartWrite { req, key, sibling } => {
+                self.store_cart(ctx, key, &sibling);
+                ctx.send(from, QuorumMsg::WriteAck { req });
+            }
             QuorumMsg::TreeReq => self.send_tree(ctx, from),
             QuorumMsg::TreeResp { leaves } => self.compare_trees(ctx, from, &leaves),
             QuorumMsg::RangeData {
@@ -230,6 +246,7 @@ impl Policy for Leaderless {
             hints: Vec::new(),
             next_hint_id: 0,
             detector: Detector::new(cluster.nodes),
+            carts: siblings::Carts::default(),
             pending: Vec::new(),
             free: Vec::new(),
             next_generation: 0,
@@ -252,6 +269,9 @@ impl Policy for Leaderless {
     }
 
     fn on_client(&mut self, ctx: &mut LCtx<'_>, req: ClientReq) {
+        if self.config.conflict == ConflictResolution::VersionVectors {
+            return self.coordinate_cart(ctx, req);
+        }
         match req.kind {
             OpKind::Read => self.coordinate_read(ctx, req),
             OpKind::Write | OpKind::Delete => self.coordinate_write(ctx, req),
@@ -271,6 +291,9 @@ impl Policy for Leaderless {
             } => self.on_data(ctx, from, req, (value, version)),
             QuorumMsg::DigestResp { req, digest } => self.on_digest(ctx, from, req, digest),
             QuorumMsg::RepairAck { req } => self.on_repair_ack(ctx, from, req),
+            QuorumMsg::CartResp { req, siblings } => {
+                self.on_cart_siblings(ctx, from, req, &siblings)
+            }
             QuorumMsg::Gossip => {}
             other => self.on_replica_message(ctx, from, other),
         }
@@ -303,6 +326,7 @@ impl Policy for Leaderless {
         self.pending.clear();
         self.free.clear();
         self.in_progress = 0;
+        self.carts.collecting.clear();
         self.hints.iter_mut().for_each(|h| h.sent_us = None);
     }
 
@@ -325,6 +349,10 @@ impl Policy for Leaderless {
         if !self.deleted_at.is_empty() {
             details.push(("tombstones", self.deleted_at.len().to_string()));
         }
+        if self.config.conflict == ConflictResolution::VersionVectors {
+            let with = self.cart_sibling_count().to_string();
+            details.push(("keys with siblings", with));
+        }
         if self.config.failure_detector {
             details.push(("believed down", self.detector.down_list()));
         }
@@ -337,6 +365,7 @@ impl Policy for Leaderless {
 
     fn stored(&self, out: &mut Vec<StoredValue>) {
         self.kv.stored(out);
+        self.carts.stored(self.config.sibling_merge, out);
     }
 }
 
@@ -369,6 +398,7 @@ impl crate::engine::FromScenario for Leaderless {
             anti_entropy_interval_us: l.anti_entropy_interval_ms.map(|m| ms_to_us(m).max(1)),
             merkle_ranges: l.merkle_ranges,
             conflict: l.conflict,
+            sibling_merge: l.sibling_merge,
             ..LeaderlessConfig::basic(ring, keys, l.read_quorum, l.write_quorum)
         }
     }

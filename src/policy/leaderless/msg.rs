@@ -1,6 +1,7 @@
 //! The leaderless policy's messages and timers.
 
 use super::super::Message;
+use super::siblings::Sibling;
 use crate::types::{Key, NodeId, ValueId, Version};
 use std::sync::Arc;
 
@@ -55,6 +56,21 @@ pub enum QuorumMsg {
     RepairAck {
         req: u64,
     },
+    /// Version-vector carts: "send me your siblings of this key".
+    CartRead {
+        req: u64,
+        key: Key,
+    },
+    CartResp {
+        req: u64,
+        siblings: Arc<[Sibling]>,
+    },
+    /// Version-vector carts: store this cart version (acknowledged with `WriteAck`).
+    CartWrite {
+        req: u64,
+        key: Key,
+        sibling: Arc<Sibling>,
+    },
     /// Failure-detector heartbeat.
     Gossip,
     /// Anti-entropy: "send me your Merkle leaves for the ranges we share".
@@ -84,6 +100,9 @@ pub const KINDS: &[&str] = &[
     "merkle_tree_req",
     "merkle_tree",
     "range_data",
+    "cart_read",
+    "cart_resp",
+    "cart_write",
 ];
 
 /// Bytes of one streamed cell: key (4), value (8), version (16).
@@ -104,6 +123,9 @@ impl Message for QuorumMsg {
             QuorumMsg::TreeReq => 9,
             QuorumMsg::TreeResp { .. } => 10,
             QuorumMsg::RangeData { .. } => 11,
+            QuorumMsg::CartRead { .. } => 12,
+            QuorumMsg::CartResp { .. } => 13,
+            QuorumMsg::CartWrite { .. } => 14,
         }
     }
 
@@ -111,9 +133,18 @@ impl Message for QuorumMsg {
         match self {
             QuorumMsg::TreeResp { leaves } => 16 + 8 * leaves.len() as u32,
             QuorumMsg::RangeData { cells, .. } => 24 + CELL_BYTES * cells.len() as u32,
+            QuorumMsg::CartResp { siblings, .. } => {
+                24 + siblings.iter().map(sibling_bytes).sum::<u32>()
+            }
+            QuorumMsg::CartWrite { sibling, .. } => 24 + sibling_bytes(sibling),
             _ => 64,
         }
     }
+}
+
+/// An item is a value and a dot (24 bytes); a clock 8 bytes per node.
+fn sibling_bytes(s: &Sibling) -> u32 {
+    (24 * s.items.len() + 8 * s.clock.0.len()) as u32
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -136,7 +136,7 @@ impl Leaderless {
                 self.full_read(ctx, req, p)
             }
             Phase::Collect | Phase::FullRead => self.resolve(ctx, req, p),
-            Phase::Repair => self.put_back(req, p),
+            Phase::Repair | Phase::CartWrite => self.put_back(req, p),
         }
     }
 
