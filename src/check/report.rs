@@ -93,6 +93,8 @@ pub struct LeaderlessEvents {
     pub ranges_mismatched: u64,
     /// Bytes anti-entropy streamed for differing ranges.
     pub repair_bytes: u64,
+    /// Reads answered with the session's own newer version (session guarantees).
+    pub session_served: u64,
     /// Cart reads (version vectors) that found more than one sibling.
     pub sibling_reads: u64,
     /// Items a union merge of siblings brought back after a concurrent update removed them.
@@ -112,6 +114,7 @@ impl LeaderlessEvents {
             Note::RangeMismatch { .. } => self.ranges_mismatched += 1,
             Note::RangeStreamed { bytes, .. } => self.repair_bytes += bytes,
             Note::Siblings { .. } => self.sibling_reads += 1,
+            Note::SessionServed { .. } => self.session_served += 1,
             Note::ItemResurrected { .. } => self.items_resurrected += 1,
             _ => {}
         }

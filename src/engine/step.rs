@@ -389,6 +389,8 @@ impl<P: FromScenario> Engine<P> {
                 kind,
                 key,
                 value,
+                session: state.process,
+                guarantees: self.work.guarantees,
             },
         );
     }
@@ -443,6 +445,8 @@ impl<P: FromScenario> Engine<P> {
                     kind: s.kind,
                     key: s.key,
                     value: s.value,
+                    session: s.process,
+                    guarantees: self.work.guarantees,
                 },
             );
         }

@@ -114,6 +114,8 @@ pub struct Workload {
     pub timeout_us: u64,
     /// `think_us()`, worked out once (it is asked after every operation).
     think: Option<u64>,
+    /// `spec.session` as flags, handed to the policy with every request.
+    pub guarantees: crate::policy::Guarantees,
     pub clients: Vec<Client>,
     pub rng: SimRng,
     ops: Vec<Option<(u32, OpState)>>,
@@ -156,6 +158,7 @@ impl Workload {
             keys: KeySampler::new(&spec.keys),
             timeout_us: ms_to_us(spec.timeout_ms),
             think: think_us(&spec.load),
+            guarantees: spec.session.guarantees(),
             clients,
             rng,
             ops: Vec::new(),
@@ -176,6 +179,7 @@ impl Workload {
         }
         self.timeout_us = ms_to_us(spec.timeout_ms);
         self.think = think_us(&spec.load);
+        self.guarantees = spec.session.guarantees();
         self.spec = spec.clone();
     }
 

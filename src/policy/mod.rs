@@ -21,6 +21,30 @@ pub struct ClientReq {
     pub key: Key,
     /// The value a write writes (unique per write); `None` for reads and deletes.
     pub value: Option<ValueId>,
+    /// The client's session (its process id: a client that gets `info` starts a new one).
+    pub session: u64,
+    /// The session guarantees the client asks for (`workload.session`).
+    pub guarantees: Guarantees,
+}
+
+/// Session guarantees a client asks for (Terry et al., "Session Guarantees for Weakly Consistent
+/// Replicated Data", 1994), as bit flags. Policies that cannot honour them ignore them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Guarantees(pub u8);
+
+impl Guarantees {
+    pub const READ_YOUR_WRITES: u8 = 1;
+    pub const MONOTONIC_READS: u8 = 2;
+    pub const MONOTONIC_WRITES: u8 = 4;
+    pub const WRITES_FOLLOW_READS: u8 = 8;
+
+    pub fn has(self, flag: u8) -> bool {
+        self.0 & flag != 0
+    }
+
+    pub fn any(self) -> bool {
+        self.0 != 0
+    }
 }
 
 /// The engine's handle on an operation in progress (slot + generation, so a late reply to a
@@ -143,6 +167,11 @@ pub enum Note {
         peer: NodeId,
         range: u32,
     },
+    /// Leaderless sessions: a read was answered with the session's own newer version of `key`
+    /// (read your writes / monotonic reads) because the replicas it read were older.
+    SessionServed {
+        key: Key,
+    },
     /// Leaderless version vectors: a cart read found `count` concurrent versions (siblings).
     Siblings {
         key: Key,
@@ -182,6 +211,11 @@ impl Note {
             Note::TombstonePurged { key } => format!("{node} purged the tombstone of key {key}"),
             Note::RangeMismatch { peer, range } => {
                 format!("{node}: Merkle range {range} differs from {peer}")
+            }
+            Note::SessionServed { key } => {
+                format!(
+                    "{node}: replicas behind the session on key {key}; served its newer version"
+                )
             }
             Note::Siblings { key, count } => format!("{node}: key {key} has {count} siblings"),
             Note::ItemResurrected { key, value } => {

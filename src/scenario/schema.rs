@@ -522,6 +522,35 @@ pub struct WorkloadSpec {
     pub timeout_ms: f64,
     /// Only clients whose node is in this list issue requests (all nodes when empty).
     pub client_nodes: Vec<String>,
+    /// Session guarantees every client asks for (honoured by `Leaderless`).
+    pub session: SessionSpec,
+}
+
+/// Session guarantees (Terry et al. 1994). With `Leaderless` the coordinator a client talks to
+/// (a sticky session) remembers the versions the session wrote and read, per key.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionSpec {
+    pub read_your_writes: bool,
+    pub monotonic_reads: bool,
+    pub monotonic_writes: bool,
+    pub writes_follow_reads: bool,
+}
+
+impl SessionSpec {
+    pub fn guarantees(&self) -> crate::policy::Guarantees {
+        use crate::policy::Guarantees as G;
+        let flags = [
+            (self.read_your_writes, G::READ_YOUR_WRITES),
+            (self.monotonic_reads, G::MONOTONIC_READS),
+            (self.monotonic_writes, G::MONOTONIC_WRITES),
+            (self.writes_follow_reads, G::WRITES_FOLLOW_READS),
+        ];
+        G(flags
+            .iter()
+            .filter(|(on, _)| *on)
+            .fold(0, |m, (_, f)| m | f))
+    }
 }
 
 impl Default for WorkloadSpec {
@@ -536,6 +565,7 @@ impl Default for WorkloadSpec {
             target: TargetSpec::RoundRobin,
             timeout_ms: 1000.0,
             client_nodes: Vec::new(),
+            session: SessionSpec::default(),
         }
     }
 }

@@ -20,6 +20,8 @@ pub struct Net {
     /// Messages sent, by kind name.
     pub sent: Vec<&'static str>,
     next_op: u64,
+    /// Session guarantees every request asks for (session 0).
+    pub guarantees: capsim::policy::Guarantees,
 }
 
 pub fn config(nodes: u16, rf: u16, keys: u32) -> LeaderlessConfig {
@@ -44,6 +46,7 @@ impl Net {
             notes: Vec::new(),
             sent: Vec::new(),
             next_op: 0,
+            guarantees: Default::default(),
         };
         for n in 0..nodes {
             net.with(NodeId(n), |p, ctx| p.on_start(ctx));
@@ -131,6 +134,8 @@ impl Net {
             kind,
             key,
             value: value.map(ValueId),
+            session: 0,
+            guarantees: self.guarantees,
         };
         self.with(NodeId(coordinator), |p, ctx| p.on_client(ctx, req));
         self.deliver();

@@ -76,3 +76,23 @@ fn union_merges_resurrect_removed_items_and_observed_remove_merges_never_do() {
         assert_eq!(or_set.items_resurrected, 0, "seed {seed}");
     }
 }
+
+#[test]
+fn sticky_session_guarantees_remove_every_session_violation() {
+    for seed in SEEDS {
+        let with = run("session-guarantees.ron", seed).violations;
+        let without = run("session-none.ron", seed).violations;
+        let session = |v: &capsim::check::violations::Violations| {
+            use capsim::check::violations::ViolationKind as K;
+            [
+                K::ReadYourWrites,
+                K::MonotonicReads,
+                K::MonotonicWrites,
+                K::WritesFollowReads,
+            ]
+            .map(|k| v.get(k))
+        };
+        assert_eq!(session(&with), [0; 4], "seed {seed}");
+        assert!(session(&without)[0] > 0, "seed {seed}: {without:?}");
+    }
+}

@@ -382,3 +382,54 @@ fn first_write_wins_keeps_the_earliest_timestamp() {
     assert!(written(net.write(1, KEY, 2)));
     assert_eq!(net.read(2, KEY), Some(OpResult::Read(Some(ValueId(1)))));
 }
+
+/// A write acknowledged by one replica (W=1) through a coordinator that holds no replica, then a
+/// read (R=1) that only reaches replicas the write missed.
+fn stale_own_write(guarantees: u8) -> (Net, Option<OpResult>) {
+    let mut c = config(5, 3, 10);
+    c.read_quorum = 1;
+    c.write_quorum = 1;
+    c.ring = std::sync::Arc::new(capsim::policy::ring::Ring::new(5, 8, 3, 10));
+    let mut net = Net::new(5, &c);
+    net.guarantees = capsim::policy::Guarantees(guarantees);
+    let r = net.replicas(KEY);
+    let outsider = (0..5u16).find(|n| !r.contains(&NodeId(*n))).unwrap();
+    net.down[r[1].index()] = true;
+    net.down[r[2].index()] = true;
+    assert!(written(net.write(outsider, KEY, 91)));
+    net.down[r[1].index()] = false;
+    net.down[r[2].index()] = false;
+    net.down[r[0].index()] = true;
+    let read = net.read(outsider, KEY);
+    (net, read)
+}
+
+#[test]
+fn read_your_writes_serves_the_sessions_own_write_over_a_stale_replica() {
+    let (_, without) = stale_own_write(0);
+    assert_eq!(without, Some(OpResult::Read(None)), "R=1 alone is stale");
+    let ryw = capsim::policy::Guarantees::READ_YOUR_WRITES;
+    let (net, with) = stale_own_write(ryw);
+    assert_eq!(with, Some(OpResult::Read(Some(ValueId(91)))));
+    assert_eq!(
+        net.count_notes(|n| matches!(n, Note::SessionServed { .. })),
+        1
+    );
+}
+
+#[test]
+fn monotonic_writes_stamp_a_sessions_write_after_its_previous_one_despite_the_clock() {
+    let mut c = levels(Consistency::One, Consistency::All);
+    c.failure_detector = false;
+    let mut net = Net::new(3, &c);
+    net.guarantees = capsim::policy::Guarantees(capsim::policy::Guarantees::MONOTONIC_WRITES);
+    assert!(written(net.write(0, KEY, 1)));
+    net.now_us -= 500; // the clock steps back, as a skewed coordinator's would
+    assert!(written(net.request(
+        0,
+        capsim::types::OpKind::Write,
+        KEY,
+        Some(2)
+    )));
+    assert_eq!(net.stored(1, KEY), Some(2), "the later write wins");
+}

@@ -47,6 +47,8 @@ pub(super) struct Pending {
     pub(super) best: Held,
     /// The value the client's write writes (version-vector carts add it as an item).
     pub(super) value: Option<crate::types::ValueId>,
+    pub(super) session: u64,
+    pub(super) guarantees: crate::policy::Guarantees,
     pub(super) has_best: bool,
     pub(super) asked: u64,
     pub(super) answered: u64,
@@ -95,6 +97,8 @@ impl Leaderless {
             replies: 0,
             best: (None, Version::default()),
             value: req.value,
+            session: req.session,
+            guarantees: req.guarantees,
             has_best: false,
             asked: 0,
             answered: 0,
@@ -210,7 +214,13 @@ impl Leaderless {
         } else {
             req.value.map_or(0, |v| v.0)
         };
-        let version = Version(ctx.local_now_us, tie);
+        let mut version = Version(ctx.local_now_us, tie);
+        if let Some(floor) = self.session_floor(&req)
+            && version.0 <= floor.0
+        {
+            // Later than what the session wrote or read, whatever this node's clock says.
+            version = Version(floor.0 + 1, tie);
+        }
         let needed = self.config.needed(req.kind);
         let any = self.config.write_level == Some(Consistency::Any);
         let mut targets = Vec::with_capacity(self.config.ring.replication_factor());
@@ -281,6 +291,10 @@ impl Leaderless {
         p.replies += 1;
         if p.replies == p.needed {
             let (op, version) = (p.op, p.best.1);
+            if p.guarantees.any() {
+                let p = *p;
+                self.session_wrote(&p);
+            }
             self.finish(req);
             ctx.reply(op, OpResult::Written(version));
         }

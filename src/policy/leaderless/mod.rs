@@ -16,6 +16,7 @@ mod liveness;
 mod msg;
 mod read;
 mod repair;
+mod sessions;
 pub mod siblings;
 
 pub use msg::{CELL_BYTES, KINDS, QuorumMsg, QuorumTimer, WireCell};
@@ -121,6 +122,8 @@ pub struct Leaderless {
     next_hint_id: u64,
     /// Version-vector carts (with `conflict: VersionVectors`).
     carts: siblings::Carts,
+    /// Volatile: what each client session wrote and read here (sticky sessions).
+    sessions: sessions::Sessions,
     /// Volatile: which peers this node believes are alive.
     detector: Detector,
     /// Volatile coordinator state: a slab of pending requests (request id = generation << 32 | slot).
@@ -247,6 +250,7 @@ impl Policy for Leaderless {
             next_hint_id: 0,
             detector: Detector::new(cluster.nodes),
             carts: siblings::Carts::default(),
+            sessions: BTreeMap::new(),
             pending: Vec::new(),
             free: Vec::new(),
             next_generation: 0,
@@ -327,6 +331,7 @@ impl Policy for Leaderless {
         self.free.clear();
         self.in_progress = 0;
         self.carts.collecting.clear();
+        self.sessions.clear();
         self.hints.iter_mut().for_each(|h| h.sent_us = None);
     }
 

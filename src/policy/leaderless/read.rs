@@ -198,7 +198,8 @@ impl Leaderless {
     }
 
     fn answer(&mut self, ctx: &mut LCtx<'_>, req: u64, mut p: Pending) {
-        ctx.reply(p.op, OpResult::Read(p.best.0));
+        let (value, _) = self.session_read(ctx, &p);
+        ctx.reply(p.op, OpResult::Read(value));
         if p.background && p.answered != p.asked {
             p.client_answered = true;
             p.phase = Phase::Collect;

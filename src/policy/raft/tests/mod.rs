@@ -99,6 +99,8 @@ pub(super) fn write(op: u64, key: Key, value: u64) -> ClientReq {
         kind: OpKind::Write,
         key,
         value: Some(ValueId(value)),
+        session: 0,
+        guarantees: Default::default(),
     }
 }
 
@@ -108,6 +110,8 @@ pub(super) fn read(op: u64, key: Key) -> ClientReq {
         kind: OpKind::Read,
         key,
         value: None,
+        session: 0,
+        guarantees: Default::default(),
     }
 }
 

@@ -92,6 +92,7 @@ impl Net {
                     Note::BecameLeader { term } => format!("{id} became leader for epoch {term}"),
                     Note::SteppedDown { term } => format!("{id} stepped down in epoch {term}"),
                     Note::Text(t) => t,
+                    other => other.describe(id),
                 }),
                 Effect::SetTimer { .. } => {}
                 Effect::Violation(kind) => panic!("{id} reported a {kind:?} violation"),
@@ -131,6 +132,8 @@ impl Net {
             kind,
             key,
             value: value.map(ValueId),
+            session: 0,
+            guarantees: Default::default(),
         };
         self.run(at, |p, ctx| p.on_client(ctx, req));
         op
