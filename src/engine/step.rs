@@ -349,6 +349,7 @@ impl<P: FromScenario> Engine<P> {
         }
         let kind = self.work.pick_kind();
         let key = self.work.keys.sample(&mut self.work.rng);
+        let level = self.work.pick_level();
         let value = (kind == OpKind::Write).then(|| {
             self.work.next_value += 1;
             ValueId(self.work.next_value - 1)
@@ -374,6 +375,7 @@ impl<P: FromScenario> Engine<P> {
             invoked: self.now,
             node,
             redirects: 0,
+            level,
         };
         let op = self.work.begin(state);
         self.record_invoke(&state);
@@ -391,6 +393,7 @@ impl<P: FromScenario> Engine<P> {
                 value,
                 session: state.process,
                 guarantees: self.work.guarantees,
+                level: state.level,
             },
         );
     }
@@ -447,6 +450,7 @@ impl<P: FromScenario> Engine<P> {
                     value: s.value,
                     session: s.process,
                     guarantees: self.work.guarantees,
+                    level: s.level,
                 },
             );
         }

@@ -102,6 +102,8 @@ pub struct OpState {
     pub invoked: SimTime,
     pub node: NodeId,
     pub redirects: u8,
+    /// The consistency level drawn from `consistency_mix`, if any.
+    pub level: Option<crate::scenario::schema::Consistency>,
 }
 
 /// Most redirects one request follows before it fails as "not leader".
@@ -215,6 +217,24 @@ impl Workload {
         } else {
             OpKind::Delete
         }
+    }
+
+    /// A level from `consistency_mix`; draws nothing when the mix is empty, so scenarios
+    /// without one keep their random sequence.
+    pub fn pick_level(&mut self) -> Option<crate::scenario::schema::Consistency> {
+        let mix = &self.spec.consistency_mix;
+        if mix.is_empty() {
+            return None;
+        }
+        let total: f64 = mix.iter().map(|(w, _)| w).sum();
+        let mut u = self.rng.unit() * total;
+        for (w, level) in mix {
+            if u < *w {
+                return Some(*level);
+            }
+            u -= w;
+        }
+        mix.last().map(|(_, l)| *l)
     }
 
     /// Where the client's next request goes.

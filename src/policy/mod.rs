@@ -25,6 +25,9 @@ pub struct ClientReq {
     pub session: u64,
     /// The session guarantees the client asks for (`workload.session`).
     pub guarantees: Guarantees,
+    /// A consistency level for this operation (`workload.consistency_mix`), overriding the
+    /// policy's default; policies without levels ignore it.
+    pub level: Option<crate::scenario::schema::Consistency>,
 }
 
 /// Session guarantees a client asks for (Terry et al., "Session Guarantees for Weakly Consistent

@@ -524,6 +524,9 @@ pub struct WorkloadSpec {
     pub client_nodes: Vec<String>,
     /// Session guarantees every client asks for (honoured by `Leaderless`).
     pub session: SessionSpec,
+    /// Per-operation consistency levels as (weight, level), e.g. `[(9.0, One), (1.0, Quorum)]`:
+    /// each operation draws one (honoured by `Leaderless`). Empty: the policy's levels.
+    pub consistency_mix: Vec<(f64, Consistency)>,
 }
 
 /// Session guarantees (Terry et al. 1994). With `Leaderless` the coordinator a client talks to
@@ -566,6 +569,7 @@ impl Default for WorkloadSpec {
             timeout_ms: 1000.0,
             client_nodes: Vec::new(),
             session: SessionSpec::default(),
+            consistency_mix: Vec::new(),
         }
     }
 }

@@ -158,6 +158,7 @@ pub fn settings(file: &str, s: &Scenario) -> R {
     network(&v, &s.network, policy_kinds(&s.policy))?;
     policy(&v, &s.policy)?;
     workload(&v, &s.workload)?;
+    consistency_mix(&v, &s.workload, &s.policy)?;
     run(&v, &s.run)?;
     key_cells(&v, s)?;
     faults::random(&v, &s.random_faults)
@@ -506,6 +507,39 @@ fn consistency_levels(v: &V, l: &LeaderlessSpec) -> R {
         !l.sloppy_quorum || l.failure_detector,
         "policy.sloppy_quorum",
         "a sloppy quorum picks the healthy nodes, so it needs failure_detector: true",
+    )
+}
+
+/// `workload.consistency_mix`: real weights, levels the replication factor can meet, no ANY
+/// (it would apply to reads too).
+fn consistency_mix(v: &V, w: &WorkloadSpec, policy: &PolicySpec) -> R {
+    let mix = &w.consistency_mix;
+    v.check(
+        mix.len() <= MAX_MIXTURE_PARTS,
+        "workload.consistency_mix",
+        format!("at most {MAX_MIXTURE_PARTS} entries"),
+    )?;
+    for (i, (weight, level)) in mix.iter().enumerate() {
+        let path = format!("workload.consistency_mix[{i}]");
+        v.weight(&path, *weight)?;
+        v.check(
+            *level != Consistency::Any,
+            &path,
+            "Any is for writes only; set policy.write_consistency: Any instead",
+        )?;
+        if let PolicySpec::Leaderless(l) = policy {
+            let (needed, rf) = (level.needed(l.replication_factor), l.replication_factor);
+            v.check(
+                needed <= rf,
+                &path,
+                format!("{level:?} needs {needed} replicas but replication_factor is {rf}"),
+            )?;
+        }
+    }
+    v.check(
+        mix.is_empty() || mix.iter().any(|(w, _)| *w > 0.0),
+        "workload.consistency_mix",
+        "at least one weight must be positive",
     )
 }
 

@@ -136,6 +136,7 @@ impl Net {
             value: value.map(ValueId),
             session: 0,
             guarantees: self.guarantees,
+            level: None,
         };
         self.with(NodeId(coordinator), |p, ctx| p.on_client(ctx, req));
         self.deliver();

@@ -96,3 +96,34 @@ fn sticky_session_guarantees_remove_every_session_violation() {
         assert!(session(&without)[0] > 0, "seed {seed}: {without:?}");
     }
 }
+
+#[test]
+fn a_consistency_mix_gives_each_operation_its_own_level() {
+    // With n3 down for good, ALL operations are Unavailable and ONE operations succeed.
+    let text = |mix: &str| {
+        format!(
+            r#"(
+    nodes: (count: 3),
+    policy: Leaderless((replication_factor: 3, failure_detector: true, request_timeout_ms: 200.0)),
+    workload: (load: ClosedLoop(clients: 4, think_time_ms: 5.0), keys: Uniform(count: 10),
+               client_nodes: ["n1", "n2"], timeout_ms: 200.0, consistency_mix: {mix}),
+    faults: [(at_ms: 100.0, fault: Crash("n3"))],
+    run: (duration_ms: 2000.0),
+)"#
+        )
+    };
+    let run = |mix: &str| {
+        let r = capsim::sim::run(&super::common::scenario(&text(mix)));
+        (r.ok, r.leaderless.expect("leaderless").unavailable)
+    };
+    let (ok_one, unavailable_one) = run("[(1.0, One)]");
+    let (ok_all, unavailable_all) = run("[(1.0, All)]");
+    let (ok_mixed, unavailable_mixed) = run("[(1.0, One), (1.0, All)]");
+    assert!(ok_one > 100 && unavailable_one == 0);
+    assert!(
+        unavailable_all > 100,
+        "ALL with a replica down is Unavailable"
+    );
+    assert!(ok_mixed > 100 && unavailable_mixed > 100);
+    let _ = ok_all;
+}

@@ -221,8 +221,8 @@ impl Leaderless {
             // Later than what the session wrote or read, whatever this node's clock says.
             version = Version(floor.0 + 1, tie);
         }
-        let needed = self.config.needed(req.kind);
-        let any = self.config.write_level == Some(Consistency::Any);
+        let needed = self.config.needed(&req);
+        let any = self.config.level(&req) == Some(Consistency::Any);
         let mut targets = Vec::with_capacity(self.config.ring.replication_factor());
         self.write_targets(req.key, &mut targets);
         let alive = targets.len() as u16;

@@ -89,15 +89,20 @@ impl LeaderlessConfig {
         self.ring.replication_factor() as u16
     }
 
-    /// Replies a request of this kind waits for.
-    fn needed(&self, kind: OpKind) -> u16 {
-        match kind {
-            OpKind::Read => self
-                .read_level
-                .map_or(self.read_quorum, |l| l.needed(self.rf())),
-            _ => self
-                .write_level
-                .map_or(self.write_quorum, |l| l.needed(self.rf())),
+    /// The request's consistency level: its own, else the scenario's for its kind.
+    fn level(&self, req: &ClientReq) -> Option<Consistency> {
+        match req.kind {
+            OpKind::Read => req.level.or(self.read_level),
+            _ => req.level.or(self.write_level),
+        }
+    }
+
+    /// Replies a request waits for: its level's count, else R or W.
+    fn needed(&self, req: &ClientReq) -> u16 {
+        match (self.level(req), req.kind) {
+            (Some(level), _) => level.needed(self.rf()),
+            (None, OpKind::Read) => self.read_quorum,
+            (None, _) => self.write_quorum,
         }
     }
 

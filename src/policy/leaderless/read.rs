@@ -9,14 +9,14 @@ use std::sync::Arc;
 
 impl Leaderless {
     pub(super) fn coordinate_read(&mut self, ctx: &mut LCtx<'_>, req: ClientReq) {
-        let needed = self.config.needed(OpKind::Read);
+        let needed = self.config.needed(&req);
         // Cassandra's former `read_repair_chance`: this read asks every replica and repairs the
         // stale ones after answering. Drawn only when set, so other runs keep their random draws.
         let chance = self.config.read_repair_chance;
         let background = chance > 0.0 && ctx.rng.chance(chance);
         let ring = Arc::clone(&self.config.ring);
         let replicas = ring.replicas(req.key);
-        if self.config.read_level.is_none() {
+        if self.config.level(&req).is_none() {
             // Dynamo: a data request to every replica; the first R replies answer.
             let id = self.start_request(ctx, req, needed);
             self.set_asked(id, replicas, background);

@@ -154,7 +154,11 @@ impl Carts {
 
 impl Leaderless {
     pub(super) fn coordinate_cart(&mut self, ctx: &mut LCtx<'_>, req: ClientReq) {
-        let needed = self.config.needed(OpKind::Read);
+        let read = ClientReq {
+            kind: OpKind::Read,
+            ..req
+        };
+        let needed = self.config.needed(&read);
         let id = self.start_request(ctx, req, needed);
         self.carts.collecting.insert(id, Vec::new());
         let ring = Arc::clone(&self.config.ring);
@@ -246,7 +250,12 @@ impl Leaderless {
     }
 
     fn cart_write(&mut self, ctx: &mut LCtx<'_>, req: u64, key: Key, cart: Sibling) {
-        let needed = self.config.needed(OpKind::Write);
+        let needed = self
+            .config
+            .write_level
+            .map_or(self.config.write_quorum, |l| {
+                l.needed(self.config.ring.replication_factor() as u16)
+            });
         let version = Version(cart.clock.sum(), 0);
         if let Some(p) = self.pending_mut(req) {
             p.needed = needed;

@@ -101,6 +101,7 @@ pub(super) fn write(op: u64, key: Key, value: u64) -> ClientReq {
         value: Some(ValueId(value)),
         session: 0,
         guarantees: Default::default(),
+        level: None,
     }
 }
 
@@ -112,6 +113,7 @@ pub(super) fn read(op: u64, key: Key) -> ClientReq {
         value: None,
         session: 0,
         guarantees: Default::default(),
+        level: None,
     }
 }
 

@@ -134,6 +134,7 @@ impl Net {
             value: value.map(ValueId),
             session: 0,
             guarantees: Default::default(),
+            level: None,
         };
         self.run(at, |p, ctx| p.on_client(ctx, req));
         op
