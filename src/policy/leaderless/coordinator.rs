@@ -58,6 +58,8 @@ pub(super) struct Pending {
     /// Reads: digest of the first reply, and whether any later one differed.
     pub(super) digest: Option<u64>,
     pub(super) mismatch: bool,
+    /// Some replies are digests (Cassandra reads); Dynamo reads skip the hashing.
+    pub(super) digests: bool,
     pub(super) phase: Phase,
     pub(super) repairing: u64,
     /// The client has its answer; the read goes on collecting replies to repair in the background.
@@ -106,6 +108,7 @@ impl Leaderless {
             at_best: 0,
             digest: None,
             mismatch: false,
+            digests: false,
             phase: Phase::Collect,
             repairing: 0,
             client_answered: false,
@@ -215,7 +218,8 @@ impl Leaderless {
             req.value.map_or(0, |v| v.0)
         };
         let mut version = Version(ctx.local_now_us, tie);
-        if let Some(floor) = self.session_floor(&req)
+        if req.guarantees.any()
+            && let Some(floor) = self.session_floor(&req)
             && version.0 <= floor.0
         {
             // Later than what the session wrote or read, whatever this node's clock says.
@@ -223,23 +227,27 @@ impl Leaderless {
         }
         let needed = self.config.needed(&req);
         let any = self.config.level(&req) == Some(Consistency::Any);
-        let mut targets = Vec::with_capacity(self.config.ring.replication_factor());
+        // A reused buffer: no allocation per write on the hot path.
+        let mut targets = std::mem::take(&mut self.scratch_targets);
         self.write_targets(req.key, &mut targets);
         let alive = targets.len() as u16;
         if alive < needed && !(any && self.config.hinted_handoff) {
+            self.scratch_targets = targets;
             return Self::unavailable(ctx, req, alive, needed);
         }
         let id = self.start_request(ctx, req, needed);
         if let Some(p) = self.pending_mut(id) {
             p.best = (req.value, version);
         }
-        let hinted = self.hint_down_replicas(ctx, req.key, (req.value, version), &targets);
+        let hinted = self.config.hinted_handoff
+            && self.hint_down_replicas(ctx, req.key, (req.value, version), &targets);
         if any && alive == 0 && hinted {
             // Cassandra: with ANY a stored hint is enough (and the only case where one counts).
             self.finish(id);
+            self.scratch_targets = targets;
             return ctx.reply(req.op, OpResult::Written(version));
         }
-        for (r, hint_for) in targets {
+        for &(r, hint_for) in &targets {
             if let Some(p) = self.pending_mut(id) {
                 p.asked |= bit(r);
             }
@@ -258,6 +266,7 @@ impl Leaderless {
                 ctx.send(r, msg);
             }
         }
+        self.scratch_targets = targets;
     }
 
     /// Stores hints for the key's replicas the coordinator knows are down and no stand-in covers.

@@ -136,6 +136,8 @@ pub struct Leaderless {
     free: Vec<u32>,
     next_generation: u32,
     in_progress: usize,
+    /// Reused by every write for its target list.
+    scratch_targets: Vec<(NodeId, Option<NodeId>)>,
 }
 
 type LCtx<'a> = Ctx<'a, QuorumMsg, QuorumTimer>;
@@ -260,6 +262,7 @@ impl Policy for Leaderless {
             free: Vec::new(),
             next_generation: 0,
             in_progress: 0,
+            scratch_targets: Vec::new(),
         }
     }
 

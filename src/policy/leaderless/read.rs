@@ -38,6 +38,9 @@ impl Leaderless {
             return Self::unavailable(ctx, req, live.len() as u16, needed);
         }
         let id = self.start_request(ctx, req, needed);
+        if let Some(p) = self.pending_mut(id) {
+            p.digests = needed > 1 && !background;
+        }
         let count = if background {
             live.len()
         } else {
@@ -107,7 +110,9 @@ impl Leaderless {
         } else if held == p.best {
             p.at_best |= b;
         }
-        Self::note_digest(&mut p, digest(held));
+        if p.digests {
+            Self::note_digest(&mut p, digest(held));
+        }
         self.progress(ctx, req, p);
     }
 
