@@ -9,6 +9,11 @@
 //! UnavailableException when the failure detector knows too few replicas are alive.
 //! Dynamo (paper §4.5) instead asks all N replicas and answers with the first R; that is what a
 //! read does when no `read_consistency` is set.
+//!
+//! Sources: https://cassandra.apache.org/doc/latest/operating/read_repair.html (blocking read
+//! repair, "monotonic quorum reads", only the replicas involved are repaired); the drivers'
+//! UnavailableException ("the coordinator knows there is not enough replica alive ... the request
+//! is not sent to the nodes at all", with alive/required counts, as in `Note::Unavailable`).
 
 use super::{Held, LCtx, Leaderless};
 use crate::policy::{ClientReq, FailReason, Note, OpRef, OpResult};

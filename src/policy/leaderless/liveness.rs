@@ -14,6 +14,11 @@
 //! consistency level only for ANY. Dynamo's sloppy quorum (paper §4.6) instead sends the write to
 //! the next healthy node on the ring, which keeps it "in a separate local database" with a hint
 //! naming the intended replica, and delivers it when that replica recovers.
+//!
+//! Sources: https://cassandra.apache.org/doc/latest/operating/hints.html; DataStax "About hinted
+//! handoff writes" (a hint is stored when a replica is known down ahead of time or does not
+//! respond; none when the consistency level cannot be met; hints only guarantee a write at ANY;
+//! `max_hint_window_in_ms` defaults to 3 hours).
 
 use super::coordinator::HINT_BIT;
 use super::{LCtx, Leaderless, QuorumMsg};

@@ -12,6 +12,11 @@
 //! the tree's leaves are `merkle_ranges` contiguous slices of the key space; comparing the leaves
 //! is what walking a full tree down from differing roots ends with. Each pair of nodes is compared
 //! once per interval, started by the lower-numbered node.
+//!
+//! Sources: https://cassandra.apache.org/doc/latest/cassandra/managing/operating/compaction/tombstones.html
+//! ("Zombies"; tombstones dropped by compaction after gc_grace_seconds, 10 days by default);
+//! DataStax "About deletes" ("if a node is down longer than the grace period ... replicate
+//! deleted data once it comes back up"; run repair on every node within gc_grace).
 
 use super::{LCtx, Leaderless, QuorumMsg, WireCell};
 use crate::policy::Note;
