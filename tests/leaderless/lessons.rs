@@ -127,3 +127,30 @@ fn a_consistency_mix_gives_each_operation_its_own_level() {
     assert!(ok_mixed > 100 && unavailable_mixed > 100);
     let _ = ok_all;
 }
+
+#[test]
+fn unavailable_writes_are_fail_and_timed_out_writes_are_info() {
+    use capsim::check::history::EventType;
+    use capsim::types::OpKind;
+    let history_of = |name: &str| {
+        let mut sim = capsim::Sim::new(&shipped(name), &capsim::engine::Options::default());
+        sim.run_to_end();
+        let writes = |kind: EventType| {
+            sim.history()
+                .iter()
+                .filter(|e| e.kind == kind && e.f == OpKind::Write)
+                .count()
+        };
+        (writes(EventType::Fail), writes(EventType::Info))
+    };
+    // QUORUM: a write is refused up front (fail) or may time out at a crashed coordinator (info).
+    let (fail_quorum, info_quorum) = history_of("quorum-vs-one.ron");
+    assert!(fail_quorum > 0, "Unavailable writes are fail");
+    // ONE: never Unavailable, so a write never fails outright; timeouts stay info.
+    let (fail_one, info_one) = history_of("one-stale.ron");
+    assert_eq!(fail_one, 0);
+    assert!(
+        info_quorum + info_one > 0,
+        "clients of a crashed node time out: info"
+    );
+}
