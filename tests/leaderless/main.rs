@@ -435,3 +435,16 @@ fn monotonic_writes_stamp_a_sessions_write_after_its_previous_one_despite_the_cl
     )));
     assert_eq!(net.stored(1, KEY), Some(2), "the later write wins");
 }
+
+#[test]
+fn dynamo_quorums_are_refused_up_front_too_once_a_detector_knows() {
+    let mut c = config(3, 3, 10);
+    c.failure_detector = true; // R = W = 2, no levels
+    let mut net = Net::new(3, &c);
+    net.crash(1);
+    net.crash(2);
+    convict(&mut net);
+    let unavailable = Some(OpResult::Failed(FailReason::Unavailable));
+    assert_eq!(net.read(0, KEY), unavailable);
+    assert_eq!(net.write(0, KEY, 3), unavailable);
+}

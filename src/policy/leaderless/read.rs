@@ -17,7 +17,14 @@ impl Leaderless {
         let ring = Arc::clone(&self.config.ring);
         let replicas = ring.replicas(req.key);
         if self.config.level(&req).is_none() {
-            // Dynamo: a data request to every replica; the first R replies answer.
+            // Dynamo: a data request to every replica; the first R replies answer. With a
+            // failure detector, too few live replicas refuse it up front, as for a level.
+            if self.config.failure_detector {
+                let alive = replicas.iter().filter(|&&r| self.is_alive(r)).count() as u16;
+                if alive < needed {
+                    return Self::unavailable(ctx, req, alive, needed);
+                }
+            }
             let id = self.start_request(ctx, req, needed);
             self.set_asked(id, replicas, background);
             for &r in replicas {
