@@ -1,6 +1,7 @@
 //! The run report: every metric `capsim run --json` prints. Field names here are the public
 //! names (JSON keys, `expect` keys, docs/metrics.md); this struct is the one place they live.
 
+use super::event_log::EventLogReport;
 use super::violations::Violations;
 use serde::{Serialize, Serializer};
 
@@ -69,6 +70,9 @@ pub struct Report {
     pub latency_ms_p90: f64,
     pub latency_ms_p99: f64,
     pub latency_ms_max: f64,
+    /// Event-log fields (docs/metrics.md), each present only where it applies.
+    #[serde(flatten)]
+    pub event_log: EventLogReport,
     /// 16 hex digits: XXH3-64 of the canonical trace.
     pub trace_hash: String,
     /// Wall-clock time the run took (not deterministic).
@@ -177,11 +181,12 @@ impl Report {
 /// verdict field that an `expect` block may name.
 pub fn expectable_fields() -> Vec<String> {
     let mut out = Vec::new();
-    let every_field = Report {
+    let every = Report {
         leaderless: Some(LeaderlessEvents::default()),
+        event_log: EventLogReport::all_fields(),
         ..Report::default()
     };
-    leaves("", &every_field.to_json(), &mut out);
+    leaves("", &every.to_json(), &mut out);
     out.retain(|f| !WALL_CLOCK_FIELDS.contains(&f.as_str()));
     out.extend(VERDICT_FIELDS.iter().map(|f| f.to_string()));
     out

@@ -3,11 +3,13 @@
 //! effects that the engine applies. It never samples latency, reads a wall clock or draws a random
 //! number except through the [`Ctx`] the engine hands it.
 
+pub mod event_log;
 pub mod leaderless;
 pub mod raft;
 pub mod ring;
 pub mod single_leader;
 
+use crate::check::event_log::LogNote;
 use crate::check::violations::ViolationKind;
 use crate::engine::rng::SimRng;
 use crate::types::{Key, NodeId, OpKind, SimTime, ValueId, Version};
@@ -76,6 +78,8 @@ pub enum FailReason {
     Unavailable,
     NotLeader,
     NotEnoughReplicas,
+    /// The command broke a business rule (e.g. an overdraft); nothing was appended.
+    Rejected,
 }
 
 impl FailReason {
@@ -85,6 +89,7 @@ impl FailReason {
             FailReason::Unavailable => "unavailable",
             FailReason::NotLeader => "not leader",
             FailReason::NotEnoughReplicas => "not enough replicas",
+            FailReason::Rejected => "rejected",
         }
     }
 }
@@ -132,6 +137,8 @@ pub enum Note {
         term: u64,
     },
     Text(String),
+    /// An event-log step (command, event, projection, snapshot, erasure); feeds its metrics.
+    Log(LogNote),
     /// Leaderless: the coordinator refused a request up front, because its failure detector
     /// knows only `alive` of the replicas the level needs (`needed`) are up. Nothing was sent.
     Unavailable {
@@ -201,6 +208,7 @@ impl Note {
             Note::BecameLeader { term } => format!("{node} became leader for term {term}"),
             Note::SteppedDown { term } => format!("{node} stepped down in term {term}"),
             Note::Text(t) => t.clone(),
+            Note::Log(n) => format!("{node}: {n}"),
             Note::Unavailable { key, alive, needed } => format!(
                 "{node}: unavailable for key {key}: {alive} replicas alive, {needed} needed"
             ),

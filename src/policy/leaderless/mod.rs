@@ -164,6 +164,7 @@ impl Leaderless {
     }
 
     /// Applies a replicated write locally if it wins; reports a change to the metrics.
+    #[inline]
     fn store(&mut self, ctx: &mut LCtx<'_>, key: Key, value: Option<ValueId>, version: Version) {
         if !self.wins((value, version), self.local_read(key)) {
             return;
@@ -280,6 +281,7 @@ impl Policy for Leaderless {
         }
     }
 
+    #[inline]
     fn on_client(&mut self, ctx: &mut LCtx<'_>, req: ClientReq) {
         if self.config.conflict == ConflictResolution::VersionVectors {
             return self.coordinate_cart(ctx, req);
@@ -290,6 +292,7 @@ impl Policy for Leaderless {
         }
     }
 
+    #[inline]
     fn on_message(&mut self, ctx: &mut LCtx<'_>, from: NodeId, msg: QuorumMsg) {
         if self.config.ticks() {
             self.heard_from(ctx, from);

@@ -92,6 +92,7 @@ impl Net {
                     Note::BecameLeader { term } => format!("{id} became leader for epoch {term}"),
                     Note::SteppedDown { term } => format!("{id} stepped down in epoch {term}"),
                     Note::Text(t) => t,
+                    Note::Log(n) => n.to_string(),
                     other => other.describe(id),
                 }),
                 Effect::SetTimer { .. } => {}
