@@ -5,15 +5,17 @@
 
 pub mod event_log;
 pub mod leaderless;
+mod note;
 pub mod raft;
 pub mod ring;
 pub mod single_leader;
 
-use crate::check::event_log::LogNote;
 use crate::check::violations::ViolationKind;
 use crate::engine::rng::SimRng;
 use crate::types::{Key, NodeId, OpKind, SimTime, ValueId, Version};
 use std::fmt::Debug;
+
+pub use note::{Note, RebuildHow};
 
 /// A client request as a policy node sees it. `op` is the engine's handle, echoed in the reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,118 +129,6 @@ pub enum Effect<M, T> {
     Violation(ViolationKind),
 }
 
-/// Notable policy events, kept as data so the GUI can mark them on the timeline.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Note {
-    BecameLeader {
-        term: u64,
-    },
-    SteppedDown {
-        term: u64,
-    },
-    Text(String),
-    /// An event-log step (command, event, projection, snapshot, erasure); feeds its metrics.
-    Log(LogNote),
-    /// Leaderless: the coordinator refused a request up front, because its failure detector
-    /// knows only `alive` of the replicas the level needs (`needed`) are up. Nothing was sent.
-    Unavailable {
-        key: Key,
-        alive: u16,
-        needed: u16,
-    },
-    /// Leaderless: the failure detector convicted `peer` (no heartbeat for a while) / heard it again.
-    PeerDown {
-        peer: NodeId,
-    },
-    PeerUp {
-        peer: NodeId,
-    },
-    /// Leaderless: a hint for `for_node` was stored here instead of a write it could not take.
-    HintStored {
-        for_node: NodeId,
-        key: Key,
-    },
-    /// Leaderless: a stored hint was sent to the node it was meant for.
-    HintReplayed {
-        to: NodeId,
-        key: Key,
-    },
-    /// Leaderless: a read found `to` stale and sent it the newest value.
-    ReadRepair {
-        to: NodeId,
-        key: Key,
-    },
-    /// Leaderless: compaction dropped a tombstone older than `gc_grace`.
-    TombstonePurged {
-        key: Key,
-    },
-    /// Leaderless anti-entropy: the Merkle leaf `range` differs between this node and `peer`.
-    RangeMismatch {
-        peer: NodeId,
-        range: u32,
-    },
-    /// Leaderless sessions: a read was answered with the session's own newer version of `key`
-    /// (read your writes / monotonic reads) because the replicas it read were older.
-    SessionServed {
-        key: Key,
-    },
-    /// Leaderless version vectors: a cart read found `count` concurrent versions (siblings).
-    Siblings {
-        key: Key,
-        count: u32,
-    },
-    /// Leaderless version vectors: merging siblings by union brought back `value`, an item a
-    /// concurrent update had removed (Dynamo's "deleted items can resurface").
-    ItemResurrected {
-        key: Key,
-        value: ValueId,
-    },
-    /// Leaderless anti-entropy: this node streamed `keys` cells (`bytes` on the wire) to `to`.
-    RangeStreamed {
-        to: NodeId,
-        keys: u32,
-        bytes: u64,
-    },
-}
-
-impl Note {
-    /// The note in words, as the trace and the event log show it (`node` wrote it).
-    pub fn describe(&self, node: NodeId) -> String {
-        match self {
-            Note::BecameLeader { term } => format!("{node} became leader for term {term}"),
-            Note::SteppedDown { term } => format!("{node} stepped down in term {term}"),
-            Note::Text(t) => t.clone(),
-            Note::Log(n) => format!("{node}: {n}"),
-            Note::Unavailable { key, alive, needed } => format!(
-                "{node}: unavailable for key {key}: {alive} replicas alive, {needed} needed"
-            ),
-            Note::PeerDown { peer } => format!("{node} convicted {peer}: no heartbeat"),
-            Note::PeerUp { peer } => format!("{node} hears {peer} again"),
-            Note::HintStored { for_node, key } => {
-                format!("{node} stored a hint for {for_node} (key {key})")
-            }
-            Note::HintReplayed { to, key } => format!("{node} replayed a hint to {to} (key {key})"),
-            Note::ReadRepair { to, key } => format!("{node} read-repairs key {key} on {to}"),
-            Note::TombstonePurged { key } => format!("{node} purged the tombstone of key {key}"),
-            Note::RangeMismatch { peer, range } => {
-                format!("{node}: Merkle range {range} differs from {peer}")
-            }
-            Note::SessionServed { key } => {
-                format!(
-                    "{node}: replicas behind the session on key {key}; served its newer version"
-                )
-            }
-            Note::Siblings { key, count } => format!("{node}: key {key} has {count} siblings"),
-            Note::ItemResurrected { key, value } => {
-                format!("{node}: merging key {key}'s siblings brings back removed item {value}")
-            }
-            Note::RangeStreamed { to, keys, bytes } => {
-                format!("{node} streamed {keys} keys ({bytes} bytes) to {to}")
-            }
-        }
-    }
-}
-
 /// Facts about the cluster every node knows from the start.
 #[derive(Clone, Debug)]
 pub struct Cluster {
@@ -321,6 +211,10 @@ pub trait Policy: Clone + Debug + Send + Sync + 'static {
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self::Msg, Self::Timer>, timer: Self::Timer);
     /// Lose every volatile field; keep what the real system keeps on disk.
     fn on_crash(&mut self);
+    /// The node's disk was wiped while it was down: the engine has already replaced the state
+    /// with a fresh `new` one; a policy that must behave differently after losing its disk
+    /// (e.g. not vote until rebuilt) marks it here.
+    fn on_wiped(&mut self) {}
     /// A parameter changed mid-run (`Set` fault or the GUI's policy editor).
     fn reconfigure(&mut self, config: &Self::Config);
     /// Called on every running node right after `reconfigure`, with the dotted path that was
@@ -349,6 +243,8 @@ pub struct NodeView {
     pub commit_index: Option<u64>,
     /// Further facts as (label, value), e.g. ("pending requests", "3").
     pub details: Vec<(&'static str, String)>,
+    /// The node's log as the Storage tab draws it (policies with a log).
+    pub storage: Option<crate::storage::view::StorageView>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -515,11 +515,24 @@ impl Policy for SingleLeader {
             log_len: Some(self.log.last_index()),
             commit_index: Some(commit),
             details,
+            storage: Some(self.storage_view(commit)),
         }
     }
 
     fn stored(&self, out: &mut Vec<StoredValue>) {
         self.kv.stored(out);
+    }
+}
+
+impl SingleLeader {
+    /// The log for the Storage tab: its newest entries.
+    fn storage_view(&self, committed: u64) -> crate::storage::view::StorageView {
+        use crate::storage::view::{MAX_RECORDS_SHOWN, StorageView};
+        let (first, next) = (self.log.first_index(), self.log.last_index() + 1);
+        let from = next.saturating_sub(MAX_RECORDS_SHOWN as u64).max(first);
+        let tail = self.log.slice_from(from, MAX_RECORDS_SHOWN);
+        let records = tail.iter().map(|e| (e.index, e.key, e.value.is_none(), 0));
+        StorageView::contiguous(first, next, committed, records)
     }
 }
 
