@@ -31,6 +31,8 @@ pub struct Metrics {
     /// election safety (checked from `Note::BecameLeader`).
     pub violations: Violations,
     pub leader_terms: LeaderTerms,
+    /// Counts of the leaderless policy's notes (reported for leaderless scenarios only).
+    pub leaderless: super::report::LeaderlessEvents,
     /// Event-log lessons: read-model lag, dual writes vs CDC, rebuilds, erasure.
     pub event_log: EventLogTracker,
     /// Raft snapshots and rebuilds (Raft with `snapshot` set, or any wiped disk).

@@ -63,6 +63,9 @@ pub struct Report {
     /// or restarted a node; 0 without one) until divergent keys last became 0; 0 if that was
     /// before the heal, and `NEVER_CONVERGED_MS` (-1) if keys still diverge at the end.
     pub converged_after_ms: f64,
+    /// What the leaderless policy's repair machinery did (absent for other policies).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leaderless: Option<LeaderlessEvents>,
     pub latency_ms_p50: f64,
     pub latency_ms_p90: f64,
     pub latency_ms_p99: f64,
@@ -80,6 +83,50 @@ pub struct Report {
     pub wall_ms: f64,
     /// Operations per second of wall time (not deterministic).
     pub ops_per_sec: f64,
+}
+
+/// Counts of the leaderless policy's trace notes (docs/metrics.md, "Leaderless repair").
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LeaderlessEvents {
+    /// Requests a coordinator refused up front: too few replicas alive for the level.
+    pub unavailable: u64,
+    /// Times a failure detector convicted a peer.
+    pub peers_convicted: u64,
+    pub hints_stored: u64,
+    pub hints_replayed: u64,
+    /// Repair writes sent by reads that found a stale replica.
+    pub read_repairs: u64,
+    pub tombstones_purged: u64,
+    /// Merkle leaves (key ranges) found different by anti-entropy.
+    pub ranges_mismatched: u64,
+    /// Bytes anti-entropy streamed for differing ranges.
+    pub repair_bytes: u64,
+    /// Reads answered with the session's own newer version (session guarantees).
+    pub session_served: u64,
+    /// Cart reads (version vectors) that found more than one sibling.
+    pub sibling_reads: u64,
+    /// Items a union merge of siblings brought back after a concurrent update removed them.
+    pub items_resurrected: u64,
+}
+
+impl LeaderlessEvents {
+    pub fn count(&mut self, note: &crate::policy::Note) {
+        use crate::policy::Note;
+        match note {
+            Note::Unavailable { .. } => self.unavailable += 1,
+            Note::PeerDown { .. } => self.peers_convicted += 1,
+            Note::HintStored { .. } => self.hints_stored += 1,
+            Note::HintReplayed { .. } => self.hints_replayed += 1,
+            Note::ReadRepair { .. } => self.read_repairs += 1,
+            Note::TombstonePurged { .. } => self.tombstones_purged += 1,
+            Note::RangeMismatch { .. } => self.ranges_mismatched += 1,
+            Note::RangeStreamed { bytes, .. } => self.repair_bytes += bytes,
+            Note::Siblings { .. } => self.sibling_reads += 1,
+            Note::SessionServed { .. } => self.session_served += 1,
+            Note::ItemResurrected { .. } => self.items_resurrected += 1,
+            _ => {}
+        }
+    }
 }
 
 /// Fields that depend on the machine, not the scenario: never part of an `expect` block.
@@ -142,6 +189,7 @@ impl Report {
 pub fn expectable_fields() -> Vec<String> {
     let mut out = Vec::new();
     let every = Report {
+        leaderless: Some(LeaderlessEvents::default()),
         event_log: EventLogReport::all_fields(),
         ..Report::default()
     };

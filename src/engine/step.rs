@@ -235,6 +235,7 @@ impl<P: FromScenario> Engine<P> {
                     self.metrics.max_leader_term = self.metrics.max_leader_term.max(term);
                     self.check_election_safety(node, term);
                 }
+                self.metrics.leaderless.count(&note);
                 if let crate::policy::Note::Log(n) = &note {
                     self.metrics.event_log.on_note(node, n, self.now);
                 }
@@ -376,6 +377,7 @@ impl<P: FromScenario> Engine<P> {
         }
         let kind = self.work.pick_kind();
         let key = self.work.keys.sample(&mut self.work.rng);
+        let level = self.work.pick_level();
         let value = (kind == OpKind::Write).then(|| {
             self.work.next_value += 1;
             ValueId(self.work.next_value - 1)
@@ -401,6 +403,7 @@ impl<P: FromScenario> Engine<P> {
             invoked: self.now,
             node,
             redirects: 0,
+            level,
         };
         let op = self.work.begin(state);
         self.record_invoke(&state);
@@ -416,6 +419,9 @@ impl<P: FromScenario> Engine<P> {
                 kind,
                 key,
                 value,
+                session: state.process,
+                guarantees: self.work.guarantees,
+                level: state.level,
             },
         );
     }
@@ -474,6 +480,9 @@ impl<P: FromScenario> Engine<P> {
                     kind: s.kind,
                     key: s.key,
                     value: s.value,
+                    session: s.process,
+                    guarantees: self.work.guarantees,
+                    level: s.level,
                 },
             );
         }

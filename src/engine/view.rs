@@ -181,6 +181,11 @@ impl<P: Policy> Engine<P> {
             leader_elections: m.leader_elections,
             max_leader_term: m.max_leader_term,
             converged_after_ms: m.replicas.converged_after_ms(self.last_heal()),
+            leaderless: matches!(
+                self.scenario.policy,
+                crate::scenario::schema::PolicySpec::Leaderless(_)
+            )
+            .then(|| m.leaderless.clone()),
             latency_ms_p50: ms(m.latency.quantile_us(0.5)),
             latency_ms_p90: ms(m.latency.quantile_us(0.9)),
             latency_ms_p99: ms(m.latency.quantile_us(0.99)),

@@ -102,6 +102,8 @@ pub struct OpState {
     pub invoked: SimTime,
     pub node: NodeId,
     pub redirects: u8,
+    /// The consistency level drawn from `consistency_mix`, if any.
+    pub level: Option<crate::scenario::schema::Consistency>,
 }
 
 /// Most redirects one request follows before it fails as "not leader".
@@ -114,6 +116,8 @@ pub struct Workload {
     pub timeout_us: u64,
     /// `think_us()`, worked out once (it is asked after every operation).
     think: Option<u64>,
+    /// `spec.session` as flags, handed to the policy with every request.
+    pub guarantees: crate::policy::Guarantees,
     pub clients: Vec<Client>,
     pub rng: SimRng,
     ops: Vec<Option<(u32, OpState)>>,
@@ -190,6 +194,7 @@ impl Workload {
             keys: KeySampler::new(&spec.keys),
             timeout_us: ms_to_us(spec.timeout_ms),
             think: think_us(&spec.load),
+            guarantees: spec.session.guarantees(),
             clients,
             rng,
             ops: Vec::new(),
@@ -215,6 +220,7 @@ impl Workload {
         }
         self.timeout_us = ms_to_us(spec.timeout_ms);
         self.think = think_us(&spec.load);
+        self.guarantees = spec.session.guarantees();
         self.spec = spec.clone();
     }
 
@@ -250,6 +256,24 @@ impl Workload {
         } else {
             OpKind::Delete
         }
+    }
+
+    /// A level from `consistency_mix`; draws nothing when the mix is empty, so scenarios
+    /// without one keep their random sequence.
+    pub fn pick_level(&mut self) -> Option<crate::scenario::schema::Consistency> {
+        let mix = &self.spec.consistency_mix;
+        if mix.is_empty() {
+            return None;
+        }
+        let total: f64 = mix.iter().map(|(w, _)| w).sum();
+        let mut u = self.rng.unit() * total;
+        for (w, level) in mix {
+            if u < *w {
+                return Some(*level);
+            }
+            u -= w;
+        }
+        mix.last().map(|(_, l)| *l)
     }
 
     /// Where the client's next request goes.

@@ -25,6 +25,33 @@ pub struct ClientReq {
     pub key: Key,
     /// The value a write writes (unique per write); `None` for reads and deletes.
     pub value: Option<ValueId>,
+    /// The client's session (its process id: a client that gets `info` starts a new one).
+    pub session: u64,
+    /// The session guarantees the client asks for (`workload.session`).
+    pub guarantees: Guarantees,
+    /// A consistency level for this operation (`workload.consistency_mix`), overriding the
+    /// policy's default; policies without levels ignore it.
+    pub level: Option<crate::scenario::schema::Consistency>,
+}
+
+/// Session guarantees a client asks for (Terry et al., "Session Guarantees for Weakly Consistent
+/// Replicated Data", 1994), as bit flags. Policies that cannot honour them ignore them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Guarantees(pub u8);
+
+impl Guarantees {
+    pub const READ_YOUR_WRITES: u8 = 1;
+    pub const MONOTONIC_READS: u8 = 2;
+    pub const MONOTONIC_WRITES: u8 = 4;
+    pub const WRITES_FOLLOW_READS: u8 = 8;
+
+    pub fn has(self, flag: u8) -> bool {
+        self.0 & flag != 0
+    }
+
+    pub fn any(self) -> bool {
+        self.0 != 0
+    }
 }
 
 /// The engine's handle on an operation in progress (slot + generation, so a late reply to a

@@ -2,7 +2,7 @@
 //! writes each into the trace as a sentence; the GUI can draw them from the fields.
 
 use crate::check::event_log::LogNote;
-use crate::types::NodeId;
+use crate::types::{Key, NodeId, ValueId};
 
 /// Notable policy events, kept as data so the GUI can mark them on the timeline.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,6 +49,66 @@ pub enum Note {
         took_us: u64,
         bytes: u64,
         entries_replayed: u64,
+    },
+    /// Leaderless: the coordinator refused a request up front, because its failure detector
+    /// knows only `alive` of the replicas the level needs (`needed`) are up. Nothing was sent.
+    Unavailable {
+        key: Key,
+        alive: u16,
+        needed: u16,
+    },
+    /// Leaderless: the failure detector convicted `peer` (no heartbeat for a while) / heard it again.
+    PeerDown {
+        peer: NodeId,
+    },
+    PeerUp {
+        peer: NodeId,
+    },
+    /// Leaderless: a hint for `for_node` was stored here instead of a write it could not take.
+    HintStored {
+        for_node: NodeId,
+        key: Key,
+    },
+    /// Leaderless: a stored hint was sent to the node it was meant for.
+    HintReplayed {
+        to: NodeId,
+        key: Key,
+    },
+    /// Leaderless: a read found `to` stale and sent it the newest value.
+    ReadRepair {
+        to: NodeId,
+        key: Key,
+    },
+    /// Leaderless: compaction dropped a tombstone older than `gc_grace`.
+    TombstonePurged {
+        key: Key,
+    },
+    /// Leaderless anti-entropy: the Merkle leaf `range` differs between this node and `peer`.
+    RangeMismatch {
+        peer: NodeId,
+        range: u32,
+    },
+    /// Leaderless sessions: a read was answered with the session's own newer version of `key`
+    /// (read your writes / monotonic reads) because the replicas it read were older.
+    SessionServed {
+        key: Key,
+    },
+    /// Leaderless version vectors: a cart read found `count` concurrent versions (siblings).
+    Siblings {
+        key: Key,
+        count: u32,
+    },
+    /// Leaderless version vectors: merging siblings by union brought back `value`, an item a
+    /// concurrent update had removed (Dynamo's "deleted items can resurface").
+    ItemResurrected {
+        key: Key,
+        value: ValueId,
+    },
+    /// Leaderless anti-entropy: this node streamed `keys` cells (`bytes` on the wire) to `to`.
+    RangeStreamed {
+        to: NodeId,
+        keys: u32,
+        bytes: u64,
     },
 }
 
@@ -128,6 +188,32 @@ impl Note {
                 how.as_str(),
                 took_us as f64 / 1000.0
             ),
+            Note::Unavailable { key, alive, needed } => format!(
+                "{node}: unavailable for key {key}: {alive} replicas alive, {needed} needed"
+            ),
+            Note::PeerDown { peer } => format!("{node} convicted {peer}: no heartbeat"),
+            Note::PeerUp { peer } => format!("{node} hears {peer} again"),
+            Note::HintStored { for_node, key } => {
+                format!("{node} stored a hint for {for_node} (key {key})")
+            }
+            Note::HintReplayed { to, key } => format!("{node} replayed a hint to {to} (key {key})"),
+            Note::ReadRepair { to, key } => format!("{node} read-repairs key {key} on {to}"),
+            Note::TombstonePurged { key } => format!("{node} purged the tombstone of key {key}"),
+            Note::RangeMismatch { peer, range } => {
+                format!("{node}: Merkle range {range} differs from {peer}")
+            }
+            Note::SessionServed { key } => {
+                format!(
+                    "{node}: replicas behind the session on key {key}; served its newer version"
+                )
+            }
+            Note::Siblings { key, count } => format!("{node}: key {key} has {count} siblings"),
+            Note::ItemResurrected { key, value } => {
+                format!("{node}: merging key {key}'s siblings brings back removed item {value}")
+            }
+            Note::RangeStreamed { to, keys, bytes } => {
+                format!("{node} streamed {keys} keys ({bytes} bytes) to {to}")
+            }
         }
     }
 }

@@ -31,7 +31,7 @@ impl Ring {
         };
         let mut prefs = Vec::with_capacity(keys as usize * rf);
         for k in 0..keys {
-            ring.walk(k, |n| prefs.push(n));
+            ring.walk(k, rf, |n| prefs.push(n));
         }
         ring.prefs = prefs;
         ring
@@ -41,8 +41,8 @@ impl Ring {
         xxh3_64_with_seed(&key.to_le_bytes(), 0x006b_6579)
     }
 
-    /// Calls `f` for the first `rf` distinct nodes clockwise from the key's position.
-    fn walk(&self, key: Key, mut f: impl FnMut(NodeId)) {
+    /// Calls `f` for the first `count` distinct nodes clockwise from the key's position.
+    fn walk(&self, key: Key, count: usize, mut f: impl FnMut(NodeId)) {
         let pos = Self::key_position(key);
         let start = self.tokens.partition_point(|(t, _)| *t < pos);
         let mut seen: u64 = 0;
@@ -54,7 +54,7 @@ impl Ring {
                 seen |= bit;
                 f(n);
                 found += 1;
-                if found == self.rf {
+                if found == count {
                     break;
                 }
             }
@@ -65,6 +65,13 @@ impl Ring {
     pub fn replicas(&self, key: Key) -> &[NodeId] {
         let i = key as usize * self.rf;
         &self.prefs[i..i + self.rf]
+    }
+
+    /// Every node, in the key's ring order: its replicas first, then the nodes a sloppy quorum
+    /// falls back to ("the first N healthy nodes", Dynamo §4.6).
+    pub fn preference_list(&self, key: Key, out: &mut Vec<NodeId>) {
+        out.clear();
+        self.walk(key, usize::MAX, |n| out.push(n));
     }
 
     pub fn replication_factor(&self) -> usize {

@@ -180,17 +180,58 @@ pub enum PolicySpec {
     EventLog(EventLogSpec),
 }
 
-/// Dynamo-style quorums on a consistent-hash ring.
+/// Dynamo-style quorums on a consistent-hash ring (docs/policies.md: Dynamo and Cassandra).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LeaderlessSpec {
     pub replication_factor: u16,
+    /// Replies a read waits for when `read_consistency` is not set (Dynamo's R: the read asks
+    /// every replica and answers with the newest of the first R replies).
     pub read_quorum: u16,
+    /// Acks a write waits for when `write_consistency` is not set (Dynamo's W).
     pub write_quorum: u16,
     /// Virtual nodes (tokens) per node on the ring.
     pub vnodes: u16,
     /// How long a coordinator waits for replies before giving up on a request.
     pub request_timeout_ms: f64,
+    /// Cassandra consistency level for reads. When set, a read goes to exactly as many live
+    /// replicas as the level needs (one data request, the rest digest requests) and fails at
+    /// once as Unavailable when the failure detector knows too few are alive.
+    pub read_consistency: Option<Consistency>,
+    /// Cassandra consistency level for writes (overrides `write_quorum`); `Any` accepts a hint.
+    pub write_consistency: Option<Consistency>,
+    /// Coordinators keep a view of which nodes are alive from gossip heartbeats.
+    pub failure_detector: bool,
+    /// How often every node sends every other node a heartbeat (with `failure_detector`).
+    pub gossip_interval_ms: f64,
+    /// A node not heard from for this long is convicted (marked down).
+    pub convict_after_ms: f64,
+    /// The coordinator keeps a hint for a replica it knows is down (or that missed a write's
+    /// timeout) and replays it when the replica is back.
+    pub hinted_handoff: bool,
+    /// No new hints for a node down longer than this (Cassandra `max_hint_window`).
+    pub max_hint_window_ms: f64,
+    /// Dynamo's sloppy quorum: the first N healthy nodes on the ring take a write, stand-ins keep
+    /// it as a hint for the intended replica, and their acks count toward the write's level.
+    pub sloppy_quorum: bool,
+    /// Blocking read repair: a read that saw differing replicas writes the newest value back to
+    /// the stale replicas it asked, and answers only once they acknowledged.
+    pub read_repair: bool,
+    /// Probability that a read asks every live replica and repairs them in the background.
+    pub read_repair_chance: f64,
+    /// Tombstones are purged by compaction this long after they were written locally
+    /// (Cassandra `gc_grace_seconds`). `None`: kept forever.
+    pub gc_grace_ms: Option<f64>,
+    /// How often each node compacts (purges expired tombstones).
+    pub compaction_interval_ms: f64,
+    /// How often each pair of nodes compares Merkle trees and streams differing ranges.
+    /// `None`: no anti-entropy repair.
+    pub anti_entropy_interval_ms: Option<f64>,
+    /// Leaves of the Merkle tree (key ranges compared), 1..=64.
+    pub merkle_ranges: u32,
+    pub conflict: ConflictResolution,
+    /// With `conflict: VersionVectors`, how an update merges the siblings it read.
+    pub sibling_merge: SiblingMerge,
 }
 
 impl Default for LeaderlessSpec {
@@ -201,8 +242,72 @@ impl Default for LeaderlessSpec {
             write_quorum: 2,
             vnodes: 16,
             request_timeout_ms: 1000.0,
+            read_consistency: None,
+            write_consistency: None,
+            failure_detector: false,
+            gossip_interval_ms: 100.0,
+            convict_after_ms: 500.0,
+            hinted_handoff: false,
+            max_hint_window_ms: 10_000.0,
+            sloppy_quorum: false,
+            read_repair: false,
+            read_repair_chance: 0.0,
+            gc_grace_ms: None,
+            compaction_interval_ms: 1000.0,
+            anti_entropy_interval_ms: None,
+            merkle_ranges: 16,
+            conflict: ConflictResolution::LastWriteWins,
+            sibling_merge: SiblingMerge::Union,
         }
     }
+}
+
+/// How many replicas must answer (Cassandra's consistency levels).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Consistency {
+    /// Writes only: one replica, or a hint stored by the coordinator.
+    Any,
+    One,
+    Two,
+    Three,
+    /// A majority of the replication factor: `rf / 2 + 1`.
+    Quorum,
+    All,
+}
+
+impl Consistency {
+    /// Replicas (or acks) the level needs with `rf` replicas.
+    pub fn needed(self, rf: u16) -> u16 {
+        match self {
+            Consistency::Any | Consistency::One => 1,
+            Consistency::Two => 2,
+            Consistency::Three => 3,
+            Consistency::Quorum => rf / 2 + 1,
+            Consistency::All => rf,
+        }
+    }
+}
+
+/// Which of two concurrent versions a replica keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConflictResolution {
+    /// The later coordinator timestamp wins (Cassandra); ties: tombstone, then larger value.
+    LastWriteWins,
+    /// The earlier timestamp wins: once a key holds a value, later writes and deletes lose.
+    FirstWriteWins,
+    /// Dynamo: each key is a shopping cart; replicas keep concurrent versions (siblings) by
+    /// version vector, and an update reads them, merges them (`sibling_merge`), adds its item
+    /// (a write) or empties the cart (a delete), and writes the result back.
+    VersionVectors,
+}
+
+/// How siblings are merged into one cart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SiblingMerge {
+    /// Union of the items: Dynamo's shopping cart, where a removed item can come back.
+    Union,
+    /// Observed-remove: an item a sibling had seen and dropped stays removed (a CRDT OR-set).
+    ObservedRemove,
 }
 
 /// When the single leader acknowledges a write. docs/policies.md maps each to Kafka and PostgreSQL.
@@ -467,6 +572,38 @@ pub struct WorkloadSpec {
     pub timeout_ms: f64,
     /// Only clients whose node is in this list issue requests (all nodes when empty).
     pub client_nodes: Vec<String>,
+    /// Session guarantees every client asks for (honoured by `Leaderless`).
+    pub session: SessionSpec,
+    /// Per-operation consistency levels as (weight, level), e.g. `[(9.0, One), (1.0, Quorum)]`:
+    /// each operation draws one (honoured by `Leaderless`). Empty: the policy's levels.
+    pub consistency_mix: Vec<(f64, Consistency)>,
+}
+
+/// Session guarantees (Terry et al. 1994). With `Leaderless` the coordinator a client talks to
+/// (a sticky session) remembers the versions the session wrote and read, per key.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionSpec {
+    pub read_your_writes: bool,
+    pub monotonic_reads: bool,
+    pub monotonic_writes: bool,
+    pub writes_follow_reads: bool,
+}
+
+impl SessionSpec {
+    pub fn guarantees(&self) -> crate::policy::Guarantees {
+        use crate::policy::Guarantees as G;
+        let flags = [
+            (self.read_your_writes, G::READ_YOUR_WRITES),
+            (self.monotonic_reads, G::MONOTONIC_READS),
+            (self.monotonic_writes, G::MONOTONIC_WRITES),
+            (self.writes_follow_reads, G::WRITES_FOLLOW_READS),
+        ];
+        G(flags
+            .iter()
+            .filter(|(on, _)| *on)
+            .fold(0, |m, (_, f)| m | f))
+    }
 }
 
 impl Default for WorkloadSpec {
@@ -481,6 +618,8 @@ impl Default for WorkloadSpec {
             target: TargetSpec::RoundRobin,
             timeout_ms: 1000.0,
             client_nodes: Vec::new(),
+            session: SessionSpec::default(),
+            consistency_mix: Vec::new(),
         }
     }
 }

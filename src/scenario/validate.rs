@@ -160,6 +160,7 @@ pub fn settings(file: &str, s: &Scenario) -> R {
     network(&v, &s.network, policy_kinds(&s.policy))?;
     policy(&v, &s.policy)?;
     workload(&v, &s.workload)?;
+    consistency_mix(&v, &s.workload, &s.policy)?;
     run(&v, &s.run)?;
     key_cells(&v, s)?;
     faults::random(&v, &s.random_faults)
@@ -433,6 +434,103 @@ fn leaderless(v: &V, l: &LeaderlessSpec) -> R {
         "policy.request_timeout_ms",
         l.request_timeout_ms,
         MAX_DURATION_MS,
+    )?;
+    consistency_levels(v, l)?;
+    leaderless_repair(v, l)
+}
+
+fn consistency_levels(v: &V, l: &LeaderlessSpec) -> R {
+    let rf = l.replication_factor;
+    v.check(
+        l.read_consistency != Some(Consistency::Any),
+        "policy.read_consistency",
+        "Any is for writes only (Cassandra refuses reads at ANY)",
+    )?;
+    for (name, level) in [
+        ("read_consistency", l.read_consistency),
+        ("write_consistency", l.write_consistency),
+    ] {
+        if let Some(level) = level {
+            let needed = level.needed(rf);
+            v.check(
+                needed <= rf,
+                format!("policy.{name}"),
+                format!("{level:?} needs {needed} replicas but replication_factor is {rf}"),
+            )?;
+        }
+    }
+    v.check(
+        !l.sloppy_quorum || l.failure_detector,
+        "policy.sloppy_quorum",
+        "a sloppy quorum picks the healthy nodes, so it needs failure_detector: true",
+    )
+}
+
+/// `workload.consistency_mix`: real weights, levels the replication factor can meet, no ANY
+/// (it would apply to reads too).
+fn consistency_mix(v: &V, w: &WorkloadSpec, policy: &PolicySpec) -> R {
+    let mix = &w.consistency_mix;
+    v.check(
+        mix.len() <= MAX_MIXTURE_PARTS,
+        "workload.consistency_mix",
+        format!("at most {MAX_MIXTURE_PARTS} entries"),
+    )?;
+    for (i, (weight, level)) in mix.iter().enumerate() {
+        let path = format!("workload.consistency_mix[{i}]");
+        v.weight(&path, *weight)?;
+        v.check(
+            *level != Consistency::Any,
+            &path,
+            "Any is for writes only; set policy.write_consistency: Any instead",
+        )?;
+        if let PolicySpec::Leaderless(l) = policy {
+            let (needed, rf) = (level.needed(l.replication_factor), l.replication_factor);
+            v.check(
+                needed <= rf,
+                &path,
+                format!("{level:?} needs {needed} replicas but replication_factor is {rf}"),
+            )?;
+        }
+    }
+    v.check(
+        mix.is_empty() || mix.iter().any(|(w, _)| *w > 0.0),
+        "workload.consistency_mix",
+        "at least one weight must be positive",
+    )
+}
+
+fn leaderless_repair(v: &V, l: &LeaderlessSpec) -> R {
+    v.positive_ms(
+        "policy.gossip_interval_ms",
+        l.gossip_interval_ms,
+        MAX_DURATION_MS,
+    )?;
+    v.positive_ms(
+        "policy.convict_after_ms",
+        l.convict_after_ms,
+        MAX_DURATION_MS,
+    )?;
+    v.ms(
+        "policy.max_hint_window_ms",
+        l.max_hint_window_ms,
+        MAX_DURATION_MS,
+    )?;
+    v.probability("policy.read_repair_chance", l.read_repair_chance)?;
+    if let Some(g) = l.gc_grace_ms {
+        v.positive_ms("policy.gc_grace_ms", g, MAX_DURATION_MS)?;
+    }
+    v.positive_ms(
+        "policy.compaction_interval_ms",
+        l.compaction_interval_ms,
+        MAX_DURATION_MS,
+    )?;
+    if let Some(a) = l.anti_entropy_interval_ms {
+        v.positive_ms("policy.anti_entropy_interval_ms", a, MAX_DURATION_MS)?;
+    }
+    v.check(
+        (1..=64).contains(&l.merkle_ranges),
+        "policy.merkle_ranges",
+        "must be between 1 and 64",
     )
 }
 

@@ -52,6 +52,15 @@ impl VersionedKv {
         self.cells[i] = Some(Cell { value, version });
     }
 
+    /// Drops a key's cell altogether (compaction purging a tombstone).
+    pub fn remove(&mut self, key: Key) {
+        if let Some(slot) = self.cells.get_mut(key as usize)
+            && slot.take().is_some()
+        {
+            self.live -= 1;
+        }
+    }
+
     /// Number of keys with a cell (values and tombstones).
     pub fn len(&self) -> usize {
         self.live

@@ -100,6 +100,9 @@ pub(super) fn write(op: u64, key: Key, value: u64) -> ClientReq {
         kind: OpKind::Write,
         key,
         value: Some(ValueId(value)),
+        session: 0,
+        guarantees: Default::default(),
+        level: None,
     }
 }
 
@@ -109,6 +112,9 @@ pub(super) fn read(op: u64, key: Key) -> ClientReq {
         kind: OpKind::Read,
         key,
         value: None,
+        session: 0,
+        guarantees: Default::default(),
+        level: None,
     }
 }
 

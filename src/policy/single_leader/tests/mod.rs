@@ -133,6 +133,9 @@ impl Net {
             kind,
             key,
             value: value.map(ValueId),
+            session: 0,
+            guarantees: Default::default(),
+            level: None,
         };
         self.run(at, |p, ctx| p.on_client(ctx, req));
         op
