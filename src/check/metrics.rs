@@ -29,6 +29,8 @@ pub struct Metrics {
     /// election safety (checked from `Note::BecameLeader`).
     pub violations: Violations,
     pub leader_terms: LeaderTerms,
+    /// Log storage counters; `None` until some node reports a log event.
+    pub log: Option<super::logstats::LogMetrics>,
 }
 
 impl Metrics {
@@ -37,6 +39,10 @@ impl Metrics {
             replicas: ReplicaTracker::new(nodes),
             ..Metrics::default()
         }
+    }
+
+    pub fn log_event(&mut self, node: crate::types::NodeId, e: &crate::storage::events::LogEvent) {
+        self.log.get_or_insert_default().on_event(node, e);
     }
 
     pub fn availability(&self) -> f64 {

@@ -66,12 +66,38 @@ pub struct Report {
     pub latency_ms_p90: f64,
     pub latency_ms_p99: f64,
     pub latency_ms_max: f64,
+    /// Log storage: only for policies with a Kafka-style `log` (absent otherwise).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub log: Option<LogReport>,
     /// 16 hex digits: XXH3-64 of the canonical trace.
     pub trace_hash: String,
     /// Wall-clock time the run took (not deterministic).
     pub wall_ms: f64,
     /// Operations per second of wall time (not deterministic).
     pub ops_per_sec: f64,
+}
+
+/// What the data nodes' log storage did, summed over the nodes (docs/metrics.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct LogReport {
+    /// Cleaning passes completed.
+    pub compactions: u64,
+    /// Records removed by the cleaner (superseded records and purged tombstones) and by retention.
+    pub records_removed: u64,
+    pub bytes_removed: u64,
+    pub tombstones_purged: u64,
+    /// Segments created (what the logs would hold had nothing been cleaned or deleted).
+    pub segments_before: u64,
+    /// Segments held at the end.
+    pub segments_after: u64,
+    /// Segments deleted by time or size retention.
+    pub segments_deleted: u64,
+    /// Simulated time the cleaners spent (`cleaner_bytes_per_ms`).
+    pub cleaner_ms: f64,
+    /// Records lost because a node crashed before flushing them.
+    pub unflushed_lost: u64,
+    /// Followers that found the leader no longer held the offset they needed.
+    pub offset_out_of_range: u64,
 }
 
 /// Fields that depend on the machine, not the scenario: never part of an `expect` block.
@@ -130,7 +156,11 @@ impl Report {
 /// verdict field that an `expect` block may name.
 pub fn expectable_fields() -> Vec<String> {
     let mut out = Vec::new();
-    leaves("", &Report::default().to_json(), &mut out);
+    let every = Report {
+        log: Some(LogReport::default()),
+        ..Report::default()
+    };
+    leaves("", &every.to_json(), &mut out);
     out.retain(|f| !WALL_CLOCK_FIELDS.contains(&f.as_str()));
     out.extend(VERDICT_FIELDS.iter().map(|f| f.to_string()));
     out

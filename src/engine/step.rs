@@ -213,6 +213,10 @@ impl<P: FromScenario> Engine<P> {
                     crate::policy::Note::SteppedDown { term } => {
                         format!("{node} stepped down in term {term}")
                     }
+                    crate::policy::Note::Log(e) => {
+                        self.metrics.log_event(node, &e);
+                        e.describe(node)
+                    }
                     crate::policy::Note::Text(t) => t,
                 };
                 self.tracer.emit(self.now, TraceEvent::Note { node, text });

@@ -98,8 +98,14 @@ pub enum Effect<M, T> {
 /// Notable policy events, kept as data so the GUI can mark them on the timeline.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Note {
-    BecameLeader { term: u64 },
-    SteppedDown { term: u64 },
+    BecameLeader {
+        term: u64,
+    },
+    SteppedDown {
+        term: u64,
+    },
+    /// A step of the node's log storage (segments, cleaner, retention, flush).
+    Log(crate::storage::events::LogEvent),
     Text(String),
 }
 

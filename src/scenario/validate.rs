@@ -4,6 +4,7 @@
 //! is what `set_path::apply` runs on a changed scenario before anyone adopts it.
 
 mod faults;
+mod log;
 
 use super::describe::did_you_mean;
 use super::limits::*;
@@ -446,7 +447,11 @@ fn single_leader(v: &V, s: &SingleLeaderSpec) -> R {
         (1..=brokers).contains(&s.min_insync_replicas),
         "policy.min_insync_replicas",
         format!("must be between 1 and the {brokers} nodes that store data"),
-    )
+    )?;
+    match &s.log {
+        Some(l) => log::log_spec(v, l),
+        None => Ok(()),
+    }
 }
 
 fn leaderless(v: &V, l: &LeaderlessSpec) -> R {

@@ -2,6 +2,7 @@
 //! Kafka-style segmented log with compaction and retention (single leader).
 
 pub mod compaction;
+pub mod events;
 pub mod kv;
 pub mod log;
 pub mod retention;

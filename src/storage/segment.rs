@@ -303,7 +303,8 @@ impl<E: LogRecord> SegmentedLog<E> {
 
     /// Empties the log and starts it again at `offset` (Kafka's `truncateFullyAndStartAt`, what
     /// a follower does when the leader no longer holds the offset it asks for).
-    pub fn reset_at(&mut self, offset: u64) -> Vec<E> {
+    /// `prev_epoch` is the epoch of offset `offset - 1`, so the log still matches there.
+    pub fn reset_at(&mut self, offset: u64, prev_epoch: u64) -> Vec<E> {
         let removed: Vec<E> = self.iter().cloned().collect();
         *self = SegmentedLog::new(self.layout);
         self.log_start = offset;
@@ -311,6 +312,10 @@ impl<E: LogRecord> SegmentedLog<E> {
         self.first_dirty = offset;
         self.flushed = offset;
         self.segments[0].base_offset = offset;
+        if offset > 1 && prev_epoch > 0 {
+            self.epochs.push((prev_epoch, offset - 1));
+            self.next_offset = offset;
+        }
         removed
     }
 

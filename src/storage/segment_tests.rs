@@ -335,9 +335,14 @@ fn epochs_survive_compaction_and_truncation() {
 fn a_reset_starts_an_empty_log_at_the_given_offset() {
     let mut log = SegmentedLog::new(layout(2));
     put(&mut log, 1, Some(1), 0);
-    let removed = log.reset_at(40);
+    let removed = log.reset_at(40, 1);
     assert_eq!(removed.len(), 1);
     assert_eq!((log.first_index(), log.last_index()), (40, 39));
+    assert_eq!(
+        log.epoch_at(39),
+        1,
+        "still matches the leader just before the start"
+    );
     put(&mut log, 1, Some(2), 0);
     assert_eq!(offsets(&log), vec![40]);
 }

@@ -91,6 +91,7 @@ impl Net {
                 Effect::Note(n) => self.notes.push(match n {
                     Note::BecameLeader { term } => format!("{id} became leader for epoch {term}"),
                     Note::SteppedDown { term } => format!("{id} stepped down in epoch {term}"),
+                    Note::Log(e) => e.describe(id),
                     Note::Text(t) => t,
                 }),
                 Effect::SetTimer { .. } => {}
