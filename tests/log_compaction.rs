@@ -70,7 +70,12 @@ fn a_follower_back_from_a_crash_copies_the_compacted_log_and_ends_with_the_same_
     assert!(l.segments_after < l.segments_before);
     assert_eq!(report.divergent_keys_at_end, 0);
     for node in [1, 2] {
-        assert_eq!(sim.stored(NodeId(node)), sim.stored(NodeId(0)), "n{}", node + 1);
+        assert_eq!(
+            sim.stored(NodeId(node)),
+            sim.stored(NodeId(0)),
+            "n{}",
+            node + 1
+        );
     }
     // The followers hold fewer records than offsets: gaps, not renumbering.
     let end = sim.nodes_info()[2].protocol.log_len.expect("a log length");
@@ -142,7 +147,8 @@ fn a_replica_away_longer_than_delete_retention_misses_the_delete() {
 
 #[test]
 fn time_retention_deletes_segments_and_a_follower_left_behind_starts_at_the_log_start() {
-    let delete = "segment_entries: 5, cleanup: Delete, retention_ms: 300.0, cleaner_interval_ms: 100.0";
+    let delete =
+        "segment_entries: 5, cleanup: Delete, retention_ms: 300.0, cleaner_interval_ms: 100.0";
     let crash = r#"(at_ms: 300.0, fault: Crash("n3"), for_ms: Some(1500.0))"#;
     let (sim, report) = run(&text(delete, "", KEYED, crash, 2500.0));
     let l = log(&report);
@@ -150,7 +156,9 @@ fn time_retention_deletes_segments_and_a_follower_left_behind_starts_at_the_log_
     assert_eq!(l.compactions, 0, "a Delete log is never compacted");
     assert!(l.offset_out_of_range >= 1, "{l:?}");
     // n3's log starts where the leader's started when it came back, not at 1.
-    let start: u64 = detail(&sim, 2, "log start offset").parse().expect("an offset");
+    let start: u64 = detail(&sim, 2, "log start offset")
+        .parse()
+        .expect("an offset");
     assert!(start > 1);
 }
 
@@ -165,11 +173,23 @@ fn records_not_flushed_are_lost_when_every_broker_loses_power() {
         (at_ms: 1500.0, fault: Crash("n2"), for_ms: Some(200.0)),
         (at_ms: 1500.0, fault: Crash("n3"), for_ms: Some(200.0)),"#;
     let lagging = "segment_entries: 20, flush_interval_ms: 1000.0, flush_entries: 100000";
-    let (_, report) = run(&text(lagging, "replication: InSync,", writes, power_cut, 2500.0));
+    let (_, report) = run(&text(
+        lagging,
+        "replication: InSync,",
+        writes,
+        power_cut,
+        2500.0,
+    ));
     assert!(log(&report).unflushed_lost > 0);
     assert!(report.lost_writes > 0, "acknowledged writes are gone");
     let flushed = "segment_entries: 20";
-    let (_, report) = run(&text(flushed, "replication: InSync,", writes, power_cut, 2500.0));
+    let (_, report) = run(&text(
+        flushed,
+        "replication: InSync,",
+        writes,
+        power_cut,
+        2500.0,
+    ));
     assert_eq!(log(&report).unflushed_lost, 0);
     assert_eq!(report.lost_writes, 0);
 }
@@ -177,16 +197,36 @@ fn records_not_flushed_are_lost_when_every_broker_loses_power() {
 #[test]
 fn log_settings_are_checked_with_their_field_path() {
     let cases = [
-        ("cleanup: Compact, segment_entries: 5, retention_ms: Some(10.0)", "policy.log.retention_ms"),
-        ("segment_entries: 0, segment_bytes: 0", "policy.log.segment_entries"),
-        ("segment_entries: 5, min_cleanable_dirty_ratio: 1.5", "policy.log.min_cleanable_dirty_ratio"),
-        ("segment_entries: 5, cleaner_interval_ms: 0.0", "policy.log.cleaner_interval_ms"),
-        ("segment_entries: 5, flush_entries: Some(0)", "policy.log.flush_entries"),
-        ("segment_entries: 5, cleaner_bytes_per_ms: -1.0", "policy.log.cleaner_bytes_per_ms"),
+        (
+            "cleanup: Compact, segment_entries: 5, retention_ms: Some(10.0)",
+            "policy.log.retention_ms",
+        ),
+        (
+            "segment_entries: 0, segment_bytes: 0",
+            "policy.log.segment_entries",
+        ),
+        (
+            "segment_entries: 5, min_cleanable_dirty_ratio: 1.5",
+            "policy.log.min_cleanable_dirty_ratio",
+        ),
+        (
+            "segment_entries: 5, cleaner_interval_ms: 0.0",
+            "policy.log.cleaner_interval_ms",
+        ),
+        (
+            "segment_entries: 5, flush_entries: Some(0)",
+            "policy.log.flush_entries",
+        ),
+        (
+            "segment_entries: 5, cleaner_bytes_per_ms: -1.0",
+            "policy.log.cleaner_bytes_per_ms",
+        ),
     ];
     for (log, path) in cases {
         let t = format!(r#"(policy: SingleLeader((leader: "n1", log: Some(({log})))))"#);
-        let err = capsim::scenario::from_str("t.ron", &t).expect_err(log).to_string();
+        let err = capsim::scenario::from_str("t.ron", &t)
+            .expect_err(log)
+            .to_string();
         assert!(err.contains(path), "{log}: {err}");
     }
 }
@@ -209,5 +249,8 @@ fn log_fields_can_be_expected() {
 #[test]
 fn the_same_seed_gives_the_same_trace_with_a_log() {
     let s = shipped("log-compaction.ron");
-    assert_eq!(capsim::sim::run(&s).trace_hash, capsim::sim::run(&s).trace_hash);
+    assert_eq!(
+        capsim::sim::run(&s).trace_hash,
+        capsim::sim::run(&s).trace_hash
+    );
 }
