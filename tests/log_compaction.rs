@@ -84,6 +84,16 @@ fn a_follower_back_from_a_crash_copies_the_compacted_log_and_ends_with_the_same_
 }
 
 #[test]
+fn log_settings_can_change_during_a_run() {
+    let compact = "segment_entries: 6, cleaner_interval_ms: 100.0";
+    let never = r#"(at_ms: 0.0, fault: Set("policy.log.min_cleanable_dirty_ratio", 1.0)),"#;
+    let (_, report) = run(&text(compact, "", KEYED, never, 1500.0));
+    assert_eq!(log(&report).compactions, 0, "no dirty ratio is above 1");
+    let (_, report) = run(&text(compact, "", KEYED, "", 1500.0));
+    assert!(log(&report).compactions > 0);
+}
+
+#[test]
 fn cleaning_takes_simulated_time_at_the_configured_throughput() {
     let slow = "segment_entries: 6, cleaner_interval_ms: 200.0, cleaner_bytes_per_ms: 10.0";
     let s = scenario(&text(slow, "", KEYED, "", 2000.0));

@@ -160,6 +160,11 @@ impl<E: LogRecord> SegmentedLog<E> {
         self.layout
     }
 
+    /// New segment limits and record sizes apply from the next append on.
+    pub fn set_layout(&mut self, layout: LogLayout) {
+        self.layout = layout;
+    }
+
     /// The first offset the log may hold (records there may be gone after compaction).
     pub fn first_index(&self) -> u64 {
         self.log_start

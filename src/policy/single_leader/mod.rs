@@ -481,6 +481,9 @@ impl Policy for SingleLeader {
         let controller = self.config.controller;
         self.config = config.clone();
         self.config.controller = controller;
+        if let Some(log) = &config.log {
+            self.log.set_layout(log.layout);
+        }
         if controller.is_none() && config.leader != old_leader && self.epoch > 0 {
             // Every node, running or not, is told at once: the new leader's epoch begins.
             self.epoch += 1;
