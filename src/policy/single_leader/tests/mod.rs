@@ -235,3 +235,5 @@ fn with_controller(replication: Replication) -> SingleLeaderConfig {
 fn written(r: Option<OpResult>) -> bool {
     matches!(r, Some(OpResult::Written(_)))
 }
+
+mod log;
