@@ -9,6 +9,7 @@ use crate::check::metrics::Metrics;
 use crate::check::report::Report;
 use crate::engine::view::{MessageInfo, NodeInfo, OpInfo};
 use crate::engine::{Engine, Fault, Options, Phase};
+use crate::policy::event_log::EventLog;
 use crate::policy::leaderless::Leaderless;
 use crate::policy::raft::Raft;
 use crate::policy::single_leader::SingleLeader;
@@ -23,6 +24,7 @@ pub enum Sim {
     Leaderless(Box<Engine<Leaderless>>),
     SingleLeader(Box<Engine<SingleLeader>>),
     Raft(Box<Engine<Raft>>),
+    EventLog(Box<Engine<EventLog>>),
 }
 
 /// Calls the same method on whichever engine is inside.
@@ -32,6 +34,7 @@ macro_rules! each {
             Sim::Leaderless($e) => $body,
             Sim::SingleLeader($e) => $body,
             Sim::Raft($e) => $body,
+            Sim::EventLog($e) => $body,
         }
     };
 }
@@ -44,6 +47,7 @@ impl Sim {
                 Sim::SingleLeader(Box::new(Engine::new(scenario, options)))
             }
             PolicySpec::Raft(_) => Sim::Raft(Box::new(Engine::new(scenario, options))),
+            PolicySpec::EventLog(_) => Sim::EventLog(Box::new(Engine::new(scenario, options))),
         }
     }
 
@@ -205,6 +209,7 @@ impl Sim {
             Sim::Leaderless(_) => Leaderless::KINDS,
             Sim::SingleLeader(_) => SingleLeader::KINDS,
             Sim::Raft(_) => Raft::KINDS,
+            Sim::EventLog(_) => EventLog::KINDS,
         }
     }
 }

@@ -91,3 +91,61 @@ fn chunked_timed_and_cloned_runs_agree_with_the_timeout_changes() {
         assert_eq!(other.now(), whole.now());
     }
 }
+
+/// Think time cut from 5 ms to 0 (so 1 µs: a reply and the next request never share an instant)
+/// at 1 s, and raised to 2 ms at 1.5 s. Clean network, so every operation completes normally.
+const THINK: &str = r#"(
+    seed: 4,
+    nodes: (count: 3),
+    network: (latency: Exponential(mean_ms: 2.0)),
+    policy: Leaderless((replication_factor: 3, read_quorum: 2, write_quorum: 2,
+                        request_timeout_ms: 1000.0)),
+    workload: (load: ClosedLoop(clients: 6, think_time_ms: 5.0), keys: Uniform(count: 10),
+               timeout_ms: 1000.0),
+    faults: [
+        (at_ms: 1000.0, fault: Set("workload.load.think_time_ms", 0.0)),
+        (at_ms: 1500.0, fault: Set("workload.load.think_time_ms", 2.0)),
+    ],
+    run: (duration_ms: 2000.0, drain_ms: 100.0),
+)"#;
+
+#[test]
+fn a_client_asks_again_exactly_its_think_time_after_a_reply() {
+    let think_at = |t: SimTime| {
+        if t < ms(1000.0) {
+            5_000
+        } else if t < ms(1500.0) {
+            1
+        } else {
+            2_000
+        }
+    };
+    let (_, trace) = run_recorded(&scenario(THINK));
+    let mut replied: BTreeMap<u64, SimTime> = BTreeMap::new();
+    let mut gaps = [0usize; 3];
+    for s in &trace {
+        match &s.event {
+            TraceEvent::Complete { process, .. } => {
+                replied.insert(*process, s.at);
+            }
+            TraceEvent::Invoke { process, .. } => {
+                if let Some(done) = replied.remove(process) {
+                    assert_eq!(s.at.0 - done.0, think_at(done), "process {process}");
+                    let period = [ms(1000.0), ms(1500.0)].map(|t| usize::from(done >= t));
+                    gaps[period.iter().sum::<usize>()] += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        gaps.iter().all(|n| *n > 10),
+        "requests in every period: {gaps:?}"
+    );
+    let s = scenario(THINK);
+    let mut whole = Sim::new(&s, &Options::default());
+    whole.run_to_end();
+    let mut chunked = Sim::new(&s, &Options::default());
+    while chunked.run_for(501) > 0 {}
+    assert_eq!(chunked.trace_hash(), whole.trace_hash());
+}

@@ -188,9 +188,10 @@ fn crash_and_restart_keep_term_vote_and_log() {
     );
 }
 
-/// Partitions the leader away right after slowing its clock to half speed (if `drift`): its
-/// 120 ms lease then lasts 240 ms of real time, longer than the others wait before electing
-/// a new leader, so clients next to it read stale values. Returns the stale reads.
+/// Partitions the leader away right after slowing its clock to a quarter of its speed (if
+/// `drift`): its 120 ms lease then lasts 480 ms of real time, longer than the others can wait
+/// (at most the 300 ms election timeout) before electing a new leader, so clients next to it read
+/// stale values. Returns the stale reads.
 fn lease_run(seed: u64, drift: bool) -> u64 {
     let mut e = engine(&scenario(3, "Lease", seed, "", 3000));
     e.run_until(SimTime(800_000));
@@ -198,7 +199,7 @@ fn lease_run(seed: u64, drift: bool) -> u64 {
     if drift {
         e.apply(Fault::ClockDrift {
             node: old,
-            drift_ppm: -500_000,
+            drift_ppm: -750_000,
         });
     }
     e.apply_for(Fault::Partition(vec![vec![old]]), 1_000_000);

@@ -1,4 +1,4 @@
-//! Log storage counters (compaction, retention, flush loss), from the policies' `Note::Log`.
+//! Log storage counters (compaction, retention, flush loss), from the policies' `Note::Storage`.
 
 use super::report::LogReport;
 use crate::storage::events::LogEvent;

@@ -1,6 +1,7 @@
 //! Streaming run metrics: counters, latency, stale reads, replication lag and divergence.
 //! Memory does not grow with the run length.
 
+use super::event_log::EventLogTracker;
 use super::latency::LatencyHistogram;
 use super::replicas::ReplicaTracker;
 use super::stale::StaleTracker;
@@ -31,6 +32,8 @@ pub struct Metrics {
     pub leader_terms: LeaderTerms,
     /// Log storage counters; `None` until some node reports a log event.
     pub log: Option<super::logstats::LogMetrics>,
+    /// Event-log lessons: read-model lag, dual writes vs CDC, rebuilds, erasure.
+    pub event_log: EventLogTracker,
 }
 
 impl Metrics {

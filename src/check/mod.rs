@@ -1,6 +1,7 @@
 //! Checkers and metrics over histories and runs.
 
 pub mod analysis;
+pub mod event_log;
 pub mod expect;
 pub mod history;
 pub mod latency;

@@ -1,6 +1,7 @@
 //! The run report: every metric `capsim run --json` prints. Field names here are the public
 //! names (JSON keys, `expect` keys, docs/metrics.md); this struct is the one place they live.
 
+use super::event_log::EventLogReport;
 use super::violations::Violations;
 use serde::{Serialize, Serializer};
 
@@ -66,9 +67,14 @@ pub struct Report {
     pub latency_ms_p90: f64,
     pub latency_ms_p99: f64,
     pub latency_ms_max: f64,
-    /// Log storage: only for policies with a Kafka-style `log` (absent otherwise).
+    /// Log storage: only for policies with a Kafka-style `log` (absent otherwise). Its
+    /// `compactions`, `records_removed` and `tombstones_purged` share their names with the
+    /// event-log fields below: the two never apply to the same run (different policies).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub log: Option<LogReport>,
+    /// Event-log fields (docs/metrics.md), each present only where it applies.
+    #[serde(flatten)]
+    pub event_log: EventLogReport,
     /// 16 hex digits: XXH3-64 of the canonical trace.
     pub trace_hash: String,
     /// Wall-clock time the run took (not deterministic).
@@ -158,6 +164,7 @@ pub fn expectable_fields() -> Vec<String> {
     let mut out = Vec::new();
     let every = Report {
         log: Some(LogReport::default()),
+        event_log: EventLogReport::all_fields(),
         ..Report::default()
     };
     leaves("", &every.to_json(), &mut out);

@@ -34,12 +34,20 @@ pub trait FromScenario: Policy {
 }
 
 /// Something scheduled to happen.
+///
+/// `repr(C, u64)` puts every variant's fields after an 8-byte tag, so moving an event out of the
+/// queue copies 8-byte-aligned chunks and the field loads that follow can be forwarded from those
+/// stores; with Rust's layout the fields started at offset 2 and reading a delivery stalled on
+/// the copy (perf: the costliest instruction of `step`). Measured 2-3% on the benchmark. For the
+/// same reason a delivery's message comes first: copying it into the queue then lines up with
+/// the copy that brought it there.
 #[derive(Clone, Debug)]
+#[repr(C, u64)]
 pub enum Event<P: Policy> {
     Deliver {
+        msg: P::Msg,
         from: NodeId,
         to: NodeId,
-        msg: P::Msg,
         sent: SimTime,
         id: u64,
     },
@@ -174,10 +182,10 @@ impl<P: FromScenario> Engine<P> {
             .iter()
             .find(|c| NodeId::parse(&c.node) == Some(id))
         {
-            clock = Clock {
-                skew_us: libm::round(c.skew_ms * 1000.0) as i64,
-                drift_ppm: libm::round(c.drift_ppm) as i64,
-            };
+            clock = Clock::new(
+                libm::round(c.skew_ms * 1000.0) as i64,
+                libm::round(c.drift_ppm) as i64,
+            );
         }
         Node {
             id,

@@ -113,7 +113,7 @@ impl Network {
     }
 
     /// Decides a message's fate at send time: blocked, lost, or its arrival time(s).
-    #[inline]
+    #[inline(always)]
     pub fn send(&mut self, from: NodeId, to: NodeId, kind: u8, now: SimTime) -> Fate {
         if self.is_blocked(from, to) {
             return Fate::Dropped(DropReason::Partition);

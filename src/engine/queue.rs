@@ -109,13 +109,13 @@ fn slot_of(key: u128) -> u32 {
     (key as u32) & (MAX_SLOTS as u32 - 1)
 }
 
-/// An event waiting in the wheel or the heap.
-#[derive(Clone, Debug)]
-struct Slot<E> {
+/// Where a slot's event sits in time, and the next slot of its wheel bucket (`NIL` at the end;
+/// unused for heap events). Kept apart from the events so that walking a bucket touches only
+/// these small entries.
+#[derive(Clone, Copy, Debug)]
+struct Link {
     key: u128,
-    /// Next slot in the same wheel bucket (`NIL` at the end; unused for heap events).
     next: u32,
-    event: Option<E>,
 }
 
 #[derive(Clone, Debug)]
@@ -128,7 +128,9 @@ struct Lane<E> {
 pub struct EventQueue<E> {
     seq: u64,
     len: usize,
-    slots: Vec<Slot<E>>,
+    links: Vec<Link>,
+    /// The event of each slot (`None` when the slot is free).
+    events: Vec<Option<E>>,
     free: Vec<u32>,
     /// First slot of each wheel bucket's list.
     heads: Vec<u32>,
@@ -152,7 +154,8 @@ impl<E> Default for EventQueue<E> {
         EventQueue {
             seq: 0,
             len: 0,
-            slots: Vec::new(),
+            links: Vec::new(),
+            events: Vec::new(),
             free: Vec::new(),
             heads: vec![NIL; BUCKETS],
             occupied: [0; WORDS],
@@ -182,36 +185,33 @@ impl<E> EventQueue<E> {
         let slot = match self.free.pop() {
             Some(s) => {
                 // A free slot is empty: forgetting the `None` it held skips a drop check.
-                let old = self.slots[s as usize].event.replace(e);
+                let old = self.events[s as usize].replace(e);
                 debug_assert!(old.is_none());
                 std::mem::forget(old);
                 s
             }
             None => {
                 assert!(
-                    self.slots.len() < MAX_SLOTS,
+                    self.events.len() < MAX_SLOTS,
                     "event queue overflow: more than 2^24 events pending"
                 );
-                self.slots.push(Slot {
-                    key: 0,
-                    next: NIL,
-                    event: Some(e),
-                });
-                (self.slots.len() - 1) as u32
+                self.events.push(Some(e));
+                self.links.push(Link { key: 0, next: NIL });
+                (self.events.len() - 1) as u32
             }
         };
-        self.slots[slot as usize].key = pack(at.0, self.seq, slot);
+        self.links[slot as usize].key = pack(at.0, self.seq, slot);
         self.place(slot);
     }
 
     /// Puts a slot holding an event (and its key) into the wheel or the heap.
     #[inline]
     fn place(&mut self, slot: u32) {
-        let key = self.slots[slot as usize].key;
+        let key = self.links[slot as usize].key;
         let bucket = time_of(key) >> SHIFT;
         if bucket >= self.cursor && bucket - self.cursor < BUCKETS as u64 {
             let b = bucket as usize % BUCKETS;
-            self.slots[slot as usize].next = self.heads[b];
+            self.links[slot as usize].next = self.heads[b];
             self.heads[b] = slot;
             self.occupied[b / 64] |= 1 << (b % 64);
         } else {
@@ -271,12 +271,12 @@ impl<E> EventQueue<E> {
     #[inline]
     fn bucket_min(&self, bucket: usize) -> (u128, u32, u32) {
         let mut best = self.heads[bucket];
-        let mut best_key = self.slots[best as usize].key;
+        let mut best_key = self.links[best as usize].key;
         let mut best_prev = NIL;
         let mut prev = best;
-        let mut cur = self.slots[best as usize].next;
+        let mut cur = self.links[best as usize].next;
         while cur != NIL {
-            let s = &self.slots[cur as usize];
+            let s = &self.links[cur as usize];
             if s.key < best_key {
                 (best, best_key, best_prev) = (cur, s.key, prev);
             }
@@ -327,14 +327,14 @@ impl<E> EventQueue<E> {
 
     #[inline]
     fn take_from_wheel(&mut self, bucket: usize, key: u128, slot: u32, prev: u32) -> (SimTime, E) {
-        let next = self.slots[slot as usize].next;
+        let next = self.links[slot as usize].next;
         if prev == NIL {
             self.heads[bucket] = next;
             if next == NIL {
                 self.occupied[bucket / 64] &= !(1 << (bucket % 64));
             }
         } else {
-            self.slots[prev as usize].next = next;
+            self.links[prev as usize].next = next;
         }
         let e = self.take_slot(slot);
         self.advance(key);
@@ -344,7 +344,7 @@ impl<E> EventQueue<E> {
     fn take_slot(&mut self, slot: u32) -> E {
         self.len -= 1;
         self.free.push(slot);
-        let e = self.slots[slot as usize].event.take();
+        let e = self.events[slot as usize].take();
         e.expect("a queued slot holds its event")
     }
 
@@ -384,9 +384,10 @@ impl<E> EventQueue<E> {
     /// Every pending event with its time, in no particular order (for viewers).
     pub fn iter(&self) -> impl Iterator<Item = (SimTime, &E)> {
         let placed = self
-            .slots
+            .links
             .iter()
-            .filter_map(|s| s.event.as_ref().map(|e| (SimTime(time_of(s.key)), e)));
+            .zip(&self.events)
+            .filter_map(|(l, e)| e.as_ref().map(|e| (SimTime(time_of(l.key)), e)));
         let lanes = self
             .lanes
             .iter()
@@ -404,12 +405,12 @@ impl<E> EventQueue<E> {
         self.occupied = [0; WORDS];
         self.heap.clear();
         self.free.clear();
-        for slot in 0..self.slots.len() as u32 {
-            let s = &mut self.slots[slot as usize];
-            if s.event.as_ref().is_some_and(|e| !keep(e)) {
-                s.event = None;
+        for slot in 0..self.events.len() as u32 {
+            let e = &mut self.events[slot as usize];
+            if e.as_ref().is_some_and(|e| !keep(e)) {
+                *e = None;
             }
-            if self.slots[slot as usize].event.is_some() {
+            if self.events[slot as usize].is_some() {
                 self.place(slot);
             } else {
                 self.free.push(slot);
@@ -417,7 +418,7 @@ impl<E> EventQueue<E> {
         }
         self.find_other_min();
         let lanes: usize = self.lanes.iter().map(|l| l.items.len()).sum();
-        self.len = lanes + self.slots.len() - self.free.len();
+        self.len = lanes + self.events.len() - self.free.len();
     }
 }
 #[cfg(test)]

@@ -185,6 +185,7 @@ impl<P: Policy> Engine<P> {
             latency_ms_p99: ms(m.latency.quantile_us(0.99)),
             latency_ms_max: ms(m.latency.quantile_us(1.0)),
             log: m.log.as_ref().map(|l| l.report()),
+            event_log: m.event_log.report(),
             trace_hash: crate::trace::format_hash(self.tracer.hash()),
             wall_ms,
             ops_per_sec: if wall_ms > 0.0 {

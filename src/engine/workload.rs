@@ -123,11 +123,45 @@ pub struct Workload {
     pub next_op: u64,
     pub next_value: u64,
     pub in_flight: usize,
-    /// Pending client timeouts as (time µs, event-queue sequence number, op). They all have the
-    /// same length, so they expire in the order they were set and a FIFO of 24-byte entries
-    /// holds them (DESIGN.md); the engine merges its front with the event queue by (time,
-    /// sequence). Most of them outlive their operation and fire as no-ops.
-    timeouts: VecDeque<(u64, u64, OpRef)>,
+    /// Pending client timeouts. Most of them outlive their operation and fire as no-ops.
+    timeouts: Fifo<OpRef>,
+    /// Clients waiting out their think time before the next request.
+    restarts: Fifo<u32>,
+}
+
+/// Client events with a fixed delay (a request timeout, the think time before the next request)
+/// happen in the order they were set, so a FIFO of (time µs, event-queue sequence number, what)
+/// holds them: 24 bytes each instead of an event in the queue (DESIGN.md). The engine merges the
+/// fronts with the event queue by (time, sequence).
+#[derive(Clone, Debug)]
+struct Fifo<T> {
+    items: VecDeque<(u64, u64, T)>,
+}
+
+impl<T: Copy> Fifo<T> {
+    /// Queues an item unless it would come before the last one queued (the delay changed
+    /// mid-run); returns whether it was queued.
+    #[inline]
+    fn push(&mut self, at: SimTime, seq: u64, item: T) -> bool {
+        if self.items.back().is_some_and(|(t, _, _)| *t > at.0) {
+            return false;
+        }
+        self.items.push_back((at.0, seq, item));
+        true
+    }
+
+    #[inline]
+    fn front(&self) -> Option<(u64, u64)> {
+        self.items.front().map(|(t, seq, _)| (*t, *seq))
+    }
+}
+
+/// A client event due now (see `Workload::pop_client_event`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientEvent {
+    Timeout(OpRef),
+    /// The client's think time is over.
+    Start(u32),
 }
 
 impl Workload {
@@ -165,7 +199,12 @@ impl Workload {
             next_op: 0,
             next_value: 1,
             in_flight: 0,
-            timeouts: VecDeque::new(),
+            timeouts: Fifo {
+                items: VecDeque::new(),
+            },
+            restarts: Fifo {
+                items: VecDeque::new(),
+            },
         }
     }
 
@@ -281,26 +320,43 @@ impl Workload {
         self.ops.iter().filter_map(|o| o.as_ref().map(|(_, op)| op))
     }
 
-    /// Queues a timeout unless it would expire before the last one queued (the timeout length
-    /// changed mid-run); returns whether it was queued.
+    /// Queues a request timeout (false: it would expire before the last one queued, because the
+    /// timeout changed mid-run; the engine queues it as an event instead).
     #[inline]
     pub fn push_timeout(&mut self, at: SimTime, seq: u64, op: OpRef) -> bool {
-        if self.timeouts.back().is_some_and(|(t, _, _)| *t > at.0) {
-            return false;
+        self.timeouts.push(at, seq, op)
+    }
+
+    /// Queues a client's next request after its think time (false as for `push_timeout`).
+    #[inline]
+    pub fn push_restart(&mut self, at: SimTime, seq: u64, client: u32) -> bool {
+        self.restarts.push(at, seq, client)
+    }
+
+    /// (time, sequence number) of the earliest pending client event.
+    #[inline]
+    pub fn next_client_event(&self) -> Option<(SimTime, u64)> {
+        let earliest = match (self.timeouts.front(), self.restarts.front()) {
+            (Some(t), Some(r)) => Some(t.min(r)),
+            (t, r) => t.or(r),
+        };
+        earliest.map(|(t, seq)| (SimTime(t), seq))
+    }
+
+    /// Takes the earliest pending client event.
+    #[inline]
+    pub fn pop_client_event(&mut self) -> Option<(SimTime, ClientEvent)> {
+        let restart_first = match (self.timeouts.front(), self.restarts.front()) {
+            (Some(t), Some(r)) => r < t,
+            (t, _) => t.is_none(),
+        };
+        if restart_first {
+            let (t, _, client) = self.restarts.items.pop_front()?;
+            Some((SimTime(t), ClientEvent::Start(client)))
+        } else {
+            let (t, _, op) = self.timeouts.items.pop_front()?;
+            Some((SimTime(t), ClientEvent::Timeout(op)))
         }
-        self.timeouts.push_back((at.0, seq, op));
-        true
-    }
-
-    /// (time, sequence number) of the earliest pending timeout.
-    #[inline]
-    pub fn next_timeout(&self) -> Option<(SimTime, u64)> {
-        self.timeouts.front().map(|(t, seq, _)| (SimTime(*t), *seq))
-    }
-
-    #[inline]
-    pub fn pop_timeout(&mut self) -> Option<(SimTime, OpRef)> {
-        self.timeouts.pop_front().map(|(t, _, op)| (SimTime(t), op))
     }
 
     pub fn idle_client(&self) -> Option<u32> {

@@ -104,6 +104,13 @@ fn policy_ui(ui: &mut Ui, s: &mut Scenario) {
                 number(ui, "resend interval ms", &mut p.resend_interval_ms, 1.0);
             }
             PolicySpec::Raft(p) => raft_ui(ui, p),
+            PolicySpec::EventLog(p) => {
+                ui.label("Event log (event sourcing, CQRS)");
+                ui.end_row();
+                number(ui, "poll interval ms", &mut p.poll_interval_ms, 1.0);
+                number(ui, "fetch max events", &mut p.fetch_max, 0.5);
+                number(ui, "snapshot every k events", &mut p.snapshot_every, 0.5);
+            }
         }
     });
 }

@@ -160,6 +160,7 @@ impl Leaderless {
     }
 
     /// Applies a replicated write locally; reports a change of stored value to the metrics.
+    #[inline]
     fn store(&mut self, ctx: &mut LCtx<'_>, key: Key, value: Option<ValueId>, version: Version) {
         if self.kv.apply_if_newer(key, value, version) {
             ctx.applied(key, value, version);
@@ -173,6 +174,7 @@ impl Leaderless {
     }
 
     /// Counts one reply; answers the client when the quorum is reached.
+    #[inline]
     fn on_reply(&mut self, ctx: &mut LCtx<'_>, req: u64, read: Option<(Option<ValueId>, Version)>) {
         let Some(p) = self.pending_mut(req) else {
             return;
@@ -267,6 +269,7 @@ impl Policy for Leaderless {
         ctx.set_timer(self.reap_interval_us(), QuorumTimer::Reap);
     }
 
+    #[inline]
     fn on_client(&mut self, ctx: &mut LCtx<'_>, req: ClientReq) {
         match req.kind {
             OpKind::Read => self.coordinate_read(ctx, req),
@@ -274,6 +277,7 @@ impl Policy for Leaderless {
         }
     }
 
+    #[inline]
     fn on_message(&mut self, ctx: &mut LCtx<'_>, from: NodeId, msg: QuorumMsg) {
         match msg {
             QuorumMsg::WriteReq {

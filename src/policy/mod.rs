@@ -3,11 +3,13 @@
 //! effects that the engine applies. It never samples latency, reads a wall clock or draws a random
 //! number except through the [`Ctx`] the engine hands it.
 
+pub mod event_log;
 pub mod leaderless;
 pub mod raft;
 pub mod ring;
 pub mod single_leader;
 
+use crate::check::event_log::LogNote;
 use crate::check::violations::ViolationKind;
 use crate::engine::rng::SimRng;
 use crate::types::{Key, NodeId, OpKind, SimTime, ValueId, Version};
@@ -49,6 +51,8 @@ pub enum FailReason {
     Unavailable,
     NotLeader,
     NotEnoughReplicas,
+    /// The command broke a business rule (e.g. an overdraft); nothing was appended.
+    Rejected,
 }
 
 impl FailReason {
@@ -58,6 +62,7 @@ impl FailReason {
             FailReason::Unavailable => "unavailable",
             FailReason::NotLeader => "not leader",
             FailReason::NotEnoughReplicas => "not enough replicas",
+            FailReason::Rejected => "rejected",
         }
     }
 }
@@ -104,9 +109,11 @@ pub enum Note {
     SteppedDown {
         term: u64,
     },
-    /// A step of the node's log storage (segments, cleaner, retention, flush).
-    Log(crate::storage::events::LogEvent),
+    /// A step of the node's Kafka-style log storage (segments, cleaner, retention, flush).
+    Storage(crate::storage::events::LogEvent),
     Text(String),
+    /// An event-log step (command, event, projection, snapshot, erasure); feeds its metrics.
+    Log(LogNote),
 }
 
 /// Facts about the cluster every node knows from the start.

@@ -2,6 +2,7 @@
 //! paths, limits on everything input can grow, and `Set` paths.
 
 pub mod describe;
+pub mod event_log_spec;
 pub mod limits;
 pub mod load;
 pub mod schema;

@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub use super::event_log_spec::*;
+
 /// One whole experiment.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -174,6 +176,8 @@ pub enum PolicySpec {
     Leaderless(LeaderlessSpec),
     SingleLeader(SingleLeaderSpec),
     Raft(RaftSpec),
+    /// Event sourcing / CQRS: one write node appends events, projections build read models.
+    EventLog(EventLogSpec),
 }
 
 /// Dynamo-style quorums on a consistent-hash ring.

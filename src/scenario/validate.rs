@@ -3,6 +3,7 @@
 //! [`validate`] checks a whole scenario; [`settings`] checks everything a `Set` can change, and
 //! is what `set_path::apply` runs on a changed scenario before anyone adopts it.
 
+mod event_log;
 mod faults;
 mod log;
 
@@ -194,6 +195,7 @@ pub fn policy_kinds(p: &PolicySpec) -> &'static [&'static str] {
         PolicySpec::Leaderless(_) => crate::policy::leaderless::KINDS,
         PolicySpec::SingleLeader(_) => crate::policy::single_leader::KINDS,
         PolicySpec::Raft(_) => crate::policy::raft::KINDS,
+        PolicySpec::EventLog(_) => crate::policy::event_log::KINDS,
     }
 }
 
@@ -366,6 +368,7 @@ fn policy(v: &V, p: &PolicySpec) -> R {
         PolicySpec::Leaderless(l) => leaderless(v, l),
         PolicySpec::SingleLeader(s) => single_leader(v, s),
         PolicySpec::Raft(r) => raft(v, r),
+        PolicySpec::EventLog(e) => event_log::check(v, e),
     }
 }
 

@@ -1,5 +1,5 @@
 //! What a node's log storage did, step by step, as data: the policies report each step as a
-//! `Note::Log`, the engine counts it into the report and writes `describe()` to the trace.
+//! `Note::Storage`, the engine counts it into the report and writes `describe()` to the trace.
 
 use super::retention::RetentionReason;
 

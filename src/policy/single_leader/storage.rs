@@ -1,6 +1,6 @@
 //! Each data node's log storage, Kafka style: appends that roll segments, a cleaner that runs
 //! on a timer (compaction, or retention for `cleanup: Delete`), flushes, and what a crash of
-//! the machine loses. Every step is a `Note::Log` for the trace and the report.
+//! the machine loses. Every step is a `Note::Storage` for the trace and the report.
 //!
 //! Each replica cleans its own log on its own clock, as Kafka's brokers do; so the leader's and
 //! the followers' logs have different gaps, and a follower copies the gaps the leader's log has
@@ -112,7 +112,7 @@ impl SingleLeader {
         if let Some(s) = e.segments() {
             self.reported_segments = s;
         }
-        ctx.note(Note::Log(e));
+        ctx.note(Note::Storage(e));
     }
 
     /// Notes a segment count changed by truncation, so the report's count stays exact.

@@ -91,8 +91,9 @@ impl Net {
                 Effect::Note(n) => self.notes.push(match n {
                     Note::BecameLeader { term } => format!("{id} became leader for epoch {term}"),
                     Note::SteppedDown { term } => format!("{id} stepped down in epoch {term}"),
-                    Note::Log(e) => e.describe(id),
+                    Note::Storage(e) => e.describe(id),
                     Note::Text(t) => t,
+                    Note::Log(n) => n.to_string(),
                 }),
                 Effect::SetTimer { .. } => {}
                 Effect::Violation(kind) => panic!("{id} reported a {kind:?} violation"),
