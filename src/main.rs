@@ -172,7 +172,7 @@ fn open(args: Args) -> i32 {
     };
     let tab = match args.tab.as_deref().map(capsim::gui::app::Tab::parse) {
         Some(None) => {
-            eprintln!("capsim: --tab wants one of: log, plots, inspect, policy");
+            eprintln!("capsim: --tab wants one of: log, plots, inspect, storage, policy");
             return cli::EXIT_BAD_INPUT;
         }
         Some(t) => t,

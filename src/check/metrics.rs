@@ -6,6 +6,7 @@ use super::latency::LatencyHistogram;
 use super::replicas::ReplicaTracker;
 use super::stale::StaleTracker;
 use super::violations::{LeaderTerms, Violations};
+use crate::policy::Note;
 
 #[derive(Clone, Debug, Default)]
 pub struct Metrics {
@@ -34,6 +35,45 @@ pub struct Metrics {
     pub log: Option<super::logstats::LogMetrics>,
     /// Event-log lessons: read-model lag, dual writes vs CDC, rebuilds, erasure.
     pub event_log: EventLogTracker,
+    /// Raft snapshots and rebuilds (Raft with `snapshot` set, or any wiped disk).
+    pub rebuild: RebuildMetrics,
+}
+
+/// Counted from the Raft policy's snapshot and rebuild notes.
+#[derive(Clone, Debug, Default)]
+pub struct RebuildMetrics {
+    /// The run has snapshots configured or wiped a disk: the report shows these fields.
+    pub applicable: bool,
+    pub snapshots_taken: u64,
+    pub rebuilds: u64,
+    /// The longest finished rebuild (as the event-log projections report theirs).
+    pub rebuild_max_us: u64,
+    pub bytes_transferred: u64,
+    pub entries_replayed: u64,
+}
+
+impl RebuildMetrics {
+    pub fn on_note(&mut self, note: &Note) {
+        match note {
+            Note::SnapshotTaken { .. } => {
+                self.applicable = true;
+                self.snapshots_taken += 1;
+            }
+            Note::RebuildFinished {
+                took_us,
+                bytes,
+                entries_replayed,
+                ..
+            } => {
+                self.applicable = true;
+                self.rebuilds += 1;
+                self.rebuild_max_us = self.rebuild_max_us.max(*took_us);
+                self.bytes_transferred += bytes;
+                self.entries_replayed += entries_replayed;
+            }
+            _ => {}
+        }
+    }
 }
 
 impl Metrics {

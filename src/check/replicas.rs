@@ -148,6 +148,18 @@ impl ReplicaTracker {
         }
     }
 
+    /// A node lost its disk: it holds nothing any more (divergence counts it once it is live).
+    pub fn forget_node(&mut self, node: NodeId, now: SimTime) {
+        for key in 0..self.replicas.len() as Key {
+            if (key as usize + 1) * self.nodes <= self.held.len() {
+                let i = self.cell(node, key);
+                self.held[i] = Held::default();
+                self.pending[i].clear();
+                self.update_divergence(key, now);
+            }
+        }
+    }
+
     /// The nodes that should hold `key` (empty if unknown).
     pub fn replicas_of(&self, key: Key) -> Vec<NodeId> {
         let mask = self.replicas.get(key as usize).copied().unwrap_or(0);

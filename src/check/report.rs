@@ -72,6 +72,10 @@ pub struct Report {
     /// event-log fields below: the two never apply to the same run (different policies).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub log: Option<LogReport>,
+    /// Bytes rebuilding Raft nodes received: snapshot chunks and appends carrying entries
+    /// (Raft with `snapshot` set, or a wiped disk; absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_transferred: Option<u64>,
     /// Event-log fields (docs/metrics.md), each present only where it applies.
     #[serde(flatten)]
     pub event_log: EventLogReport,
@@ -111,6 +115,9 @@ pub const WALL_CLOCK_FIELDS: &[&str] = &["wall_ms", "ops_per_sec"];
 
 /// Fields whose value is a boolean or a word (`expect` compares them with `==`/`!=` only).
 pub const VERDICT_FIELDS: &[&str] = &["linearizable"];
+
+/// Fields shown only where they apply (absent from `Report::default()`'s JSON).
+pub const OPTIONAL_FIELDS: &[&str] = &["bytes_transferred"];
 
 /// `converged_after_ms` when divergent keys remain at the end of the run.
 pub const NEVER_CONVERGED_MS: f64 = -1.0;
@@ -170,6 +177,7 @@ pub fn expectable_fields() -> Vec<String> {
     leaves("", &every.to_json(), &mut out);
     out.retain(|f| !WALL_CLOCK_FIELDS.contains(&f.as_str()));
     out.extend(VERDICT_FIELDS.iter().map(|f| f.to_string()));
+    out.extend(OPTIONAL_FIELDS.iter().map(|f| f.to_string()));
     out
 }
 

@@ -9,6 +9,8 @@ use crate::types::{NodeId, ms_to_us};
 #[derive(Clone, Debug, PartialEq)]
 pub enum Fault {
     Crash(NodeId),
+    /// Crash (if up) and lose the durable state too; undone by a `Restart`.
+    WipeDisk(NodeId),
     Restart(NodeId),
     Pause(NodeId),
     Resume(NodeId),
@@ -55,6 +57,7 @@ impl Fault {
     pub fn from_spec(spec: &FaultSpec) -> Fault {
         match spec {
             FaultSpec::Crash(n) => Fault::Crash(node(n)),
+            FaultSpec::WipeDisk(n) => Fault::WipeDisk(node(n)),
             FaultSpec::Restart(n) => Fault::Restart(node(n)),
             FaultSpec::Pause(n) => Fault::Pause(node(n)),
             FaultSpec::Resume(n) => Fault::Resume(node(n)),
@@ -92,6 +95,7 @@ impl Fault {
         let names = |v: &[NodeId]| v.iter().map(name).collect::<Vec<_>>();
         Some(match self {
             Fault::Crash(n) => FaultSpec::Crash(name(n)),
+            Fault::WipeDisk(n) => FaultSpec::WipeDisk(name(n)),
             Fault::Restart(n) => FaultSpec::Restart(name(n)),
             Fault::Pause(n) => FaultSpec::Pause(name(n)),
             Fault::Resume(n) => FaultSpec::Resume(name(n)),

@@ -169,6 +169,13 @@ impl<P: FromScenario> Engine<P> {
             pending_undos: 0,
             applied_faults: Vec::new(),
         };
+        e.metrics.rebuild.applicable = matches!(
+            &scenario.policy,
+            crate::scenario::schema::PolicySpec::Raft(r) if r.snapshot.is_some()
+        ) || scenario
+            .faults
+            .iter()
+            .any(|f| matches!(f.fault, crate::scenario::schema::FaultSpec::WipeDisk(_)));
         e.register_replicas(key_count(&scenario.workload.keys));
         e.schedule_start();
         e

@@ -230,26 +230,19 @@ impl<P: FromScenario> Engine<P> {
             }
             Effect::Violation(kind) => self.count_violation(node, kind),
             Effect::Note(note) => {
-                let text = match note {
-                    crate::policy::Note::BecameLeader { term } => {
-                        self.metrics.leader_elections += 1;
-                        self.metrics.max_leader_term = self.metrics.max_leader_term.max(term);
-                        self.check_election_safety(node, term);
-                        format!("{node} became leader for term {term}")
-                    }
-                    crate::policy::Note::SteppedDown { term } => {
-                        format!("{node} stepped down in term {term}")
-                    }
-                    crate::policy::Note::Storage(e) => {
-                        self.metrics.log_event(node, &e);
-                        e.describe(node)
-                    }
-                    crate::policy::Note::Text(t) => t,
-                    crate::policy::Note::Log(n) => {
-                        self.metrics.event_log.on_note(node, &n, self.now);
-                        format!("{node}: {n}")
-                    }
-                };
+                if let crate::policy::Note::BecameLeader { term } = note {
+                    self.metrics.leader_elections += 1;
+                    self.metrics.max_leader_term = self.metrics.max_leader_term.max(term);
+                    self.check_election_safety(node, term);
+                }
+                if let crate::policy::Note::Log(n) = &note {
+                    self.metrics.event_log.on_note(node, n, self.now);
+                }
+                if let crate::policy::Note::Storage(e) = &note {
+                    self.metrics.log_event(node, e);
+                }
+                self.metrics.rebuild.on_note(&note);
+                let text = note.describe(node);
                 self.tracer.emit(self.now, TraceEvent::Note { node, text });
             }
         }
@@ -629,6 +622,10 @@ impl<P: FromScenario> Engine<P> {
     fn fault_effect(&mut self, fault: &Fault) -> Option<Fault> {
         match fault {
             Fault::Crash(n) => self.crash(*n).then_some(Fault::Restart(*n)),
+            Fault::WipeDisk(n) => {
+                self.wipe_disk(*n);
+                Some(Fault::Restart(*n))
+            }
             Fault::Restart(n) => self.restart(*n).then_some(Fault::Crash(*n)),
             Fault::Pause(n) => self.pause(*n).then_some(Fault::Resume(*n)),
             Fault::Resume(n) => self.resume(*n).then_some(Fault::Pause(*n)),
@@ -724,6 +721,22 @@ impl<P: FromScenario> Engine<P> {
             }
         }
         true
+    }
+
+    /// A crash that loses the disk too: the node's state is rebuilt as at the start of the
+    /// run (`Policy::new`) and the policy is told (`on_wiped`); it stays down until a restart.
+    fn wipe_disk(&mut self, id: NodeId) {
+        self.crash(id);
+        let cluster = crate::policy::Cluster {
+            nodes: self.nodes.len() as u16,
+            seed: self.scenario.seed,
+        };
+        let node = &mut self.nodes[id.index()];
+        node.policy = P::new(id, &cluster, &self.config);
+        node.policy.on_wiped();
+        self.metrics.replicas.forget_node(id, self.now);
+        self.metrics.rebuild.applicable = true;
+        self.trace_fault(FaultEvent::WipeDisk(id));
     }
 
     fn restart(&mut self, id: NodeId) -> bool {

@@ -150,6 +150,7 @@ impl<P: Policy> Engine<P> {
     pub fn report(&self, wall_ms: f64) -> Report {
         let m = &self.metrics;
         let ms = |us: u64| us as f64 / 1000.0;
+        let rb = &m.rebuild;
         Report {
             scenario: self.scenario.title.clone(),
             seed: self.scenario.seed,
@@ -185,7 +186,8 @@ impl<P: Policy> Engine<P> {
             latency_ms_p99: ms(m.latency.quantile_us(0.99)),
             latency_ms_max: ms(m.latency.quantile_us(1.0)),
             log: m.log.as_ref().map(|l| l.report()),
-            event_log: m.event_log.report(),
+            bytes_transferred: rb.applicable.then_some(rb.bytes_transferred),
+            event_log: self.log_lifecycle_report(),
             trace_hash: crate::trace::format_hash(self.tracer.hash()),
             wall_ms,
             ops_per_sec: if wall_ms > 0.0 {
@@ -198,6 +200,21 @@ impl<P: Policy> Engine<P> {
 }
 
 impl<P: Policy> Engine<P> {
+    /// The log-lifecycle fields: the event-log policy's, with the Raft snapshot and rebuild
+    /// counts under the same names (`snapshots_taken`, `rebuilds`, `rebuild_ms`,
+    /// `entries_replayed`) when Raft snapshots or wiped disks apply. No run has both.
+    fn log_lifecycle_report(&self) -> crate::check::event_log::EventLogReport {
+        let mut r = self.metrics.event_log.report();
+        let rb = &self.metrics.rebuild;
+        if rb.applicable {
+            r.snapshots_taken = Some(rb.snapshots_taken);
+            r.rebuilds = Some(rb.rebuilds);
+            r.rebuild_ms = Some(rb.rebuild_max_us as f64 / 1000.0);
+            r.entries_replayed = Some(rb.entries_replayed);
+        }
+        r
+    }
+
     /// The violation counts known while the run goes on: stale reads and what the policies and
     /// the election-safety check reported.
     pub fn streaming_violations(&self) -> Violations {

@@ -7,7 +7,7 @@ use super::inspect::{self, InspectState};
 use super::log::{self, LogState};
 use super::timeline::{self, TimelineState};
 use super::worker::{self, Command, Frame, FrameSlot};
-use super::{palette, plots};
+use super::{palette, plots, storage};
 use crate::scenario::Scenario;
 use crate::sim::Sim;
 use crossbeam_channel::Sender;
@@ -20,6 +20,7 @@ pub enum Tab {
     Log,
     Plots,
     Inspect,
+    Storage,
     Policy,
 }
 
@@ -29,6 +30,7 @@ impl Tab {
             "log" => Tab::Log,
             "plots" => Tab::Plots,
             "inspect" => Tab::Inspect,
+            "storage" => Tab::Storage,
             "policy" => Tab::Policy,
             _ => return None,
         })
@@ -64,6 +66,7 @@ pub struct CapsimApp {
     timeline: TimelineState,
     log: LogState,
     inspect: InspectState,
+    storage: storage::StorageState,
     editor: EditorState,
     inspecting: bool,
     help_open: bool,
@@ -91,6 +94,7 @@ impl CapsimApp {
             timeline: TimelineState::default(),
             log: LogState::default(),
             inspect: InspectState::default(),
+            storage: storage::StorageState::default(),
             editor: EditorState::default(),
             inspecting: false,
             help_open: false,
@@ -259,6 +263,7 @@ impl CapsimApp {
                 (Tab::Log, "Event log"),
                 (Tab::Plots, "Plots"),
                 (Tab::Inspect, "Inspect"),
+                (Tab::Storage, "Storage"),
                 (Tab::Policy, "Policy"),
             ] {
                 ui.selectable_value(&mut self.prefs.tab, tab, name);
@@ -274,6 +279,7 @@ impl CapsimApp {
             Tab::Log => log::log_ui(ui, f, &mut self.log),
             Tab::Plots => plots::plots_ui(ui, f),
             Tab::Inspect => inspect::inspect_ui(ui, f, &mut self.inspect),
+            Tab::Storage => storage::storage_ui(ui, f, &mut self.storage),
             Tab::Policy => editor::editor_ui(ui, f, &mut self.editor, out),
         }
     }

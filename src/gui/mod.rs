@@ -12,6 +12,7 @@ pub mod palette;
 pub mod plots;
 pub mod series;
 pub mod session;
+pub mod storage;
 pub mod text;
 pub mod timeline;
 pub mod worker;

@@ -20,6 +20,7 @@ fn group(nodes: &[NodeId]) -> String {
 pub fn fault(f: &Fault) -> String {
     match f {
         Fault::Crash(n) => format!("crash {n}"),
+        Fault::WipeDisk(n) => format!("wipe {n}'s disk"),
         Fault::Restart(n) => format!("restart {n}"),
         Fault::Pause(n) => format!("pause {n}"),
         Fault::Resume(n) => format!("resume {n}"),
@@ -57,6 +58,7 @@ fn fault_event(f: &FaultEvent, ops: &OpIndex) -> String {
     }
     match f {
         FaultEvent::Crash(n) => format!("{n} crashed"),
+        FaultEvent::WipeDisk(n) => format!("{n}'s disk was wiped"),
         FaultEvent::Restart(n) => format!("{n} restarted"),
         FaultEvent::Pause(n) => format!("{n} paused"),
         FaultEvent::Resume(n) => format!("{n} resumed"),

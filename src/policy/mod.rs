@@ -5,15 +5,17 @@
 
 pub mod event_log;
 pub mod leaderless;
+mod note;
 pub mod raft;
 pub mod ring;
 pub mod single_leader;
 
-use crate::check::event_log::LogNote;
 use crate::check::violations::ViolationKind;
 use crate::engine::rng::SimRng;
 use crate::types::{Key, NodeId, OpKind, SimTime, ValueId, Version};
 use std::fmt::Debug;
+
+pub use note::{Note, RebuildHow};
 
 /// A client request as a policy node sees it. `op` is the engine's handle, echoed in the reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,22 +102,6 @@ pub enum Effect<M, T> {
     Violation(ViolationKind),
 }
 
-/// Notable policy events, kept as data so the GUI can mark them on the timeline.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Note {
-    BecameLeader {
-        term: u64,
-    },
-    SteppedDown {
-        term: u64,
-    },
-    /// A step of the node's Kafka-style log storage (segments, cleaner, retention, flush).
-    Storage(crate::storage::events::LogEvent),
-    Text(String),
-    /// An event-log step (command, event, projection, snapshot, erasure); feeds its metrics.
-    Log(LogNote),
-}
-
 /// Facts about the cluster every node knows from the start.
 #[derive(Clone, Debug)]
 pub struct Cluster {
@@ -198,6 +184,10 @@ pub trait Policy: Clone + Debug + Send + Sync + 'static {
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self::Msg, Self::Timer>, timer: Self::Timer);
     /// Lose every volatile field; keep what the real system keeps on disk.
     fn on_crash(&mut self);
+    /// The node's disk was wiped while it was down: the engine has already replaced the state
+    /// with a fresh `new` one; a policy that must behave differently after losing its disk
+    /// (e.g. not vote until rebuilt) marks it here.
+    fn on_wiped(&mut self) {}
     /// A parameter changed mid-run (`Set` fault or the GUI's policy editor).
     fn reconfigure(&mut self, config: &Self::Config);
     /// Called on every running node right after `reconfigure`, with the dotted path that was
@@ -226,6 +216,8 @@ pub struct NodeView {
     pub commit_index: Option<u64>,
     /// Further facts as (label, value), e.g. ("pending requests", "3").
     pub details: Vec<(&'static str, String)>,
+    /// The node's log as the Storage tab draws it (policies with a log).
+    pub storage: Option<crate::storage::view::StorageView>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -394,6 +394,51 @@ pub struct RaftSpec {
     pub max_batch: u32,
     /// How long a node keeps a client request it cannot finish (no leader known, not committed).
     pub request_timeout_ms: f64,
+    /// Snapshots and log compaction (Raft §7), snapshot transfer and the link bandwidth; absent:
+    /// every node keeps its whole log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotSpec>,
+}
+
+/// Raft snapshots: when a node snapshots its state machine, how much log it keeps, and how a
+/// snapshot travels to a follower that needs entries the leader has discarded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SnapshotSpec {
+    /// Each node snapshots once this many entries were applied since its last snapshot
+    /// (0: never, so the log is kept whole and a wiped node replays it from index 1).
+    pub every_entries: u64,
+    /// Entries kept before the snapshot index so a follower a little behind still catches up
+    /// from the log (etcd's `SnapshotCatchUpEntries`, hashicorp/raft's `TrailingLogs`); 0
+    /// discards everything up to and including the snapshot index.
+    pub retain_entries: u64,
+    /// Bytes per InstallSnapshot chunk (each chunk is one message).
+    pub chunk_bytes: u64,
+    /// Bytes per second the leader may send to each follower: snapshot chunks and appends
+    /// that carry entries wait until the link is free again.
+    pub bandwidth_bytes_per_s: f64,
+    /// What a rebuilding node answers clients: `Nothing` (fails every request as
+    /// unavailable) or `Stale` (answers reads from whatever state it has, writes fail).
+    pub while_rebuilding: RebuildServe,
+}
+
+impl Default for SnapshotSpec {
+    fn default() -> Self {
+        SnapshotSpec {
+            every_entries: 0,
+            retain_entries: 0,
+            chunk_bytes: 4096,
+            bandwidth_bytes_per_s: 1_000_000.0,
+            while_rebuilding: RebuildServe::Nothing,
+        }
+    }
+}
+
+/// What a rebuilding node does with client requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RebuildServe {
+    Nothing,
+    Stale,
 }
 
 impl Default for RaftSpec {
@@ -407,6 +452,7 @@ impl Default for RaftSpec {
             check_quorum: true,
             max_batch: 64,
             request_timeout_ms: 1000.0,
+            snapshot: None,
         }
     }
 }
@@ -542,6 +588,9 @@ pub enum FaultSpec {
     /// Lose volatile state and stop; durable state survives.
     Crash(String),
     Restart(String),
+    /// Crash and lose the disk too (a replaced machine): the node restarts empty at its next
+    /// `Restart` and must rebuild its state from the others.
+    WipeDisk(String),
     /// Stop processing but keep all state, like a long GC pause; messages wait.
     Pause(String),
     Resume(String),

@@ -6,6 +6,7 @@
 mod event_log;
 mod faults;
 mod log;
+mod raft;
 
 use super::describe::did_you_mean;
 use super::limits::*;
@@ -367,57 +368,9 @@ fn policy(v: &V, p: &PolicySpec) -> R {
     match p {
         PolicySpec::Leaderless(l) => leaderless(v, l),
         PolicySpec::SingleLeader(s) => single_leader(v, s),
-        PolicySpec::Raft(r) => raft(v, r),
+        PolicySpec::Raft(r) => raft::raft(v, r),
         PolicySpec::EventLog(e) => event_log::check(v, e),
     }
-}
-
-fn raft(v: &V, r: &RaftSpec) -> R {
-    let (min, max) = (r.election_timeout_min_ms, r.election_timeout_max_ms);
-    v.positive_ms("policy.election_timeout_min_ms", min, MAX_DURATION_MS)?;
-    v.positive_ms("policy.election_timeout_max_ms", max, MAX_DURATION_MS)?;
-    v.check(
-        max >= min,
-        "policy.election_timeout_max_ms",
-        format!("{max} is smaller than election_timeout_min_ms {min}"),
-    )?;
-    v.positive_ms("policy.heartbeat_ms", r.heartbeat_ms, MAX_DURATION_MS)?;
-    v.check(
-        r.heartbeat_ms < min,
-        "policy.heartbeat_ms",
-        format!(
-            "{} must be smaller than election_timeout_min_ms {min}, or followers time out \
-             between heartbeats and keep electing new leaders",
-            r.heartbeat_ms
-        ),
-    )?;
-    v.positive_ms("policy.lease_ms", r.lease_ms, MAX_DURATION_MS)?;
-    v.check(
-        r.lease_ms <= min,
-        "policy.lease_ms",
-        format!(
-            "{} must be at most election_timeout_min_ms {min}: a longer lease outlives the \
-             time a new leader needs to be elected, so reads go stale even with perfect clocks",
-            r.lease_ms
-        ),
-    )?;
-    // etcd refuses ReadOnlyLeaseBased without CheckQuorum (raft.go, Config.validate): without
-    // it, followers vote while the old leader's lease still runs.
-    v.check(
-        r.check_quorum || r.read_mode != ReadMode::Lease,
-        "policy.check_quorum",
-        "read_mode Lease needs check_quorum: true",
-    )?;
-    v.check(
-        (1..=10_000).contains(&r.max_batch),
-        "policy.max_batch",
-        "must be between 1 and 10000",
-    )?;
-    v.positive_ms(
-        "policy.request_timeout_ms",
-        r.request_timeout_ms,
-        MAX_DURATION_MS,
-    )
 }
 
 fn single_leader(v: &V, s: &SingleLeaderSpec) -> R {

@@ -66,4 +66,19 @@ impl<E: Clone> Log<E> {
         let keep = index.saturating_add(1).saturating_sub(self.first_index) as usize;
         self.entries.truncate(keep);
     }
+
+    /// Discards every entry up to and including `index` (a snapshot now covers them) and
+    /// returns how many were removed. Offsets never change: the next entry keeps its index. Past
+    /// the end, the log becomes empty and continues at `index + 1` (a follower that installed a
+    /// snapshot newer than its whole log). The caller remembers the term of entry `index` for
+    /// the log-matching check (Raft §7: "last included index/term").
+    pub fn discard_through(&mut self, index: u64) -> usize {
+        if index < self.first_index {
+            return 0;
+        }
+        let n = ((index - self.first_index + 1) as usize).min(self.entries.len());
+        self.entries.drain(..n);
+        self.first_index = index + 1;
+        n
+    }
 }

@@ -9,3 +9,4 @@ pub mod retention;
 pub mod segment;
 #[cfg(test)]
 mod segment_tests;
+pub mod view;

@@ -18,6 +18,7 @@
 //!
 //! The cleaner lives in `compaction.rs`, time and size retention in `retention.rs`.
 
+use super::view::{MAX_RECORDS_SHOWN, MAX_SEGMENTS_SHOWN, RecordView, SegmentView, StorageView};
 use crate::types::Key;
 
 /// Bytes every record takes besides its value: offset, timestamp, key, headers (Kafka's
@@ -366,5 +367,52 @@ impl<E: LogRecord> SegmentedLog<E> {
             return Vec::new();
         }
         self.truncate_after(self.flushed - 1)
+    }
+}
+
+impl<E: LogRecord> SegmentedLog<E> {
+    /// What a viewer draws: the newest segments and records, bounded however long the log.
+    pub fn storage_view(&self, committed: u64) -> StorageView {
+        let n = self.segments.len();
+        let skip = n.saturating_sub(MAX_SEGMENTS_SHOWN);
+        let segments = (skip..n)
+            .map(|i| {
+                let s = &self.segments[i];
+                let active = i + 1 == n;
+                let end = match self.segments.get(i + 1) {
+                    Some(next) => next.base_offset,
+                    None => self.next_offset.max(s.base_offset),
+                };
+                SegmentView {
+                    base_offset: s.base_offset,
+                    end_offset: end,
+                    records: s.records.len() as u64,
+                    tombstones: s.records.iter().filter(|r| r.rec.is_tombstone()).count() as u64,
+                    bytes: s.bytes,
+                    cleaned: !active && s.base_offset < self.first_dirty,
+                    active,
+                }
+            })
+            .collect();
+        let mut records: Vec<RecordView> = self
+            .iter()
+            .rev()
+            .take(MAX_RECORDS_SHOWN)
+            .map(|r| RecordView {
+                offset: r.offset(),
+                key: r.key(),
+                tombstone: r.is_tombstone(),
+            })
+            .collect();
+        records.reverse();
+        StorageView {
+            first_offset: self.log_start,
+            next_offset: self.next_offset,
+            committed,
+            flushed: Some(self.flushed.min(self.next_offset).saturating_sub(1)),
+            segments,
+            records,
+            ..StorageView::default()
+        }
     }
 }

@@ -375,3 +375,23 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_storage_view_shows_segments_with_their_gaps_and_the_flush_point() {
+    let mut log = SegmentedLog::new(layout(3));
+    for i in 0..7 {
+        put(&mut log, 1 + (i % 2), Some(i as u64), 0);
+    }
+    log.flush();
+    clean_now(&mut log, 0, 0);
+    put(&mut log, 5, Some(9), 0);
+    let v = log.storage_view(6);
+    assert_eq!((v.first_offset, v.next_offset, v.committed), (1, 9, 6));
+    assert_eq!(v.flushed, Some(7));
+    let active = v.segments.last().expect("an active segment");
+    assert!(active.active && active.base_offset == 7 && active.end_offset == 9);
+    let cleaned = &v.segments[0];
+    assert!(cleaned.cleaned && cleaned.records < cleaned.end_offset - cleaned.base_offset);
+    let shown: Vec<u64> = v.records.iter().map(|r| r.offset).collect();
+    assert_eq!(shown, offsets(&log));
+}

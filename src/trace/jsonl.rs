@@ -74,6 +74,7 @@ pub fn to_json(s: &Stamped, kinds: &[&str]) -> Value {
 fn fault_json(t: u64, f: &FaultEvent) -> Value {
     let (name, detail) = match f {
         FaultEvent::Crash(n) => ("crash", json!({"node": n.to_string()})),
+        FaultEvent::WipeDisk(n) => ("wipe_disk", json!({"node": n.to_string()})),
         FaultEvent::Restart(n) => ("restart", json!({"node": n.to_string()})),
         FaultEvent::Pause(n) => ("pause", json!({"node": n.to_string()})),
         FaultEvent::Resume(n) => ("resume", json!({"node": n.to_string()})),

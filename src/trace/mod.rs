@@ -40,6 +40,8 @@ impl DropReason {
 #[derive(Clone, Debug, PartialEq)]
 pub enum FaultEvent {
     Crash(NodeId),
+    /// The node's disk was wiped (after its crash).
+    WipeDisk(NodeId),
     Restart(NodeId),
     Pause(NodeId),
     Resume(NodeId),
@@ -314,6 +316,7 @@ fn fault_words(f: &FaultEvent) -> [u64; 2] {
         FaultEvent::LossBurst { loss_ppm } => [10, *loss_ppm as u64],
         FaultEvent::LossBurstEnd => [11, 0],
         FaultEvent::Set { .. } => [12, 0],
+        FaultEvent::WipeDisk(n) => [13, n.0 as u64],
     }
 }
 

@@ -18,7 +18,7 @@ use crate::engine::FromScenario;
 use crate::policy::{ClientReq, Cluster, Ctx, Message, NodeView, Note, Policy, StoredValue};
 use crate::scenario::schema::{EventLogSpec, PolicySpec, Scenario};
 use crate::types::{Key, NodeId, ValueId, Version};
-use domain::{Aggregate, StoredEvent};
+use domain::{Aggregate, EventBody, StoredEvent};
 pub use projection::Projection;
 pub use replica::LogReplica;
 use std::collections::BTreeMap;
@@ -136,6 +136,24 @@ type C<'a, 'b> = Ctx<'a, Msg, Timer>;
 
 fn note(ctx: &mut C<'_, '_>, n: LogNote) {
     ctx.note(Note::Log(n));
+}
+
+/// A stored log as the Storage tab draws it (segments of `segment_entries` offsets).
+fn storage_view(
+    log: &[StoredEvent],
+    next_offset: u64,
+    segment_entries: u32,
+) -> crate::storage::view::StorageView {
+    let records = log
+        .iter()
+        .map(|e| (e.offset, e.key, e.body == EventBody::Erased, 0));
+    let committed = next_offset.saturating_sub(1);
+    crate::storage::view::StorageView::from_records(
+        records,
+        next_offset,
+        committed,
+        segment_entries.into(),
+    )
 }
 
 fn version(offset: u64) -> Version {
@@ -257,9 +275,9 @@ impl Policy for EventLog {
 
     fn view(&self) -> NodeView {
         match &self.role {
-            Role::Writer(w) => w.view(),
+            Role::Writer(w) => w.view(self.config.spec.segment_entries),
             Role::Projection(p) => p.view(),
-            Role::LogReplica(r) => r.view(),
+            Role::LogReplica(r) => r.view(self.config.spec.segment_entries),
             Role::DualIndex(index) => NodeView {
                 role: "index (dual writes)",
                 details: vec![("entries", index.len().to_string())],

@@ -132,8 +132,9 @@ impl LogReplica {
         }
     }
 
-    pub(super) fn view(&self) -> NodeView {
+    pub(super) fn view(&self, segment_entries: u32) -> NodeView {
         NodeView {
+            storage: Some(super::storage_view(&self.log, self.next, segment_entries)),
             role: "log replica",
             log_len: Some(self.log.len() as u64),
             commit_index: Some(self.next - 1),

@@ -336,8 +336,13 @@ impl Writer {
         }
     }
 
-    pub(super) fn view(&self) -> NodeView {
+    pub(super) fn view(&self, segment_entries: u32) -> NodeView {
         NodeView {
+            storage: Some(super::storage_view(
+                &self.log,
+                self.last_offset + 1,
+                segment_entries,
+            )),
             role: "write side (event log)",
             log_len: Some(self.log.len() as u64),
             commit_index: Some(self.last_offset),

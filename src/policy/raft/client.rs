@@ -20,6 +20,9 @@ use crate::types::OpKind;
 impl Raft {
     /// `fresh` is false when a request kept earlier is handled again (its timeout is running).
     pub(super) fn on_client_request(&mut self, ctx: &mut RCtx<'_>, req: ClientReq, fresh: bool) {
+        if self.answer_while_rebuilding(ctx, &req) {
+            return;
+        }
         if self.role == Role::Leader {
             return self.lead_request(ctx, req, fresh);
         }

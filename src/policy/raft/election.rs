@@ -62,7 +62,23 @@ impl Raft {
             RaftMsg::HeartbeatResp { round, .. } if self.role == Role::Leader => {
                 self.on_heartbeat_resp(ctx, from, round)
             }
-            RaftMsg::AppendResp { .. } | RaftMsg::HeartbeatResp { .. } => {}
+            RaftMsg::InstallSnapshot {
+                snap,
+                offset,
+                len,
+                commit,
+                ..
+            } => {
+                if self.accept_leader(ctx, from) {
+                    self.handle_install_snapshot(ctx, from, snap, offset, len, commit);
+                }
+            }
+            RaftMsg::SnapshotResp {
+                index, received, ..
+            } if self.role == Role::Leader => self.on_snapshot_resp(ctx, from, index, received),
+            RaftMsg::AppendResp { .. }
+            | RaftMsg::HeartbeatResp { .. }
+            | RaftMsg::SnapshotResp { .. } => {}
         }
     }
 
@@ -71,7 +87,9 @@ impl Raft {
     fn answer_stale(&mut self, ctx: &mut RCtx<'_>, from: NodeId, msg: &RaftMsg) {
         let term = self.term;
         match msg {
-            RaftMsg::Append { .. } | RaftMsg::Heartbeat { .. } => ctx.send(
+            RaftMsg::Append { .. }
+            | RaftMsg::Heartbeat { .. }
+            | RaftMsg::InstallSnapshot { .. } => ctx.send(
                 from,
                 RaftMsg::AppendResp {
                     term,
@@ -135,6 +153,19 @@ impl Raft {
         last_term: u64,
     ) {
         let (me, term) = (self.me, self.term);
+        if self.wiped_and_rebuilding() {
+            ctx.note(Note::Text(format!(
+                "{me} refused its vote to {from} in term {term}: its disk was wiped, so it no \
+                 longer knows whom it voted for or what it acknowledged"
+            )));
+            return ctx.send(
+                from,
+                RaftMsg::Vote {
+                    term,
+                    granted: false,
+                },
+            );
+        }
         let can_vote =
             self.voted_for == Some(from) || (self.voted_for.is_none() && self.leader.is_none());
         let (my_index, my_term) = (self.last_index(), self.last_term());
@@ -253,6 +284,8 @@ impl Raft {
         self.role = Role::Leader;
         self.leader = Some(self.me);
         let next = self.last_index() + 1;
+        self.outgoing.fill(None);
+        self.abandon_snapshot_rebuild();
         self.progress.fill(Progress {
             next,
             probing: true,
@@ -353,7 +386,11 @@ impl Raft {
             self.clock.last_contact_local = ctx.local_now_us;
         }
         let silent = ctx.local_now_us - self.clock.last_contact_local;
-        if silent >= self.clock.timeout_us {
+        if silent >= self.clock.timeout_us && self.wiped_and_rebuilding() {
+            // A wiped node waits for a leader to rebuild from; it never campaigns meanwhile.
+            self.clock.last_contact_local = ctx.local_now_us;
+            self.arm_election(ctx);
+        } else if silent >= self.clock.timeout_us {
             self.campaign(ctx);
         } else {
             self.arm_election(ctx);

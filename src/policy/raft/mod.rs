@@ -8,16 +8,25 @@
 //! - `replication.rs`: AppendEntries with the prevLogIndex/prevLogTerm check and conflict
 //!   truncation, heartbeats, majority commit of current-term entries, applying in log order.
 //! - `client.rs`: client requests (redirects, pending writes) and the three read modes.
+//! - `snapshot.rs`: snapshots and log compaction (Raft §7), chunked InstallSnapshot at a
+//!   configured bandwidth, and rebuilding a node whose disk was wiped.
+//! - `rebuild.rs`: a rebuild's bookkeeping (start, end, bytes, entries replayed) and what a
+//!   rebuilding node answers clients.
 //!
 //! Durable (kept by `on_crash`; Raft persists before it answers, and our state is in memory, so
 //! keeping these fields is the persistence): current term, vote, log, and the state machine with
 //! its applied index (etcd's backend keeps its "consistent index" the same way). Volatile: role,
 //! known leader, commit index (restarts at the applied index, which is known to be committed),
 //! leader progress, votes, read rounds, the lease and every pending client request.
+//! Snapshots (when configured): the latest snapshot and the last discarded (index, term) are
+//! durable; a snapshot being received is volatile (lost on a crash; the leader resends it).
+//! A wiped disk loses everything (the engine builds a fresh node and calls `on_wiped`).
 
 mod client;
 mod election;
+mod rebuild;
 mod replication;
+mod snapshot;
 #[cfg(test)]
 mod tests;
 
@@ -27,6 +36,9 @@ use crate::storage::kv::VersionedKv;
 use crate::storage::log::Log;
 use crate::types::{Key, NodeId, OpKind, ValueId};
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+pub use snapshot::{Snapshot, SnapshotConfig};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct RaftConfig {
@@ -38,6 +50,8 @@ pub struct RaftConfig {
     pub check_quorum: bool,
     pub max_batch: u32,
     pub request_timeout_us: u64,
+    /// Snapshots, compaction and transfer bandwidth; `None` keeps the whole log forever.
+    pub snapshot: Option<SnapshotConfig>,
 }
 
 impl Default for RaftConfig {
@@ -51,6 +65,7 @@ impl Default for RaftConfig {
             check_quorum: true,
             max_batch: 64,
             request_timeout_us: 1_000_000,
+            snapshot: None,
         }
     }
 }
@@ -78,6 +93,10 @@ pub struct Entry {
 pub struct RejectHint {
     pub index: u64,
     pub term: u64,
+    /// The follower lost its disk and is rebuilding: entries it acknowledged before are gone,
+    /// so the leader must forget what it knew to match (a real cluster removes and re-adds
+    /// such a member; see `snapshot.rs`).
+    pub wiped: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,6 +136,24 @@ pub enum RaftMsg {
         term: u64,
         round: u64,
     },
+    /// One chunk of the leader's snapshot (the Raft paper's chunked InstallSnapshot RPC, §7
+    /// and Figure 13; raft-rs `MsgSnapshot`, sent by `prepare_send_snapshot`): bytes `offset..offset + len` of
+    /// `snap.bytes()`. The chunk's wire size is `len` plus a header, so bandwidth, loss and
+    /// partitions apply to it; the state itself travels shared (`Arc`) and is only used once
+    /// every byte arrived in order.
+    InstallSnapshot {
+        term: u64,
+        snap: Arc<Snapshot>,
+        offset: u64,
+        len: u64,
+        commit: u64,
+    },
+    /// The follower holds the first `received` bytes of the snapshot at `index`.
+    SnapshotResp {
+        term: u64,
+        index: u64,
+        received: u64,
+    },
 }
 
 pub const KINDS: &[&str] = &[
@@ -126,6 +163,8 @@ pub const KINDS: &[&str] = &[
     "append_resp",
     "heartbeat",
     "heartbeat_resp",
+    "install_snapshot",
+    "snapshot_resp",
 ];
 
 impl RaftMsg {
@@ -136,7 +175,9 @@ impl RaftMsg {
             | RaftMsg::Append { term, .. }
             | RaftMsg::AppendResp { term, .. }
             | RaftMsg::Heartbeat { term, .. }
-            | RaftMsg::HeartbeatResp { term, .. } => *term,
+            | RaftMsg::HeartbeatResp { term, .. }
+            | RaftMsg::InstallSnapshot { term, .. }
+            | RaftMsg::SnapshotResp { term, .. } => *term,
         }
     }
 }
@@ -150,12 +191,20 @@ impl Message for RaftMsg {
             RaftMsg::AppendResp { .. } => 3,
             RaftMsg::Heartbeat { .. } => 4,
             RaftMsg::HeartbeatResp { .. } => 5,
+            RaftMsg::InstallSnapshot { .. } => 6,
+            RaftMsg::SnapshotResp { .. } => 7,
         }
     }
     fn size_bytes(&self) -> u32 {
         match self {
-            RaftMsg::Append { entries, .. } => 48 + 24 * entries.len() as u32,
+            RaftMsg::Append { entries, .. } => {
+                APPEND_HEADER_BYTES + ENTRY_BYTES * entries.len() as u32
+            }
+            RaftMsg::InstallSnapshot { len, .. } => {
+                (APPEND_HEADER_BYTES as u64 + len).min(u32::MAX as u64) as u32
+            }
             RaftMsg::RequestVote { .. } | RaftMsg::AppendResp { .. } => 40,
+            RaftMsg::SnapshotResp { .. } => 40,
             RaftMsg::Heartbeat { .. } => 40,
             RaftMsg::Vote { .. } | RaftMsg::HeartbeatResp { .. } => 32,
         }
@@ -172,6 +221,11 @@ pub enum RaftTimer {
     CheckQuorum { term: u64 },
     /// A client request this node has kept for `request_timeout`.
     RequestTimeout { op: OpRef },
+    /// The link to `to` is free again after a snapshot chunk (or the chunk's retry time is up);
+    /// only the transfer's latest `tick` counts.
+    SnapshotTick { to: NodeId, term: u64, tick: u64 },
+    /// The link to `to` is free again after an append (bandwidth pacing).
+    Pace { to: NodeId, term: u64 },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -207,6 +261,10 @@ struct Progress {
     recent_active: bool,
     /// Highest heartbeat round acknowledged in this term.
     acked_round: u64,
+    /// With a bandwidth limit: when (local) the link to this follower is free again.
+    link_free_local: u64,
+    /// A `Pace` timer is armed for this follower.
+    pace_armed: bool,
 }
 
 /// When to start an election: measured on the node's own clock (`ctx.local_now_us`), so drift
@@ -262,6 +320,11 @@ struct Pending {
 const MAX_PENDING: usize = 10_000;
 /// Most unconfirmed read rounds remembered.
 const MAX_ROUNDS: usize = 4096;
+/// Wire size of one log entry (and of one key's cell in a snapshot, so that the bytes of a
+/// full log replay and of a snapshot compare honestly).
+pub const ENTRY_BYTES: u32 = 24;
+/// Wire size of an AppendEntries or InstallSnapshot header.
+pub const APPEND_HEADER_BYTES: u32 = 48;
 
 #[derive(Clone, Debug)]
 pub struct Raft {
@@ -274,6 +337,13 @@ pub struct Raft {
     log: Log<Entry>,
     kv: VersionedKv,
     applied: u64,
+    /// The latest snapshot (taken here or installed from a leader).
+    snapshot: Option<Arc<Snapshot>>,
+    /// (index, term) of the last discarded log entry: (0, 0) while nothing was discarded.
+    compacted: (u64, u64),
+    /// Set while this node rebuilds its state; survives a crash (a real node would record it
+    /// on disk) so a half-rebuilt node still does not vote.
+    rebuild: Option<rebuild::Rebuild>,
     // Volatile.
     role: Role,
     leader: Option<NodeId>,
@@ -285,6 +355,10 @@ pub struct Raft {
     pending: BTreeMap<u64, Pending>,
     /// Requests waiting for a leader to become known.
     held: Vec<ClientReq>,
+    /// Leader: the snapshot transfer to each follower, if any.
+    outgoing: Vec<Option<snapshot::Transfer>>,
+    /// Follower: the snapshot being received.
+    incoming: Option<snapshot::Incoming>,
 }
 
 type RCtx<'a> = Ctx<'a, RaftMsg, RaftTimer>;
@@ -326,16 +400,34 @@ impl Raft {
     }
 
     fn last_term(&self) -> u64 {
-        self.log.last().map_or(0, |e| e.term)
+        self.log.last().map_or(self.compacted.1, |e| e.term)
     }
 
-    /// The term of the entry at `index` (0 for index 0), or `None` past the end of the log.
+    /// The term of the entry at `index` (0 for index 0; the remembered term for the last
+    /// discarded entry), or `None` past the end of the log or before the discarded prefix.
     fn term_at(&self, index: u64) -> Option<u64> {
         if index == 0 {
             Some(0)
+        } else if index == self.compacted.0 {
+            Some(self.compacted.1)
         } else {
             self.log.get(index).map(|e| e.term)
         }
+    }
+
+    /// The latest snapshot, if any.
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        self.snapshot.as_deref()
+    }
+
+    /// (index, term) of the last log entry discarded by compaction.
+    pub fn compacted(&self) -> (u64, u64) {
+        self.compacted
+    }
+
+    /// Whether this node is rebuilding its state (wiped disk or snapshot install).
+    pub fn is_rebuilding(&self) -> bool {
+        self.rebuild.is_some()
     }
 
     fn pending_requests(&self) -> usize {
@@ -360,6 +452,9 @@ impl Policy for Raft {
             log: Log::default(),
             kv: VersionedKv::default(),
             applied: 0,
+            snapshot: None,
+            compacted: (0, 0),
+            rebuild: None,
             role: Role::Follower,
             leader: None,
             commit: 0,
@@ -369,6 +464,8 @@ impl Policy for Raft {
             reads: LeaderReads::default(),
             pending: BTreeMap::new(),
             held: Vec::new(),
+            outgoing: vec![None; n],
+            incoming: None,
         }
     }
 
@@ -377,6 +474,7 @@ impl Policy for Raft {
         self.clock.timeout_us = self.draw_election_timeout(ctx);
         self.clock.last_contact_local = ctx.local_now_us;
         self.arm_election(ctx);
+        self.start_rebuild_after_wipe(ctx);
     }
 
     fn on_client(&mut self, ctx: &mut RCtx<'_>, req: ClientReq) {
@@ -393,6 +491,10 @@ impl Policy for Raft {
             RaftTimer::Heartbeat { term } => self.on_heartbeat_timer(ctx, term),
             RaftTimer::CheckQuorum { term } => self.on_check_quorum(ctx, term),
             RaftTimer::RequestTimeout { op } => self.on_request_timeout(ctx, op),
+            RaftTimer::SnapshotTick { to, term, tick } => {
+                self.on_snapshot_tick(ctx, to, term, tick)
+            }
+            RaftTimer::Pace { to, term } => self.on_pace(ctx, to, term),
         }
     }
 
@@ -406,10 +508,27 @@ impl Policy for Raft {
         self.reads = LeaderReads::default();
         self.pending.clear();
         self.held.clear();
+        self.outgoing.fill(None);
+        self.incoming = None;
+        if let Some(r) = &mut self.rebuild {
+            r.on_crash();
+        }
+    }
+
+    fn on_wiped(&mut self) {
+        self.rebuild = Some(rebuild::Rebuild::after_wipe());
     }
 
     fn reconfigure(&mut self, config: &RaftConfig) {
         self.config = config.clone();
+    }
+
+    /// `Set("policy.snapshot.every_entries", n)` takes effect at once: a schedule of such
+    /// `Set`s snapshots at chosen times (e.g. 1 then back to 0).
+    fn on_set(&mut self, ctx: &mut RCtx<'_>, path: &str) {
+        if path.starts_with("policy.snapshot") {
+            self.maybe_snapshot(ctx);
+        }
     }
 
     fn replicas_of(&self, _key: Key, out: &mut Vec<NodeId>) {
@@ -442,17 +561,39 @@ impl Policy for Raft {
                 ));
             }
         }
+        self.snapshot_details(&mut details);
         NodeView {
-            role: self.role.as_str(),
+            role: if self.rebuild.is_some() {
+                "rebuilding"
+            } else {
+                self.role.as_str()
+            },
             term: Some(self.term),
             log_len: Some(self.last_index()),
             commit_index: Some(self.commit),
             details,
+            storage: Some(self.storage_view()),
         }
     }
 
     fn stored(&self, out: &mut Vec<StoredValue>) {
         self.kv.stored(out);
+    }
+}
+
+impl Raft {
+    /// The log for the Storage tab: its newest entries, keyed by the key they write.
+    fn storage_view(&self) -> crate::storage::view::StorageView {
+        use crate::storage::view::{MAX_RECORDS_SHOWN, NO_KEY, StorageView};
+        let (first, next) = (self.log.first_index(), self.log.last_index() + 1);
+        let from = next.saturating_sub(MAX_RECORDS_SHOWN as u64).max(first);
+        let tail = self.log.slice_from(from, MAX_RECORDS_SHOWN);
+        let records = tail.iter().zip(from..).map(|(e, offset)| match e.cmd {
+            Command::Put { key, value } => (offset, key, value.is_none(), 0),
+            Command::Read { key } => (offset, key, false, 0),
+            Command::Noop => (offset, NO_KEY, false, 0),
+        });
+        StorageView::contiguous(first, next, self.commit, records)
     }
 }
 
@@ -471,6 +612,7 @@ impl crate::engine::FromScenario for Raft {
             check_quorum: r.check_quorum,
             max_batch: r.max_batch.max(1),
             request_timeout_us: us(r.request_timeout_ms),
+            snapshot: r.snapshot.as_ref().map(SnapshotConfig::from_spec),
         }
     }
 }

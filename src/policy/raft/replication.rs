@@ -19,10 +19,14 @@ impl Raft {
         send_if_empty: bool,
     ) -> bool {
         let pr = self.progress[to.index()];
-        if pr.probing && pr.paused {
+        if (pr.probing && pr.paused) || self.transfer_active(to) {
             return false;
         }
         let prev_index = pr.next - 1;
+        if prev_index < self.compacted.0 {
+            // The entries `to` needs are gone: send the snapshot instead (Raft §7).
+            return self.start_transfer(ctx, to);
+        }
         let Some(prev_term) = self.term_at(prev_index) else {
             // `next` ran past our log (it cannot with an uncompacted log); start over.
             self.progress[to.index()].next = self.last_index() + 1;
@@ -33,6 +37,9 @@ impl Raft {
             .slice_from(pr.next, self.config.max_batch as usize)
             .to_vec();
         if entries.is_empty() && !send_if_empty {
+            return false;
+        }
+        if !entries.is_empty() && self.link_busy(ctx, to) {
             return false;
         }
         let pr = &mut self.progress[to.index()];
@@ -48,6 +55,11 @@ impl Raft {
             entries,
             commit: self.commit,
         };
+        if let RaftMsg::Append { entries, .. } = &msg
+            && !entries.is_empty()
+        {
+            self.occupy_link(ctx, to, crate::policy::Message::size_bytes(&msg) as u64);
+        }
         ctx.send(to, msg);
         true
     }
@@ -70,6 +82,11 @@ impl Raft {
         leader_commit: u64,
     ) {
         let term = self.term;
+        self.set_rebuild_target(leader_commit);
+        if !entries.is_empty() {
+            let bytes = super::APPEND_HEADER_BYTES + super::ENTRY_BYTES * entries.len() as u32;
+            self.count_rebuild_bytes(bytes as u64);
+        }
         if prev_index < self.commit {
             // A stale or duplicated append: everything up to our commit index matches.
             let index = self.commit;
@@ -84,7 +101,8 @@ impl Raft {
         }
         if self.term_at(prev_index) != Some(prev_term) {
             let probe = prev_index.min(self.last_index());
-            let hint = self.find_conflict_by_term(probe, prev_term);
+            let mut hint = self.find_conflict_by_term(probe, prev_term);
+            hint.wiped = self.wiped_and_rebuilding();
             let msg = RaftMsg::AppendResp {
                 term,
                 index: prev_index,
@@ -96,6 +114,9 @@ impl Raft {
         if !self.append_after(ctx, from, prev_index, &entries) {
             return;
         }
+        // The leader's log matches ours again (a new leader that still has the entries we
+        // need): a half-received snapshot is no longer needed.
+        self.incoming = None;
         // Paper, Figure 2: commitIndex = min(leaderCommit, index of last new entry).
         self.commit_to(ctx, leader_commit.min(last_new));
         ctx.send(
@@ -178,15 +199,26 @@ impl Raft {
 
     /// etcd `findConflictByTerm`: the largest index at or below `index` whose term is at most
     /// `term`, so one probe skips a whole divergent tail of higher-term entries.
+    /// Terms before the compacted prefix are unknown: the search stops there.
     pub(super) fn find_conflict_by_term(&self, index: u64, term: u64) -> RejectHint {
         let mut i = index;
-        while i > 0 {
+        while i >= self.compacted.0 && i > 0 {
             match self.term_at(i) {
-                Some(t) if t <= term => return RejectHint { index: i, term: t },
+                Some(t) if t <= term => {
+                    return RejectHint {
+                        index: i,
+                        term: t,
+                        wiped: false,
+                    };
+                }
                 _ => i -= 1,
             }
         }
-        RejectHint { index: 0, term: 0 }
+        RejectHint {
+            index: 0,
+            term: 0,
+            wiped: false,
+        }
     }
 
     /// etcd `handleHeartbeat`: the heartbeat's commit index is at most what we are known to
@@ -219,6 +251,7 @@ impl Raft {
                 break;
             };
             self.applied = index;
+            self.count_replayed_entry();
             let version = Version(index, 0);
             if let Command::Put { key, value } = entry.cmd {
                 self.kv.put(key, value, version);
@@ -237,11 +270,13 @@ impl Raft {
             };
             ctx.reply(p.op, result);
         }
+        self.maybe_snapshot(ctx);
+        self.maybe_finish_rebuild(ctx);
     }
 
     /// Requests whose entries (at `from` and after) are being overwritten definitely did not
     /// take effect: an entry removed from a log was never committed (Leader Completeness).
-    fn fail_pending_from(&mut self, ctx: &mut RCtx<'_>, from: u64) {
+    pub(super) fn fail_pending_from(&mut self, ctx: &mut RCtx<'_>, from: u64) {
         for (_, p) in self.pending.split_off(&from) {
             ctx.reply(p.op, OpResult::Failed(FailReason::NotLeader));
         }
@@ -257,6 +292,9 @@ impl Raft {
     ) {
         let i = from.index();
         self.progress[i].recent_active = true;
+        if reject.is_none() {
+            self.end_transfer_if_done(from, index);
+        }
         if let Some(hint) = reject {
             if self.decrease_next(from, index, hint) {
                 self.send_append(ctx, from, true);
@@ -311,6 +349,15 @@ impl Raft {
             hint.index
         };
         let pr = &mut self.progress[from.index()];
+        if hint.wiped && pr.matched > hint.index {
+            // The follower lost entries it had acknowledged (its disk was wiped): start over
+            // from what it holds now.
+            pr.matched = hint.index;
+            pr.probing = true;
+            pr.paused = false;
+            pr.next = hint.index + 1;
+            return true;
+        }
         if !pr.probing {
             if rejected <= pr.matched {
                 return false; // stale: that prefix is already known to match

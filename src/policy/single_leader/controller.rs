@@ -75,6 +75,7 @@ impl Controller {
                 ("in-sync replicas", self.isr.to_string()),
                 ("controller epoch", self.controller_epoch.to_string()),
             ],
+            storage: None,
         }
     }
 

@@ -546,11 +546,24 @@ impl Policy for SingleLeader {
             log_len: Some(self.log.last_index()),
             commit_index: Some(commit),
             details,
+            storage: Some(self.storage_view(commit)),
         }
     }
 
     fn stored(&self, out: &mut Vec<StoredValue>) {
         self.kv.stored(out);
+    }
+}
+
+impl SingleLeader {
+    /// The log for the Storage tab: its segments (with the gaps compaction left), its newest
+    /// records, the high watermark and, with a flush lag, how far it is on disk.
+    fn storage_view(&self, committed: u64) -> crate::storage::view::StorageView {
+        let mut v = self.log.storage_view(committed);
+        if self.config.log.is_none() {
+            v.flushed = None;
+        }
+        v
     }
 }
 

@@ -47,6 +47,7 @@ fn entry(v: &V, p: &str, f: &ScheduledFault, end_ms: Option<f64>) -> R {
 fn fault(v: &V, p: &str, f: &FaultSpec) -> R {
     match f {
         FaultSpec::Crash(n)
+        | FaultSpec::WipeDisk(n)
         | FaultSpec::Restart(n)
         | FaultSpec::Pause(n)
         | FaultSpec::Resume(n) => v.node(p, n).map(drop),

@@ -5,6 +5,7 @@
 mod election;
 mod reads;
 mod replication;
+mod snapshot;
 
 use super::*;
 use crate::engine::rng::SimRng;

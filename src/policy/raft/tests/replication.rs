@@ -100,9 +100,27 @@ fn follower_checks_prev_log_index_and_term() {
         // match with an uncommitted entry
         (2, 2, 2, None),
         // mismatch with an existing entry
-        (1, 2, 2, Some(RejectHint { index: 1, term: 1 })),
+        (
+            1,
+            2,
+            2,
+            Some(RejectHint {
+                index: 1,
+                term: 1,
+                wiped: false,
+            }),
+        ),
         // no such entry
-        (3, 3, 3, Some(RejectHint { index: 2, term: 2 })),
+        (
+            3,
+            3,
+            3,
+            Some(RejectHint {
+                index: 2,
+                term: 2,
+                wiped: false,
+            }),
+        ),
     ];
     for (i, (prev_term, prev_index, index, reject)) in cases.into_iter().enumerate() {
         let mut r = with_log(node(0, 3), &[1, 2]);

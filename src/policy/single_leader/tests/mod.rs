@@ -94,6 +94,7 @@ impl Net {
                     Note::Storage(e) => e.describe(id),
                     Note::Text(t) => t,
                     Note::Log(n) => n.to_string(),
+                    other => other.describe(id),
                 }),
                 Effect::SetTimer { .. } => {}
                 Effect::Violation(kind) => panic!("{id} reported a {kind:?} violation"),
