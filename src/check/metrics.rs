@@ -33,6 +33,8 @@ pub struct Metrics {
     pub leader_terms: LeaderTerms,
     /// Counts of the leaderless policy's notes (reported for leaderless scenarios only).
     pub leaderless: super::report::LeaderlessEvents,
+    /// Log storage counters; `None` until some node reports a log event.
+    pub log: Option<super::logstats::LogMetrics>,
     /// Event-log lessons: read-model lag, dual writes vs CDC, rebuilds, erasure.
     pub event_log: EventLogTracker,
     /// Raft snapshots and rebuilds (Raft with `snapshot` set, or any wiped disk).
@@ -82,6 +84,10 @@ impl Metrics {
             replicas: ReplicaTracker::new(nodes),
             ..Metrics::default()
         }
+    }
+
+    pub fn log_event(&mut self, node: crate::types::NodeId, e: &crate::storage::events::LogEvent) {
+        self.log.get_or_insert_default().on_event(node, e);
     }
 
     pub fn availability(&self) -> f64 {

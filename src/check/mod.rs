@@ -6,6 +6,7 @@ pub mod expect;
 pub mod history;
 pub mod latency;
 pub mod linearizability;
+pub mod logstats;
 pub mod lost;
 pub mod metrics;
 pub mod order;

@@ -70,6 +70,11 @@ pub struct Report {
     pub latency_ms_p90: f64,
     pub latency_ms_p99: f64,
     pub latency_ms_max: f64,
+    /// Log storage: only for policies with a Kafka-style `log` (absent otherwise). Its
+    /// `compactions`, `records_removed` and `tombstones_purged` share their names with the
+    /// event-log fields below: the two never apply to the same run (different policies).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub log: Option<LogReport>,
     /// Bytes rebuilding Raft nodes received: snapshot chunks and appends carrying entries
     /// (Raft with `snapshot` set, or a wiped disk; absent otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -127,6 +132,29 @@ impl LeaderlessEvents {
             _ => {}
         }
     }
+}
+
+/// What the data nodes' log storage did, summed over the nodes (docs/metrics.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct LogReport {
+    /// Cleaning passes completed.
+    pub compactions: u64,
+    /// Records removed by the cleaner (superseded records and purged tombstones) and by retention.
+    pub records_removed: u64,
+    pub bytes_removed: u64,
+    pub tombstones_purged: u64,
+    /// Segments created (what the logs would hold had nothing been cleaned or deleted).
+    pub segments_before: u64,
+    /// Segments held at the end.
+    pub segments_after: u64,
+    /// Segments deleted by time or size retention.
+    pub segments_deleted: u64,
+    /// Simulated time the cleaners spent (`cleaner_bytes_per_ms`).
+    pub cleaner_ms: f64,
+    /// Records lost because a node crashed before flushing them.
+    pub unflushed_lost: u64,
+    /// Followers that found the leader no longer held the offset they needed.
+    pub offset_out_of_range: u64,
 }
 
 /// Fields that depend on the machine, not the scenario: never part of an `expect` block.
@@ -190,6 +218,7 @@ pub fn expectable_fields() -> Vec<String> {
     let mut out = Vec::new();
     let every = Report {
         leaderless: Some(LeaderlessEvents::default()),
+        log: Some(LogReport::default()),
         event_log: EventLogReport::all_fields(),
         ..Report::default()
     };

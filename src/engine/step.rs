@@ -239,6 +239,9 @@ impl<P: FromScenario> Engine<P> {
                 if let crate::policy::Note::Log(n) = &note {
                     self.metrics.event_log.on_note(node, n, self.now);
                 }
+                if let crate::policy::Note::Storage(e) = &note {
+                    self.metrics.log_event(node, e);
+                }
                 self.metrics.rebuild.on_note(&note);
                 let text = note.describe(node);
                 self.tracer.emit(self.now, TraceEvent::Note { node, text });

@@ -190,6 +190,7 @@ impl<P: Policy> Engine<P> {
             latency_ms_p90: ms(m.latency.quantile_us(0.9)),
             latency_ms_p99: ms(m.latency.quantile_us(0.99)),
             latency_ms_max: ms(m.latency.quantile_us(1.0)),
+            log: m.log.as_ref().map(|l| l.report()),
             bytes_transferred: rb.applicable.then_some(rb.bytes_transferred),
             event_log: self.log_lifecycle_report(),
             trace_hash: crate::trace::format_hash(self.tracer.hash()),

@@ -14,6 +14,8 @@ pub enum Note {
         term: u64,
     },
     Text(String),
+    /// A step of the node's Kafka-style log storage (segments, cleaner, retention, flush).
+    Storage(crate::storage::events::LogEvent),
     /// An event-log step (command, event, projection, snapshot, erasure); feeds its metrics.
     Log(LogNote),
     /// This node snapshotted its state machine at log index `index` (entry term `term`);
@@ -138,6 +140,7 @@ impl Note {
             Note::SteppedDown { term } => format!("{node} stepped down in term {term}"),
             Note::Text(t) => t,
             Note::Log(n) => format!("{node}: {n}"),
+            Note::Storage(e) => e.describe(node),
             Note::SnapshotTaken { index, term, bytes } => format!(
                 "{node} took a snapshot of its state machine at index {index} (term {term}, \
                  {bytes} bytes)"

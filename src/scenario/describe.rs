@@ -111,6 +111,8 @@ pub fn section(type_name: &str) -> String {
         "SingleLeaderSpec" => "`policy: SingleLeader(...)`",
         "Replication" => "`policy.replication`",
         "ReadFrom" => "`policy.read_from`",
+        "LogSpec" => "`policy.log`",
+        "Cleanup" => "`policy.log.cleanup`",
         "WorkloadSpec" => "`workload`",
         "LoadSpec" => "`workload.load`",
         "KeySpec" => "`workload.keys`",

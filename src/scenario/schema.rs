@@ -380,6 +380,68 @@ pub struct SingleLeaderSpec {
     /// Leader epochs are enforced: nodes refuse messages from an older epoch, and a leader cut
     /// off from the controller fences itself. `false` shows the split brain this prevents.
     pub fencing: bool,
+    /// Kafka-style log storage on every data node: segments, compaction or retention, flush
+    /// lag. `None` (the default): one unbounded segment, nothing cleaned, every append durable.
+    pub log: Option<LogSpec>,
+}
+
+/// What a log's cleaner does with old records (Kafka `cleanup.policy`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Cleanup {
+    /// Keep the latest record of each key; drop tombstones after `delete_retention_ms`.
+    Compact,
+    /// Delete whole old segments after `retention_ms` / beyond `retention_bytes`.
+    Delete,
+}
+
+/// A Kafka-style log: the names follow Kafka's topic configuration (`segment.bytes`,
+/// `min.cleanable.dirty.ratio`, ...). docs/scenario-format.md describes each field.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSpec {
+    /// Roll a new segment after this many records (0: no limit).
+    pub segment_entries: u32,
+    /// Roll a new segment before it would exceed this many bytes (0: no limit).
+    pub segment_bytes: u64,
+    /// Bytes of one record's value (a record also takes 40 bytes of overhead; a tombstone only those).
+    pub value_bytes: u32,
+    pub cleanup: Cleanup,
+    /// Each data node's cleaner looks at its log this often.
+    pub cleaner_interval_ms: f64,
+    /// The cleaner works at this many bytes per simulated millisecond (0: instantly).
+    pub cleaner_bytes_per_ms: f64,
+    pub min_cleanable_dirty_ratio: f64,
+    pub min_compaction_lag_ms: f64,
+    pub delete_retention_ms: f64,
+    /// `Delete` only: segments whose newest record is older than this are deleted.
+    pub retention_ms: Option<f64>,
+    /// `Delete` only: the oldest segments are deleted while the log is bigger than this.
+    pub retention_bytes: Option<u64>,
+    /// Flush (fsync) after this many unflushed records (Kafka `flush.messages`; None: never by count).
+    pub flush_entries: Option<u64>,
+    /// Flush every this many ms (Kafka `flush.ms`, checked by its flush scheduler; None: never
+    /// by time). With neither set, every append is flushed at once.
+    pub flush_interval_ms: Option<f64>,
+}
+
+impl Default for LogSpec {
+    fn default() -> Self {
+        LogSpec {
+            segment_entries: 0,
+            segment_bytes: 0,
+            value_bytes: 100,
+            cleanup: Cleanup::Compact,
+            cleaner_interval_ms: 100.0,
+            cleaner_bytes_per_ms: 0.0,
+            min_cleanable_dirty_ratio: 0.5,
+            min_compaction_lag_ms: 0.0,
+            delete_retention_ms: 1000.0,
+            retention_ms: None,
+            retention_bytes: None,
+            flush_entries: None,
+            flush_interval_ms: None,
+        }
+    }
 }
 
 impl Default for SingleLeaderSpec {
@@ -399,6 +461,7 @@ impl Default for SingleLeaderSpec {
             fence_timeout_ms: 300.0,
             unclean_election: false,
             fencing: true,
+            log: None,
         }
     }
 }

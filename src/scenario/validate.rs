@@ -5,6 +5,7 @@
 
 mod event_log;
 mod faults;
+mod log;
 mod raft;
 
 use super::describe::did_you_mean;
@@ -403,7 +404,11 @@ fn single_leader(v: &V, s: &SingleLeaderSpec) -> R {
         (1..=brokers).contains(&s.min_insync_replicas),
         "policy.min_insync_replicas",
         format!("must be between 1 and the {brokers} nodes that store data"),
-    )
+    )?;
+    match &s.log {
+        Some(l) => log::log_spec(v, l),
+        None => Ok(()),
+    }
 }
 
 fn leaderless(v: &V, l: &LeaderlessSpec) -> R {

@@ -10,6 +10,7 @@
 
 use super::{ClusterState, Entry, LeaderMsg, Reply, SCtx, SingleLeader};
 use crate::policy::Note;
+use crate::storage::events::LogEvent;
 use crate::types::{Key, NodeId, Version};
 use std::collections::BTreeMap;
 
@@ -19,6 +20,7 @@ const MAX_BUFFERED: usize = 4096;
 /// One `Append` message's content.
 pub(super) struct Batch {
     pub epoch: u64,
+    pub log_start: u64,
     pub prev_index: u64,
     pub prev_epoch: u64,
     pub hw: u64,
@@ -32,7 +34,8 @@ pub(super) struct Following {
     pub source: Option<(NodeId, u64)>,
     /// Our log equals the source's up to here.
     pub verified: u64,
-    /// Entries that arrived ahead of a gap, with the epoch of the entry before each.
+    /// Entries that arrived ahead of a gap, keyed by the index of the entry before each in
+    /// the leader's log (with compaction, not always index - 1), with that entry's epoch.
     pub buffered: BTreeMap<u64, (Entry, u64)>,
     /// The leader's high watermark, as far as we hold it.
     pub hw: u64,
@@ -87,7 +90,9 @@ impl SingleLeader {
             self.follow.buffered.clear();
         }
         let last = self.log.last_index();
-        if b.prev_index > last {
+        if b.prev_index > last && b.prev_index < b.log_start {
+            self.start_over_at(ctx, last + 1, b.log_start, b.prev_epoch);
+        } else if b.prev_index > last {
             self.buffer(&b);
             return Reply::Conflict {
                 index: last + 1,
@@ -102,12 +107,12 @@ impl SingleLeader {
             };
         }
         let mut change = Change::default();
-        let end = self.accept(&b.entries, b.prev_index, &mut change);
+        let end = self.accept(ctx, &b.entries, b.prev_index, &mut change);
         if end >= b.last {
             self.drop_older_tail(end, b.epoch, &mut change);
         }
         self.follow.verified = self.follow.verified.max(end);
-        self.drain_buffer(&mut change);
+        self.drain_buffer(ctx, &mut change);
         self.apply_change(ctx, change, from, b.epoch);
         self.follow.hw = b.hw.min(self.follow.verified);
         Reply::Matched(self.follow.verified)
@@ -115,23 +120,32 @@ impl SingleLeader {
 
     /// Appends entries that continue the log after a matching prefix, replacing a suffix that
     /// differs. Returns the last index now known to equal the leader's log.
-    fn accept(&mut self, entries: &[Entry], prev_index: u64, change: &mut Change) -> u64 {
+    ///
+    /// The batch holds every record the leader has after `prev_index`; a gap between two of
+    /// them is a stretch the leader compacted away. Whatever we hold in such a gap is either the
+    /// same records (superseded by a later one we are about to get) or a divergent suffix, so
+    /// before appending after a gap we drop what we hold past the last verified index.
+    fn accept(
+        &mut self,
+        ctx: &mut SCtx<'_>,
+        entries: &[Entry],
+        prev_index: u64,
+        change: &mut Change,
+    ) -> u64 {
         let mut end = prev_index;
         for e in entries {
+            if e.index <= end {
+                break; // not in increasing order: never sent by a leader
+            }
             let last = self.log.last_index();
-            if e.index <= last {
-                if self.epoch_at(e.index) == e.epoch {
-                    end = e.index;
-                    continue; // the same entry (same index and epoch)
-                }
-                let suffix = self.log.slice_from(e.index, (last - e.index + 1) as usize);
-                change.removed.extend_from_slice(suffix);
-                self.log.truncate_after(e.index - 1);
+            if e.index <= last && self.epoch_at(e.index) == e.epoch {
+                end = e.index;
+                continue; // the same entry (same index and epoch)
             }
-            if e.index != self.log.last_index() + 1 {
-                break; // not consecutive: never sent by a leader
+            if last > end {
+                change.removed.extend(self.log.truncate_after(end));
             }
-            self.log.append(*e);
+            self.append_entry(ctx, *e);
             change.appended.push(*e);
             end = e.index;
         }
@@ -147,39 +161,54 @@ impl SingleLeader {
         if end >= last || self.epoch_at(end + 1) >= epoch {
             return;
         }
-        let tail = self.log.slice_from(end + 1, (last - end) as usize);
-        change.removed.extend_from_slice(tail);
-        self.log.truncate_after(end);
+        change.removed.extend(self.log.truncate_after(end));
+    }
+
+    /// The leader no longer holds `wanted` (retention deleted it): empty the log and start at
+    /// the leader's log start (Kafka's OFFSET_OUT_OF_RANGE → `truncateFullyAndStartAt`).
+    fn start_over_at(&mut self, ctx: &mut SCtx<'_>, wanted: u64, log_start: u64, prev_epoch: u64) {
+        let removed = self.log.reset_at(log_start, prev_epoch);
+        self.follow.buffered.clear();
+        self.follow.verified = 0;
+        let mut keys: Vec<Key> = removed.iter().map(|e| e.key).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        self.rebuild_kv();
+        for key in keys {
+            ctx.applied(key, None, Version::default());
+        }
+        self.log_note(ctx, LogEvent::OffsetOutOfRange { wanted, log_start });
+        self.note_segments(ctx);
     }
 
     fn buffer(&mut self, b: &Batch) {
-        let mut prev_epoch = b.prev_epoch;
+        let (mut prev_index, mut prev_epoch) = (b.prev_index, b.prev_epoch);
         for e in &b.entries {
             if self.follow.buffered.len() >= MAX_BUFFERED {
                 break;
             }
-            self.follow.buffered.insert(e.index, (*e, prev_epoch));
-            prev_epoch = e.epoch;
+            self.follow.buffered.insert(prev_index, (*e, prev_epoch));
+            (prev_index, prev_epoch) = (e.index, e.epoch);
         }
     }
 
     /// Appends buffered entries that now continue the log. An entry whose predecessor has the
     /// same index and epoch as ours continues a log equal to ours (log matching).
-    fn drain_buffer(&mut self, change: &mut Change) {
+    fn drain_buffer(&mut self, ctx: &mut SCtx<'_>, change: &mut Change) {
         loop {
-            let next = self.log.last_index() + 1;
-            let Some((e, prev_epoch)) = self.follow.buffered.remove(&next) else {
+            let last = self.log.last_index();
+            let Some((e, prev_epoch)) = self.follow.buffered.remove(&last) else {
                 break;
             };
             if prev_epoch != self.last_epoch() {
                 break;
             }
-            self.log.append(e);
+            self.append_entry(ctx, e);
             change.appended.push(e);
-            self.follow.verified = next;
+            self.follow.verified = e.index;
         }
         let last = self.log.last_index();
-        self.follow.buffered.retain(|i, _| *i > last);
+        self.follow.buffered.retain(|prev, _| *prev >= last);
     }
 
     /// Brings the key-value state in line with the log and reports every changed value.
@@ -199,10 +228,8 @@ impl SingleLeader {
             .collect();
         keys.sort_unstable();
         keys.dedup();
-        self.kv.clear();
-        for e in self.log.slice_from(self.log.first_index(), self.log.len()) {
-            self.kv.put(e.key, e.value, e.version());
-        }
+        self.rebuild_kv();
+        self.note_segments(ctx);
         for key in keys {
             match self.kv.get(key) {
                 Some(c) => ctx.applied(key, c.value, c.version),

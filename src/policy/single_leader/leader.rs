@@ -136,7 +136,7 @@ impl SingleLeader {
             // acks=0: the producer counts the write as sent before the leader has it.
             ctx.reply(req.op, OpResult::Written(e.version()));
         }
-        self.log.append(e);
+        self.append_entry(ctx, e);
         self.kv.put(e.key, e.value, e.version());
         ctx.applied(e.key, e.value, e.version());
         self.ship(ctx, e);
@@ -167,6 +167,7 @@ impl SingleLeader {
     /// when their probe settles.
     fn ship(&mut self, ctx: &mut SCtx<'_>, e: Entry) {
         let prev_epoch = self.epoch_at(e.index - 1);
+        let log_start = self.log.first_index();
         let followers = self.followers();
         let Some(lead) = self.lead.as_mut() else {
             return;
@@ -179,6 +180,7 @@ impl SingleLeader {
             peer.sent_upto = peer.sent_upto.max(e.index);
             let msg = LeaderMsg::Append {
                 epoch: lead.epoch,
+                log_start,
                 prev_index: e.index - 1,
                 prev_epoch,
                 hw: lead.hw,
@@ -189,22 +191,24 @@ impl SingleLeader {
         }
     }
 
-    /// Sends `to` up to `max_batch` entries from `from` (none: a probe).
+    /// Sends `to` up to `max_batch` entries from `from` (none: a probe). Offsets before the log
+    /// start are gone (retention): the follower is sent the log start instead, and learns from
+    /// `log_start` that it must start again there.
     pub(super) fn send_from(&mut self, ctx: &mut SCtx<'_>, to: NodeId, from: u64) {
         let last = self.log.last_index();
-        let from = from.clamp(1, last + 1);
-        let entries = self
-            .log
-            .slice_from(from, self.config.max_batch as usize)
-            .to_vec();
+        let log_start = self.log.first_index();
+        let from = from.clamp(log_start.max(1), last + 1);
+        let entries = self.log.read_from(from, self.config.max_batch as usize);
+        let upto = entries.last().map_or(from - 1, |e| e.index);
         let prev_epoch = self.epoch_at(from - 1);
         let Some(lead) = self.lead.as_mut() else {
             return;
         };
         let peer = &mut lead.peers[to.index()];
-        peer.sent_upto = peer.sent_upto.max(from - 1 + entries.len() as u64);
+        peer.sent_upto = peer.sent_upto.max(upto);
         let msg = LeaderMsg::Append {
             epoch: lead.epoch,
+            log_start,
             prev_index: from - 1,
             prev_epoch,
             hw: lead.hw,

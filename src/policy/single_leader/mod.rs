@@ -39,18 +39,20 @@
 mod controller;
 mod follower;
 mod leader;
+mod storage;
 #[cfg(test)]
 mod tests;
 
 use super::{ClientReq, Cluster, Ctx, Message, NodeView, Note, OpResult, Policy, StoredValue};
 use crate::scenario::schema::{ReadFrom, Replication};
 use crate::storage::kv::VersionedKv;
-use crate::storage::log::Log;
+use crate::storage::segment::SegmentedLog;
 use crate::types::{Key, NodeId, OpKind, ValueId, Version};
 use controller::Controller;
 use follower::Following;
 use leader::Leading;
 use std::fmt;
+pub use storage::LogConfig;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct SingleLeaderConfig {
@@ -68,6 +70,8 @@ pub struct SingleLeaderConfig {
     pub fence_timeout_us: u64,
     pub unclean_election: bool,
     pub fencing: bool,
+    /// Kafka-style log storage (segments, cleaner, flush lag); `None`: plain, always flushed.
+    pub log: Option<LogConfig>,
 }
 
 impl SingleLeaderConfig {
@@ -88,6 +92,7 @@ impl SingleLeaderConfig {
             fence_timeout_us: 300_000,
             unclean_election: false,
             fencing: true,
+            log: None,
         }
     }
 }
@@ -174,9 +179,12 @@ pub enum Reply {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LeaderMsg {
     /// Leader → follower: `entries` continue the leader's log after (`prev_index`,
-    /// `prev_epoch`); `hw` is the leader's high watermark and `last` its log end.
+    /// `prev_epoch`); `hw` is the leader's high watermark, `last` its log end and `log_start`
+    /// the first offset it still holds (retention moves it). Compaction leaves gaps: the
+    /// entries are every record the leader holds after `prev_index`, not always consecutive.
     Append {
         epoch: u64,
+        log_start: u64,
         prev_index: u64,
         prev_epoch: u64,
         hw: u64,
@@ -226,6 +234,12 @@ pub enum LeaderTimer {
     Tick,
     /// The controller, every `heartbeat_interval`.
     ControllerTick,
+    /// With a `log`: the cleaner looks at this node's log (compaction or retention).
+    Cleaner,
+    /// The cleaning pass in progress is done.
+    CleanerDone,
+    /// With `flush_interval_ms`: write the log to disk.
+    Flush,
 }
 
 #[derive(Clone, Debug)]
@@ -234,7 +248,7 @@ pub struct SingleLeader {
     nodes: u16,
     config: SingleLeaderConfig,
     // Durable.
-    log: Log<Entry>,
+    log: SegmentedLog<Entry>,
     kv: VersionedKv,
     /// The highest leader epoch this node has seen (0 before the first start).
     epoch: u64,
@@ -250,6 +264,12 @@ pub struct SingleLeader {
     controller_contact_us: u64,
     /// Set on the controller node only.
     ctl: Option<Box<Controller>>,
+    /// A cleaning pass in progress, up to this offset.
+    cleaning_until: Option<u64>,
+    /// Records a crash took before they were flushed (reported when the node starts again).
+    lost_in_crash: Vec<Entry>,
+    /// The segment count last reported in a `Note::Log`.
+    reported_segments: u64,
 }
 
 type SCtx<'a> = Ctx<'a, LeaderMsg, LeaderTimer>;
@@ -272,30 +292,25 @@ impl SingleLeader {
         self.brokers().without(self.me)
     }
 
-    /// The epoch of the entry at `index` (0 for index 0, the empty prefix).
+    /// The epoch of the entry at `index` (0 for index 0, the empty prefix), known from the
+    /// log's leader-epoch cache even where compaction removed the entry.
     fn epoch_at(&self, index: u64) -> u64 {
-        self.log.get(index).map_or(0, |e| e.epoch)
+        self.log.epoch_at(index)
     }
 
     fn last_epoch(&self) -> u64 {
         self.epoch_at(self.log.last_index())
     }
 
-    fn entries(&self) -> &[Entry] {
-        self.log.slice_from(self.log.first_index(), self.log.len())
-    }
-
     /// The last index whose entry has an epoch of at most `epoch` (Kafka's end offset for a
-    /// leader epoch). Epochs never decrease along a log, so this is a binary search.
+    /// leader epoch).
     fn end_of_epoch(&self, epoch: u64) -> u64 {
-        let n = self.entries().partition_point(|e| e.epoch <= epoch) as u64;
-        self.log.first_index() + n - 1
+        self.log.end_of_epoch(epoch)
     }
 
     /// The first index whose entry has epoch `epoch` or later.
     fn start_of_epoch(&self, epoch: u64) -> u64 {
-        let n = self.entries().partition_point(|e| e.epoch < epoch) as u64;
-        self.log.first_index() + n
+        self.log.start_of_epoch(epoch)
     }
 
     fn is_leading(&self) -> bool {
@@ -346,7 +361,7 @@ impl Policy for SingleLeader {
             me,
             nodes: cluster.nodes,
             config: config.clone(),
-            log: Log::default(),
+            log: SegmentedLog::new(config.log.as_ref().map(|l| l.layout).unwrap_or_default()),
             kv: VersionedKv::default(),
             epoch: 0,
             controller_epoch: 0,
@@ -355,6 +370,9 @@ impl Policy for SingleLeader {
             follow: Following::default(),
             controller_contact_us: 0,
             ctl: is_controller.then(|| Box::new(Controller::new(cluster.nodes))),
+            cleaning_until: None,
+            lost_in_crash: Vec::new(),
+            reported_segments: 1,
         }
     }
 
@@ -363,6 +381,7 @@ impl Policy for SingleLeader {
             return self.controller_start(ctx);
         }
         ctx.set_timer(self.config.resend_interval_us, LeaderTimer::Tick);
+        self.start_storage_timers(ctx);
         self.controller_contact_us = ctx.local_now_us;
         let fresh = self.epoch == 0;
         if fresh {
@@ -406,6 +425,7 @@ impl Policy for SingleLeader {
         match msg {
             LeaderMsg::Append {
                 epoch,
+                log_start,
                 prev_index,
                 prev_epoch,
                 hw,
@@ -414,6 +434,7 @@ impl Policy for SingleLeader {
             } => {
                 let batch = follower::Batch {
                     epoch,
+                    log_start,
                     prev_index,
                     prev_epoch,
                     hw,
@@ -438,10 +459,14 @@ impl Policy for SingleLeader {
                 }
                 ctx.set_timer(self.config.resend_interval_us, LeaderTimer::Tick);
             }
+            LeaderTimer::Cleaner => self.on_cleaner_timer(ctx),
+            LeaderTimer::CleanerDone => self.finish_cleaning(ctx),
+            LeaderTimer::Flush => self.on_flush_timer(ctx),
         }
     }
 
     fn on_crash(&mut self) {
+        self.lose_unflushed();
         self.leader = None;
         self.lead = None;
         self.follow = Following::default();
@@ -456,6 +481,9 @@ impl Policy for SingleLeader {
         let controller = self.config.controller;
         self.config = config.clone();
         self.config.controller = controller;
+        if let Some(log) = &config.log {
+            self.log.set_layout(log.layout);
+        }
         if controller.is_none() && config.leader != old_leader && self.epoch > 0 {
             // Every node, running or not, is told at once: the new leader's epoch begins.
             self.epoch += 1;
@@ -496,6 +524,9 @@ impl Policy for SingleLeader {
             return ctl.view();
         }
         let mut details = vec![("keys stored", self.kv.len().to_string())];
+        if self.config.log.is_some() {
+            self.describe_log(&mut details);
+        }
         let (role, commit) = match &self.lead {
             Some(l) => {
                 l.describe(&mut details);
@@ -525,14 +556,14 @@ impl Policy for SingleLeader {
 }
 
 impl SingleLeader {
-    /// The log for the Storage tab: its newest entries.
+    /// The log for the Storage tab: its segments (with the gaps compaction left), its newest
+    /// records, the high watermark and, with a flush lag, how far it is on disk.
     fn storage_view(&self, committed: u64) -> crate::storage::view::StorageView {
-        use crate::storage::view::{MAX_RECORDS_SHOWN, StorageView};
-        let (first, next) = (self.log.first_index(), self.log.last_index() + 1);
-        let from = next.saturating_sub(MAX_RECORDS_SHOWN as u64).max(first);
-        let tail = self.log.slice_from(from, MAX_RECORDS_SHOWN);
-        let records = tail.iter().map(|e| (e.index, e.key, e.value.is_none(), 0));
-        StorageView::contiguous(first, next, committed, records)
+        let mut v = self.log.storage_view(committed);
+        if self.config.log.is_none() {
+            v.flushed = None;
+        }
+        v
     }
 }
 
@@ -559,6 +590,7 @@ impl crate::engine::FromScenario for SingleLeader {
             fence_timeout_us: us(l.fence_timeout_ms).max(1),
             unclean_election: l.unclean_election,
             fencing: l.fencing,
+            log: l.log.as_ref().map(LogConfig::from_spec),
         }
     }
 }

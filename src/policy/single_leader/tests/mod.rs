@@ -91,6 +91,7 @@ impl Net {
                 Effect::Note(n) => self.notes.push(match n {
                     Note::BecameLeader { term } => format!("{id} became leader for epoch {term}"),
                     Note::SteppedDown { term } => format!("{id} stepped down in epoch {term}"),
+                    Note::Storage(e) => e.describe(id),
                     Note::Text(t) => t,
                     Note::Log(n) => n.to_string(),
                     other => other.describe(id),
@@ -239,3 +240,5 @@ fn with_controller(replication: Replication) -> SingleLeaderConfig {
 fn written(r: Option<OpResult>) -> bool {
     matches!(r, Some(OpResult::Written(_)))
 }
+
+mod log;
