@@ -138,6 +138,13 @@ fn note(ctx: &mut C<'_, '_>, n: LogNote) {
     ctx.note(Note::Log(n));
 }
 
+/// Asks the write side for the events from offset `from` on (a projection's or a log
+/// replica's poll).
+fn fetch_from(ctx: &mut C<'_, '_>, cfg: &EventLogConfig, from: u64) {
+    let max = cfg.spec.fetch_max.max(1);
+    ctx.send(cfg.writer, Msg::Fetch { from, max });
+}
+
 /// A stored log as the Storage tab draws it (segments of `segment_entries` offsets).
 fn storage_view(
     log: &[StoredEvent],

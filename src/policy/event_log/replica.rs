@@ -59,14 +59,7 @@ impl LogReplica {
     }
 
     fn fetch(&self, ctx: &mut C<'_, '_>, cfg: &EventLogConfig) {
-        let max = cfg.spec.fetch_max.max(1);
-        ctx.send(
-            cfg.writer,
-            Msg::Fetch {
-                from: self.next,
-                max,
-            },
-        );
+        super::fetch_from(ctx, cfg, self.next);
     }
 
     pub(super) fn timer(&mut self, ctx: &mut C<'_, '_>, cfg: &EventLogConfig, timer: Timer) {
