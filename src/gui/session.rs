@@ -331,9 +331,13 @@ impl Session {
         let Some(last) = self.checkpoints.last() else {
             return self.push_checkpoint();
         };
+        // Behind the last checkpoint (replaying after a rewind) the later ones are still valid.
+        if last.steps >= self.steps {
+            return;
+        }
         let far_in_time = self.sim.now().since(last.sim.now()) >= self.checkpoint_every_us;
         let many_events = self.steps - last.steps >= 2_000_000;
-        if last.steps < self.steps && (far_in_time || many_events) {
+        if far_in_time || many_events {
             self.push_checkpoint();
         }
     }
