@@ -33,6 +33,9 @@ struct Args {
     /// Colour theme: dark or light (default: as last used).
     #[arg(long, value_name = "THEME")]
     theme: Option<String>,
+    /// Draw N frames without a window (after --until-ms) and print the UI's frame times.
+    #[arg(long, value_name = "N")]
+    bench_frames: Option<usize>,
 }
 
 #[derive(Subcommand)]
@@ -191,6 +194,15 @@ fn open(args: Args) -> i32 {
         eprintln!("capsim: --until-ms wants a non-negative number of milliseconds");
         return cli::EXIT_BAD_INPUT;
     }
+    if let Some(frames) = args.bench_frames {
+        return bench_frames(capsim::gui::bench::BenchFrames {
+            scenario,
+            until_ms: args.until_ms.unwrap_or(0.0),
+            frames,
+            size: window_size.unwrap_or([1280.0, 800.0]),
+            tab: tab.unwrap_or(capsim::gui::app::Tab::Log),
+        });
+    }
     capsim::gui::run(capsim::gui::Launch {
         scenario,
         until_ms: args.until_ms,
@@ -199,6 +211,30 @@ fn open(args: Args) -> i32 {
         tab,
         dark,
     })
+}
+
+#[cfg(feature = "gui")]
+fn bench_frames(b: capsim::gui::bench::BenchFrames) -> i32 {
+    if b.frames == 0 {
+        eprintln!("capsim: --bench-frames wants at least one frame");
+        return cli::EXIT_BAD_INPUT;
+    }
+    println!(
+        "{}: {} nodes, {}x{} points, at {} ms",
+        b.scenario.title, b.scenario.nodes.count, b.size[0], b.size[1], b.until_ms
+    );
+    match capsim::gui::bench::run(b) {
+        Ok(phases) => {
+            phases
+                .iter()
+                .for_each(|p| println!("{}", capsim::gui::bench::summary(p)));
+            0
+        }
+        Err(e) => {
+            eprintln!("capsim: {e}");
+            1
+        }
+    }
 }
 
 #[cfg(feature = "gui")]
@@ -216,6 +252,7 @@ fn open(args: Args) -> i32 {
         || args.window_size.is_some()
         || args.tab.is_some()
         || args.theme.is_some()
+        || args.bench_frames.is_some()
     {
         eprintln!("capsim: built without the GUI; window options are ignored");
     }

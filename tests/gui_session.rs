@@ -139,3 +139,35 @@ fn step_interesting_stops_at_the_scheduled_partition() {
     assert!(why.starts_with("fault: partition"), "{why}");
     assert_eq!(s.now(), ms(2000.0));
 }
+
+#[test]
+fn a_forward_seek_through_a_kept_checkpoint_lands_on_the_straight_run() {
+    let mut s = Session::new(lesson());
+    s.advance_to(ms(7000.0), None);
+    let checkpoints = s.checkpoint_count();
+    assert!(
+        checkpoints > 4,
+        "the lesson should leave several checkpoints"
+    );
+    s.seek(ms(500.0));
+    assert_eq!(s.now(), ms(500.0));
+    assert_eq!(
+        s.checkpoint_count(),
+        checkpoints,
+        "a rewind keeps the checkpoints ahead of it"
+    );
+    s.seek(ms(5500.0));
+    s.seek(ms(3000.0));
+    s.seek(ms(6000.0));
+
+    let mut straight = Session::new(lesson());
+    straight.advance_to(ms(6000.0), None);
+    assert_eq!(s.now(), straight.now());
+    assert_eq!(
+        (s.sim.trace_hash(), s.steps),
+        (straight.sim.trace_hash(), straight.steps)
+    );
+    assert_eq!(s.series.t_ms, straight.series.t_ms);
+    assert_eq!(s.series.in_flight, straight.series.in_flight);
+    assert_eq!(s.notes, straight.notes);
+}

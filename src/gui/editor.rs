@@ -1,6 +1,7 @@
 //! The policy editor: change a copy of the scenario with inline validation, apply it (the run
 //! restarts from t=0 with the same seed), and open or save scenario files.
 
+use super::dialog::{Answer, FileDialog, Purpose};
 use super::worker::{Command, Frame};
 use crate::scenario::schema::{
     Dist, LoadSpec, PolicySpec, RaftSpec, ReadFrom, ReadMode, Replication, Scenario,
@@ -17,6 +18,7 @@ pub struct EditorState {
     based_on: Option<Arc<Scenario>>,
     pub path: String,
     message: Option<(bool, String)>,
+    dialog: FileDialog,
 }
 
 pub fn editor_ui(ui: &mut Ui, f: &Frame, st: &mut EditorState, out: &mut Vec<Command>) {
@@ -254,21 +256,33 @@ pub fn scenario_with_interventions(f: &Frame) -> (Scenario, usize) {
 }
 
 fn file_ui(ui: &mut Ui, f: &Frame, st: &mut EditorState, out: &mut Vec<Command>) {
+    if let Some(answer) = st.dialog.poll() {
+        match answer {
+            Answer::Chosen(purpose, path) => {
+                st.path = path.display().to_string();
+                st.message = Some(match purpose {
+                    Purpose::Open => open(&st.path, out),
+                    Purpose::Save => save(f, &st.path),
+                });
+            }
+            Answer::Nothing(purpose) => {
+                st.message = Some((false, super::dialog::nothing_chosen(purpose)))
+            }
+        }
+    }
     ui.label(RichText::new("Scenario file").strong());
     ui.horizontal(|ui| {
         ui.label("path");
         ui.add(egui::TextEdit::singleline(&mut st.path).desired_width(220.0))
             .accessible_name("scenario path");
     });
-    ui.horizontal(|ui| {
-        if ui.button("Open").clicked() {
-            st.message = Some(match crate::io::read_scenario(Path::new(st.path.trim())) {
-                Ok(s) => {
-                    out.push(Command::Load(Box::new(s)));
-                    (true, format!("opened {}", st.path.trim()))
-                }
-                Err(e) => (false, e.to_string()),
-            });
+    ui.horizontal_wrapped(|ui| {
+        if ui
+            .button("Open")
+            .on_hover_text("Opens the file in the path field")
+            .clicked()
+        {
+            st.message = Some(open(st.path.trim(), out));
         }
         if ui
             .button("Save")
@@ -277,6 +291,7 @@ fn file_ui(ui: &mut Ui, f: &Frame, st: &mut EditorState, out: &mut Vec<Command>)
         {
             st.message = Some(save(f, st.path.trim()));
         }
+        dialog_buttons_ui(ui, st);
     });
     if let Some((ok, msg)) = &st.message {
         let color = if *ok {
@@ -285,6 +300,52 @@ fn file_ui(ui: &mut Ui, f: &Frame, st: &mut EditorState, out: &mut Vec<Command>)
             super::palette::VERMILLION
         };
         ui.label(RichText::new(msg).color(color));
+    }
+}
+
+/// "Open…" / "Save as…": the desktop's file dialog, on its own thread.
+fn dialog_buttons_ui(ui: &mut Ui, st: &mut EditorState) {
+    let idle = !st.dialog.is_open();
+    let start_in = Path::new(st.path.trim())
+        .parent()
+        .filter(|p| p.is_dir())
+        .map(Path::to_path_buf);
+    let buttons = [
+        (Purpose::Open, "Open…", "Choose a scenario file in a dialog"),
+        (
+            Purpose::Save,
+            "Save as…",
+            "Choose where to save in a dialog",
+        ),
+    ];
+    for (purpose, label, tip) in buttons {
+        if ui
+            .add_enabled(idle, egui::Button::new(label))
+            .on_hover_text(tip)
+            .clicked()
+        {
+            st.dialog.open(purpose, start_in.clone());
+        }
+    }
+    if !idle {
+        ui.spinner();
+        ui.weak("waiting for the file dialog…");
+        // Poll for the answer even while nothing else changes.
+        ui.ctx()
+            .request_repaint_after(std::time::Duration::from_millis(100));
+    }
+}
+
+fn open(path: &str, out: &mut Vec<Command>) -> (bool, String) {
+    if path.is_empty() {
+        return (false, "type a file path first".into());
+    }
+    match crate::io::read_scenario(Path::new(path)) {
+        Ok(s) => {
+            out.push(Command::Load(Box::new(s)));
+            (true, format!("opened {path}"))
+        }
+        Err(e) => (false, e.to_string()),
     }
 }
 

@@ -33,29 +33,41 @@ fn newest(cells: &[Option<(Option<ValueId>, Version)>]) -> Option<Version> {
 }
 
 pub fn inspect_ui(ui: &mut Ui, f: &Frame, st: &mut InspectState) {
-    egui::ScrollArea::vertical()
-        .auto_shrink([false, false])
+    egui::CollapsingHeader::new(format!("Client operations in progress ({})", f.ops.len()))
+        .default_open(true)
         .show(ui, |ui| {
-            egui::CollapsingHeader::new(format!("Client operations in progress ({})", f.ops.len()))
-                .default_open(true)
-                .show(ui, |ui| ops_ui(ui, f));
-            egui::CollapsingHeader::new("Stored values per node")
-                .default_open(true)
-                .show(ui, |ui| store_ui(ui, f, st));
+            if f.ops.is_empty() {
+                ui.weak("none");
+                return;
+            }
+            let rows = f.ops.len().min(MAX_ROWS) + 1;
+            egui::ScrollArea::both()
+                .id_salt("ops")
+                .max_height(ui.available_height() * 0.3)
+                .show_rows(ui, row_height(ui), rows, |ui, range| ops_ui(ui, f, range));
         });
+    egui::CollapsingHeader::new("Stored values per node")
+        .default_open(true)
+        .show(ui, |ui| store_ui(ui, f, st));
 }
 
-fn ops_ui(ui: &mut Ui, f: &Frame) {
-    if f.ops.is_empty() {
-        ui.weak("none");
-        return;
-    }
-    egui::Grid::new("ops").striped(true).show(ui, |ui| {
-        for h in ["op", "client", "request", "node", "waiting"] {
-            ui.strong(h);
-        }
-        ui.end_row();
-        for o in f.ops.iter().take(MAX_ROWS) {
+/// The height of one monospace grid row.
+fn row_height(ui: &Ui) -> f32 {
+    ui.text_style_height(&egui::TextStyle::Monospace) + ui.spacing().item_spacing.y
+}
+
+/// Rows `range` of the operations table (row 0 is the header); only those in view are built.
+fn ops_ui(ui: &mut Ui, f: &Frame, range: std::ops::Range<usize>) {
+    let grid = egui::Grid::new("ops").striped(true).start_row(range.start);
+    grid.show(ui, |ui| {
+        for i in range {
+            let Some(o) = i.checked_sub(1).and_then(|r| f.ops.get(r)) else {
+                for h in ["op", "client", "request", "node", "waiting"] {
+                    ui.strong(h);
+                }
+                ui.end_row();
+                continue;
+            };
             ui.monospace(o.id.to_string());
             ui.monospace(o.process.to_string());
             let what = match o.value {
@@ -85,25 +97,48 @@ fn store_ui(ui: &mut Ui, f: &Frame, st: &mut InspectState) {
         ui.label(format!("{} keys, {n_div} differ", rows.len()));
     });
     ui.weak("≠ marks a copy older than the newest one; — means the node holds no copy.");
-    egui::Grid::new("store").striped(true).show(ui, |ui| {
-        ui.strong("key");
-        for i in 0..f.stored.len() {
-            ui.strong(format!("n{}", i + 1));
-        }
-        ui.end_row();
-        let shown = rows
-            .iter()
-            .filter(|(_, c)| !st.only_divergent || divergent(c))
-            .take(MAX_ROWS);
-        for (key, cells) in shown {
-            ui.monospace(format!("k{key}"));
-            let top = newest(cells);
-            for cell in cells {
-                cell_ui(ui, *cell, top);
-            }
-            ui.end_row();
-        }
-    });
+    let shown: Vec<_> = rows
+        .iter()
+        .filter(|(_, c)| !st.only_divergent || divergent(c))
+        .take(MAX_ROWS)
+        .collect();
+    // Only the rows in view are laid out: with thousands of keys, building every row each frame
+    // cost more than the rest of the window together.
+    let font = egui::TextStyle::Monospace.resolve(ui.style());
+    let col_width = ui.ctx().fonts_mut(|fonts| fonts.glyph_width(&font, '0')) * 8.0;
+    egui::ScrollArea::both()
+        .id_salt("store")
+        .auto_shrink([false, false])
+        .show_rows(ui, row_height(ui), shown.len() + 1, |ui, range| {
+            egui::Grid::new("store")
+                .striped(true)
+                .min_col_width(col_width)
+                .start_row(range.start)
+                .show(ui, |ui| {
+                    for i in range {
+                        match i.checked_sub(1) {
+                            None => header_row_ui(ui, f.stored.len()),
+                            Some(r) => row_ui(ui, shown[r].0, shown[r].1),
+                        }
+                        ui.end_row();
+                    }
+                });
+        });
+}
+
+fn header_row_ui(ui: &mut Ui, nodes: usize) {
+    ui.strong("key");
+    for i in 0..nodes {
+        ui.strong(format!("n{}", i + 1));
+    }
+}
+
+fn row_ui(ui: &mut Ui, key: &Key, cells: &[Option<(Option<ValueId>, Version)>]) {
+    ui.monospace(format!("k{key}"));
+    let top = newest(cells);
+    for cell in cells {
+        cell_ui(ui, *cell, top);
+    }
 }
 
 fn cell_ui(ui: &mut Ui, cell: Option<(Option<ValueId>, Version)>, newest: Option<Version>) {

@@ -4,7 +4,9 @@
 //! only reads the latest immutable [`Frame`]. See DESIGN.md, "The GUI never owns the simulation".
 
 pub mod app;
+pub mod bench;
 pub mod cluster;
+pub mod dialog;
 pub mod editor;
 pub mod inspect;
 pub mod log;

@@ -68,6 +68,16 @@ pub struct Session {
     next_iv: usize,
     checkpoints: Vec<Checkpoint>,
     checkpoint_every_us: u64,
+    /// The plots and notes of the furthest point reached, kept through a rewind.
+    known: Option<Known>,
+}
+
+/// What a run had produced when it was furthest along (see `Session::restore`).
+#[derive(Clone, Debug)]
+struct Known {
+    steps: u64,
+    series: Series,
+    notes: Vec<NoteMark>,
 }
 
 pub fn sim_options() -> Options {
@@ -115,6 +125,7 @@ impl Session {
             end: None,
             next_iv: 0,
             checkpoints: Vec::new(),
+            known: None,
             checkpoint_every_us: ((run_ms * 1000.0 / 32.0) as u64).max(10_000),
         };
         s.push_checkpoint();
@@ -123,6 +134,11 @@ impl Session {
 
     pub fn now(&self) -> SimTime {
         self.sim.now()
+    }
+
+    /// Checkpoints held now (benchmarks and tests look at it).
+    pub fn checkpoint_count(&self) -> usize {
+        self.checkpoints.len()
     }
 
     /// Runs every event at or before `t` (applying interventions on the way), then moves the
@@ -242,27 +258,30 @@ impl Session {
         // The future changes: later checkpoints and the known end are no longer true.
         self.checkpoints.retain(|c| c.steps < k);
         self.end = None;
+        self.known = None;
         self.sim.apply(fault);
         self.next_iv += 1;
         self.absorb_trace();
         self.push_checkpoint();
     }
 
-    /// Goes to simulated time `t`, backwards through a checkpoint when needed.
+    /// Goes to simulated time `t` through the nearest checkpoint at or before it.
     pub fn seek(&mut self, t: SimTime) {
         self.rewind_for(t);
         self.advance_to(t, None);
     }
 
-    /// If `t` is in the past, goes back to the latest checkpoint at or before it (the caller
-    /// then advances to `t`, perhaps in slices).
+    /// Jumps to the latest checkpoint at or before `t` when that saves re-running: always when
+    /// `t` is in the past, and forwards when a checkpoint lies between now and `t` (checkpoints
+    /// ahead of the run stay valid after a rewind, as the run is deterministic). The caller
+    /// then advances to `t`, perhaps in slices.
     pub fn rewind_for(&mut self, t: SimTime) {
-        if t < self.sim.now() {
-            let idx = self
-                .checkpoints
-                .iter()
-                .rposition(|c| c.sim.now() <= t)
-                .unwrap_or(0);
+        let Some(idx) = self.checkpoints.iter().rposition(|c| c.sim.now() <= t) else {
+            return;
+        };
+        let c = &self.checkpoints[idx];
+        let ahead = c.steps > self.steps && self.known.as_ref().is_some_and(|k| k.steps >= c.steps);
+        if t < self.sim.now() || ahead {
             self.restore(idx);
         }
     }
@@ -281,25 +300,44 @@ impl Session {
         while self.steps < target && self.step_one() {}
     }
 
+    /// Goes to checkpoint `idx`, before or after the current point of the run.
     fn restore(&mut self, idx: usize) {
-        self.checkpoints.truncate(idx + 1);
+        let c = &self.checkpoints[idx];
+        if c.steps < self.steps && self.known.as_ref().is_none_or(|k| k.steps < self.steps) {
+            // Keep the furthest history seen, for jumping forward again without re-running.
+            self.known = Some(Known {
+                steps: self.steps,
+                series: self.series.clone(),
+                notes: self.notes.clone(),
+            });
+        }
         let c = &self.checkpoints[idx];
         self.sim = c.sim.clone();
         self.steps = c.steps;
         self.sampler = c.sampler.clone();
-        self.series.truncate(c.series_len);
-        self.series_generation += 1;
-        self.notes.truncate(c.notes_len);
         self.next_iv = c.next_iv;
+        if c.series_len <= self.series.len() && c.notes_len <= self.notes.len() {
+            self.series.truncate(c.series_len);
+            self.notes.truncate(c.notes_len);
+        } else if let Some(k) = &self.known {
+            self.series.clone_from(&k.series);
+            self.series.truncate(c.series_len);
+            self.notes = k.notes[..c.notes_len.min(k.notes.len())].to_vec();
+        }
+        self.series_generation += 1;
     }
 
     fn maybe_checkpoint(&mut self) {
         let Some(last) = self.checkpoints.last() else {
             return self.push_checkpoint();
         };
+        // Behind the last checkpoint (replaying after a rewind) the later ones are still valid.
+        if last.steps >= self.steps {
+            return;
+        }
         let far_in_time = self.sim.now().since(last.sim.now()) >= self.checkpoint_every_us;
         let many_events = self.steps - last.steps >= 2_000_000;
-        if last.steps < self.steps && (far_in_time || many_events) {
+        if far_in_time || many_events {
             self.push_checkpoint();
         }
     }

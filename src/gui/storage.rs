@@ -148,22 +148,47 @@ impl Axis {
     }
 }
 
+/// The offsets at both ends of the bars, aligned with the bars' edges.
 fn axis_ui(ui: &mut Ui, axis: &Axis) {
-    ui.horizontal(|ui| {
-        ui.add_space(LABEL_WIDTH);
-        ui.monospace(format!("offset {}", axis.lo));
-        ui.add_space((ui.available_width() - 140.0).max(0.0));
-        ui.monospace(format!("{} (next)", axis.hi));
-    });
+    let height = ui.text_style_height(&egui::TextStyle::Monospace);
+    let (rect, _) =
+        ui.allocate_exact_size(vec2(ui.available_width(), height), egui::Sense::hover());
+    let bars_left = rect.left() + LABEL_WIDTH + ui.spacing().item_spacing.x;
+    let font = egui::TextStyle::Monospace.resolve(ui.style());
+    let ink = ui.visuals().text_color();
+    let p = ui.painter();
+    p.text(
+        pos2(bars_left, rect.center().y),
+        egui::Align2::LEFT_CENTER,
+        format!("offset {}", axis.lo),
+        font.clone(),
+        ink,
+    );
+    p.text(
+        pos2(rect.right(), rect.center().y),
+        egui::Align2::RIGHT_CENTER,
+        format!("{} (next)", axis.hi),
+        font,
+        ink,
+    );
 }
 
 fn row_ui(ui: &mut Ui, node: &NodeInfo, log: &StorageView, axis: &Axis) {
     ui.horizontal(|ui| {
         let down = node.status != NodeStatus::Up;
-        let label = format!("{} {}", node.id, node.protocol.role);
-        let text = RichText::new(label).monospace();
-        ui.add_sized([LABEL_WIDTH, ROW_HEIGHT], egui::Label::new(text).truncate())
-            .on_hover_text(summary(log));
+        // The node on one line and its role under it, so a long role never hides the name.
+        let role = node.protocol.role;
+        let label = ui.allocate_ui_with_layout(
+            vec2(LABEL_WIDTH, ROW_HEIGHT),
+            egui::Layout::top_down(egui::Align::Min),
+            |ui| {
+                ui.spacing_mut().item_spacing.y = 0.0;
+                ui.set_min_size(vec2(LABEL_WIDTH, ROW_HEIGHT));
+                ui.label(RichText::new(node.id.to_string()).monospace().strong());
+                ui.add(egui::Label::new(RichText::new(role).small().weak()).truncate());
+            },
+        );
+        label.response.on_hover_text(summary(log));
         let width = ui.available_width().max(60.0);
         let (rect, _) = ui.allocate_exact_size(vec2(width, ROW_HEIGHT), egui::Sense::hover());
         let p = ui.painter_at(rect.expand(1.0));
