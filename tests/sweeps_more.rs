@@ -36,7 +36,7 @@ const MAJORITY_WITH_READ_REPAIR: &str = r#"(
 
 #[test]
 fn majority_quorums_with_blocking_read_repair_are_linearizable_under_random_faults() {
-    let seeds = 30;
+    let seeds = 40;
     let outcomes = run_seeds(
         &with_random_faults(&scenario(MAJORITY_WITH_READ_REPAIR)),
         1,
