@@ -122,6 +122,22 @@ fn clicking_a_node_crashes_and_restarts_it() {
 }
 
 #[test]
+fn clicking_a_node_wipes_its_disk() {
+    let mut h = harness(Prefs::default());
+    click(&mut h, "n3");
+    click(&mut h, "Wipe n3's disk");
+    let sim = engine(&mut h);
+    assert_eq!(sim.nodes_info()[2].status, NodeStatus::Crashed);
+    assert_eq!(
+        sim.applied_faults().last().map(|f| &f.1),
+        Some(&Fault::WipeDisk(NodeId(2)))
+    );
+    click(&mut h, "n3");
+    click(&mut h, "Restart n3");
+    assert_eq!(engine(&mut h).nodes_info()[2].status, NodeStatus::Up);
+}
+
+#[test]
 fn clicking_a_link_cuts_and_heals_it() {
     let mut h = harness(Prefs::default());
     click(&mut h, "link n1–n3");

@@ -476,7 +476,7 @@ fn node_details_ui(ui: &mut Ui, n: &NodeInfo) {
     if n.inbox > 0 {
         ui.label(format!("{} items waiting in its inbox", n.inbox));
     }
-    ui.weak("Click for crash / restart / pause / resume");
+    ui.weak("Click for crash / restart / pause / resume / wipe disk");
 }
 
 fn node_menu(resp: &Response, n: &NodeInfo, f: &Frame, out: &mut Vec<Command>) {
@@ -502,6 +502,8 @@ fn node_menu(resp: &Response, n: &NodeInfo, f: &Frame, out: &mut Vec<Command>) {
                 n.status == NodeStatus::Paused,
                 Fault::Resume(id),
             ),
+            // A crash that loses the disk too; the node rebuilds from the others on restart.
+            (format!("Wipe {id}'s disk"), true, Fault::WipeDisk(id)),
         ];
         for (label, enabled, fault) in actions {
             if ui.add_enabled(enabled, egui::Button::new(label)).clicked() {
