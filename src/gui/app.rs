@@ -43,6 +43,9 @@ pub struct Prefs {
     pub dark: bool,
     pub zoom: f32,
     pub tab: Tab,
+    /// Scenario files opened or saved, newest first (the Policy tab's "Recent" list).
+    #[serde(default)]
+    pub recent: Vec<String>,
 }
 
 impl Default for Prefs {
@@ -51,6 +54,7 @@ impl Default for Prefs {
             dark: true,
             zoom: 1.0,
             tab: Tab::Log,
+            recent: Vec::new(),
         }
     }
 }
@@ -280,7 +284,7 @@ impl CapsimApp {
             Tab::Plots => plots::plots_ui(ui, f),
             Tab::Inspect => inspect::inspect_ui(ui, f, &mut self.inspect),
             Tab::Storage => storage::storage_ui(ui, f, &mut self.storage),
-            Tab::Policy => editor::editor_ui(ui, f, &mut self.editor, out),
+            Tab::Policy => editor::editor_ui(ui, f, &mut self.editor, &mut self.prefs.recent, out),
         }
     }
 

@@ -18,10 +18,21 @@ pub struct EditorState {
     based_on: Option<Arc<Scenario>>,
     pub path: String,
     message: Option<(bool, String)>,
+    /// The message the "Recent" list last acted on (each open or save is remembered once).
+    remembered: Option<(bool, String)>,
     dialog: FileDialog,
 }
 
-pub fn editor_ui(ui: &mut Ui, f: &Frame, st: &mut EditorState, out: &mut Vec<Command>) {
+/// Most files the "Recent" list remembers.
+const MAX_RECENT: usize = 8;
+
+pub fn editor_ui(
+    ui: &mut Ui,
+    f: &Frame,
+    st: &mut EditorState,
+    recent: &mut Vec<String>,
+    out: &mut Vec<Command>,
+) {
     if st
         .based_on
         .as_ref()
@@ -53,6 +64,7 @@ pub fn editor_ui(ui: &mut Ui, f: &Frame, st: &mut EditorState, out: &mut Vec<Com
             apply_ui(ui, f, st, out);
             ui.separator();
             file_ui(ui, f, st, out);
+            remember_ui(ui, st, recent, out);
         });
 }
 
@@ -303,6 +315,48 @@ fn file_ui(ui: &mut Ui, f: &Frame, st: &mut EditorState, out: &mut Vec<Command>)
     }
 }
 
+/// Adds the file just opened or saved to the "Recent" list, and offers the list.
+fn remember_ui(
+    ui: &mut Ui,
+    st: &mut EditorState,
+    recent: &mut Vec<String>,
+    out: &mut Vec<Command>,
+) {
+    if st.message != st.remembered {
+        st.remembered = st.message.clone();
+        if let Some((true, _)) = &st.message {
+            remember(recent, st.path.trim());
+        }
+    }
+    if recent.is_empty() {
+        return;
+    }
+    let mut chosen = None;
+    egui::ComboBox::from_label("recent files")
+        .selected_text("Recent…")
+        .show_ui(ui, |ui| {
+            for path in recent.iter() {
+                if ui.selectable_label(false, path).clicked() {
+                    chosen = Some(path.clone());
+                }
+            }
+        });
+    if let Some(path) = chosen {
+        st.path = path;
+        st.message = Some(open(st.path.trim(), out));
+    }
+}
+
+/// Moves `path` to the front of `recent` (no duplicates, at most `MAX_RECENT`).
+pub fn remember(recent: &mut Vec<String>, path: &str) {
+    if path.is_empty() || recent.first().is_some_and(|p| p == path) {
+        return;
+    }
+    recent.retain(|p| p != path);
+    recent.insert(0, path.to_string());
+    recent.truncate(MAX_RECENT);
+}
+
 /// "Open…" / "Save as…": the desktop's file dialog, on its own thread.
 fn dialog_buttons_ui(ui: &mut Ui, st: &mut EditorState) {
     let idle = !st.dialog.is_open();
@@ -362,5 +416,24 @@ fn save(f: &Frame, path: &str) -> (bool, String) {
         ),
         Ok(()) => (true, format!("saved {path}")),
         Err(e) => (false, format!("{path}: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_RECENT, remember};
+
+    #[test]
+    fn recent_files_are_newest_first_without_duplicates_and_bounded() {
+        let mut recent = Vec::new();
+        for p in ["a.ron", "b.ron", "a.ron", ""] {
+            remember(&mut recent, p);
+        }
+        assert_eq!(recent, vec!["a.ron".to_string(), "b.ron".to_string()]);
+        for i in 0..20 {
+            remember(&mut recent, &format!("f{i}.ron"));
+        }
+        assert_eq!(recent.len(), MAX_RECENT);
+        assert_eq!(recent[0], "f19.ron");
     }
 }
