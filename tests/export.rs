@@ -103,8 +103,10 @@ fn svg_arrows_stay_within_the_bound_and_the_caption_counts_the_rest() {
 
 #[test]
 fn csv_time_grows_and_its_stale_reads_match_run_json() {
+    // A lesson with stale reads, so that the count compared is not trivially zero.
+    let stale_lesson = "scenarios/quorum-partition-one.ron";
     let csv = TempOut::new("m.csv");
-    export_ok(&["export", LESSON, "--seed", "3", "--csv", csv.arg()]);
+    export_ok(&["export", stale_lesson, "--seed", "3", "--csv", csv.arg()]);
     let text = csv.read();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().expect("a header").split(',').collect();
@@ -119,9 +121,14 @@ fn csv_time_grows_and_its_stale_reads_match_run_json() {
     assert!(rows.len() > 10);
     assert!(rows.iter().all(|r| r.len() == header.len()));
     assert!(rows.windows(2).all(|w| w[0][0] < w[1][0]), "time increases");
-    let run = capsim(&["run", LESSON, "--seed", "3", "--json"]);
+    assert!(
+        rows.windows(2).all(|w| w[0][stale_col] <= w[1][stale_col]),
+        "stale reads so far never decrease"
+    );
+    let run = capsim(&["run", stale_lesson, "--seed", "3", "--json"]);
     let json: serde_json::Value = serde_json::from_slice(&run.stdout).expect("run --json");
     let last = rows.last().expect("rows");
+    assert!(last[stale_col] > 0.0, "the lesson shows stale reads");
     assert_eq!(
         last[stale_col],
         json["stale_reads"].as_f64().expect("field")
