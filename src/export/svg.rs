@@ -14,9 +14,9 @@ use std::fmt::Write;
 pub const MAX_ARROWS: usize = 2000;
 
 /// Colours for message kinds, by kind index (wrapping for policies with more kinds).
-const PALETTE: [&str; 10] = [
+const PALETTE: [&str; 16] = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-    "#bcbd22", "#17becf",
+    "#bcbd22", "#17becf", "#393b79", "#e7ba52", "#637939", "#843c39", "#7b4173", "#3182bd",
 ];
 
 const WIDTH: f64 = 1200.0;
@@ -162,7 +162,7 @@ impl SpaceTime {
 
     /// The whole SVG document.
     pub fn render(&self, title: &str) -> String {
-        let height = self.lanes_bottom() + 110.0;
+        let height = self.lanes_bottom() + 130.0;
         let mut s = String::new();
         let _ = writeln!(
             s,
@@ -312,11 +312,15 @@ impl SpaceTime {
         let mut used: Vec<usize> = self.arrows.iter().map(|a| a.kind as usize).collect();
         used.sort_unstable();
         used.dedup();
-        let y = self.lanes_bottom() + 50.0;
+        let mut y = self.lanes_bottom() + 50.0;
         s.push_str("<g class=\"legend\">\n");
         let mut x = LEFT;
         for k in used {
             let name = escape(self.kinds.get(k).copied().unwrap_or("message"));
+            // A second row when the first is full (policies with many message kinds).
+            if x > WIDTH - 320.0 {
+                (x, y) = (LEFT, y + 18.0);
+            }
             let _ = writeln!(
                 s,
                 "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"14\" height=\"4\" fill=\"{}\"/><text x=\"{:.1}\" y=\"{y:.1}\">{name}</text>",
