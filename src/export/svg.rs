@@ -217,8 +217,8 @@ impl SpaceTime {
         }
         let _ = writeln!(
             s,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" stroke=\"none\" fill=\"#555\">ms</text>",
-            LEFT - 8.0,
+            // At the far left: the first tick's label, centred on the lane start, reaches past it.
+            "<text x=\"10\" y=\"{:.1}\" stroke=\"none\" fill=\"#555\">ms</text>",
             y - 4.0
         );
         s.push_str("</g>\n");
