@@ -116,9 +116,15 @@ impl AtomicFile {
         let Some(out) = self.out.take() else {
             return Ok(());
         };
-        let file = out.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        std::fs::rename(&self.tmp, &self.path)
+        let path = self.path.display().to_string();
+        let named = |e: std::io::Error| std::io::Error::new(e.kind(), format!("{path}: {e}"));
+        let file = out.into_inner().map_err(|e| named(e.into_error()))?;
+        file.sync_all().map_err(named)?;
+        let renamed = std::fs::rename(&self.tmp, &self.path).map_err(named);
+        if renamed.is_err() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+        renamed
     }
 }
 
