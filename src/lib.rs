@@ -6,6 +6,7 @@
 pub mod check;
 pub mod cli;
 pub mod engine;
+pub mod export;
 #[cfg(feature = "gui")]
 pub mod gui;
 pub mod io;

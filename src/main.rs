@@ -90,6 +90,32 @@ enum Command {
         #[arg(long)]
         fail_on_violation: bool,
     },
+    /// Write one run out for slides: a space-time diagram (SVG), metrics over time (CSV),
+    /// the trace and the history.
+    Export {
+        file: PathBuf,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Stop the run at T ms (default: run to the end); the diagram ends here too.
+        #[arg(long, value_name = "T")]
+        until_ms: Option<f64>,
+        /// Start of the diagram's time window (ms); it spans 200 ms unless --until-ms is given.
+        #[arg(long, value_name = "T", default_value_t = 0.0)]
+        from_ms: f64,
+        /// Write a space-time diagram (lanes and message arrows) as SVG.
+        #[arg(long, value_name = "FILE")]
+        svg: Option<PathBuf>,
+        /// Write the core metrics every 10 ms of simulated time as CSV.
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+        /// Write the Jepsen-style operation history as JSON Lines.
+        #[arg(long, value_name = "FILE")]
+        history: Option<PathBuf>,
+        /// Write every trace event as JSON Lines.
+        #[arg(long, value_name = "FILE")]
+        trace: Option<PathBuf>,
+    },
     /// Probabilistically Bounded Staleness: how likely is a read t ms after a write to see it?
     Probe {
         file: PathBuf,
@@ -139,6 +165,25 @@ fn main() {
             random_faults,
             json,
             fail_on_violation,
+        }),
+        Some(Command::Export {
+            file,
+            seed,
+            until_ms,
+            from_ms,
+            svg,
+            csv,
+            history,
+            trace,
+        }) => capsim::export::run(&capsim::export::ExportArgs {
+            file,
+            seed,
+            until_ms,
+            from_ms,
+            svg,
+            csv,
+            history,
+            trace,
         }),
         Some(Command::Validate { files }) => cli::validate(&files),
         Some(Command::Check { paths }) => cli::check(&paths),
