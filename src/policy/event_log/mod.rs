@@ -145,6 +145,14 @@ fn fetch_from(ctx: &mut C<'_, '_>, cfg: &EventLogConfig, from: u64) {
     ctx.send(cfg.writer, Msg::Fetch { from, max });
 }
 
+/// How many of `user`'s records (tombstones aside) a stored log still holds: the copies an
+/// erasure has to get rid of.
+fn copies_in_log(log: &[StoredEvent], user: Key) -> u32 {
+    log.iter()
+        .filter(|e| e.key == user && e.body != EventBody::Erased)
+        .count() as u32
+}
+
 /// A stored log as the Storage tab draws it (segments of `segment_entries` offsets).
 fn storage_view(
     log: &[StoredEvent],

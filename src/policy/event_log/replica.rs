@@ -4,7 +4,7 @@
 //! and then it keeps them for good (Kafka's warning about `delete.retention.ms`).
 
 use super::cleaner::Cleaner;
-use super::domain::{EventBody, StoredEvent};
+use super::domain::StoredEvent;
 use super::{C, EventLogConfig, Msg, Timer, note};
 use crate::check::event_log::LogNote;
 use crate::policy::{ClientReq, NodeView, OpResult};
@@ -113,11 +113,7 @@ impl LogReplica {
     fn report_copies(&mut self, ctx: &mut C<'_, '_>, cfg: &EventLogConfig) {
         let users: Vec<Key> = cfg.watched().collect();
         for user in users {
-            let count = self
-                .log
-                .iter()
-                .filter(|e| e.key == user && e.body != EventBody::Erased)
-                .count() as u32;
+            let count = super::copies_in_log(&self.log, user);
             if self.copies_reported.insert(user, count) != Some(count) {
                 let place = "log replica";
                 note(ctx, LogNote::Copies { user, place, count });

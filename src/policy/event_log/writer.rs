@@ -321,11 +321,7 @@ impl Writer {
     fn report_copies(&mut self, ctx: &mut C<'_, '_>, cfg: &EventLogConfig) {
         let users: Vec<Key> = cfg.watched().collect();
         for user in users {
-            let records = self
-                .log
-                .iter()
-                .filter(|e| e.key == user && e.body != EventBody::Erased)
-                .count() as u32;
+            let records = super::copies_in_log(&self.log, user);
             let in_state = u32::from(self.state.contains_key(&user));
             for (place, count) in [("log", records), ("write model", in_state)] {
                 let last = self.copies_reported.insert((user, place), count);
