@@ -2,6 +2,7 @@
 //! aggregates (a fold of their events) and time travel (an aggregate as of any offset).
 
 use crate::scenario::schema::Domain;
+use crate::storage::segment::LogRecord;
 use crate::types::{Key, SimTime, ValueId};
 
 /// Distinct cart items (small, so removes of absent items happen and get rejected).
@@ -67,6 +68,31 @@ pub struct StoredEvent {
     pub value: Option<ValueId>,
     pub body: EventBody,
     pub appended_at: SimTime,
+}
+
+/// An event store in the shared segmented log (`storage::segment`): the key is the aggregate
+/// (the user), and only an erasure tombstone replaces a key's earlier records when the log is
+/// compacted. Every other event is a fact the store keeps.
+impl LogRecord for StoredEvent {
+    fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    fn key(&self) -> Key {
+        self.key
+    }
+
+    fn is_tombstone(&self) -> bool {
+        self.body == EventBody::Erased
+    }
+
+    fn epoch(&self) -> u64 {
+        0
+    }
+
+    fn supersedes(&self) -> bool {
+        self.is_tombstone()
+    }
 }
 
 /// Current state of one aggregate: a fold of its events. One shape for every domain; each domain
@@ -184,9 +210,13 @@ pub fn command_for(domain: Domain, value: ValueId) -> Command {
 
 /// Time travel: `key`'s aggregate as of offset `upto` (inclusive), folded from the log. `None` if
 /// it had no events by then, or an erasure tombstone removed it.
-pub fn aggregate_at(log: &[StoredEvent], key: Key, upto: u64) -> Option<Aggregate> {
+pub fn aggregate_at<'a>(
+    log: impl IntoIterator<Item = &'a StoredEvent>,
+    key: Key,
+    upto: u64,
+) -> Option<Aggregate> {
     let mut agg: Option<Aggregate> = None;
-    for e in log.iter().take_while(|e| e.offset <= upto) {
+    for e in log.into_iter().take_while(|e| e.offset <= upto) {
         if e.key != key {
             continue;
         }

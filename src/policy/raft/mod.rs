@@ -623,19 +623,11 @@ impl Policy for Raft {
 }
 
 impl Raft {
-    /// The log for the Storage tab: its newest entries keyed by the key they write, the
-    /// snapshot covering the discarded prefix, and a rebuild's progress.
+    /// The log for the Storage tab: its newest segments and entries (keyed by the key they
+    /// write), the snapshot covering the discarded prefix, and a rebuild's progress.
     fn storage_view(&self) -> crate::storage::view::StorageView {
-        use crate::storage::view::{MAX_RECORDS_SHOWN, NO_KEY, SnapshotView, StorageView};
-        let (first, next) = (self.log.first_index(), self.log.last_index() + 1);
-        let from = next.saturating_sub(MAX_RECORDS_SHOWN as u64).max(first);
-        let tail = self.log.read_from(from, MAX_RECORDS_SHOWN);
-        let records = tail.iter().zip(from..).map(|(e, offset)| match e.cmd {
-            Command::Put { key, value } => (offset, key, value.is_none(), 0),
-            Command::Read { key } => (offset, key, false, 0),
-            Command::Noop => (offset, NO_KEY, false, 0),
-        });
-        let mut view = StorageView::contiguous(first, next, self.commit, records);
+        use crate::storage::view::SnapshotView;
+        let mut view = self.log.storage_view(self.commit);
         view.snapshot = self.snapshot.as_ref().map(|s| SnapshotView {
             last_index: s.index,
             bytes: s.bytes(),
