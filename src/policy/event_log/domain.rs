@@ -229,6 +229,49 @@ pub fn aggregate_at<'a>(
     agg
 }
 
+/// One step of an aggregate's history: the event at `offset` and the state right after it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimeTravelStep {
+    pub offset: u64,
+    pub event: &'static str,
+    /// [`Aggregate::describe`] after the event ("balance 40"), or "erased" after a tombstone.
+    pub state: String,
+}
+
+/// Most steps [`time_travel`] returns (the newest are kept).
+pub const MAX_TIME_TRAVEL_STEPS: usize = 2_000;
+
+/// Time travel over a whole history: `key`'s state after each of its events, in log order, in
+/// one fold (the state at step i is `aggregate_at(log, key, steps[i].offset)`).
+pub fn time_travel<'a>(
+    log: impl IntoIterator<Item = &'a StoredEvent>,
+    key: Key,
+    domain: Domain,
+) -> Vec<TimeTravelStep> {
+    let mut agg: Option<Aggregate> = None;
+    let mut steps = Vec::new();
+    for e in log.into_iter().filter(|e| e.key == key) {
+        let state = if e.body == EventBody::Erased {
+            agg = None;
+            "erased".to_string()
+        } else {
+            let a = agg.get_or_insert_with(Aggregate::default);
+            a.apply(e);
+            a.describe(domain)
+        };
+        steps.push(TimeTravelStep {
+            offset: e.offset,
+            event: e.body.name(),
+            state,
+        });
+        if steps.len() >= 2 * MAX_TIME_TRAVEL_STEPS {
+            steps.drain(..MAX_TIME_TRAVEL_STEPS);
+        }
+    }
+    let keep = steps.len().saturating_sub(MAX_TIME_TRAVEL_STEPS);
+    steps.split_off(keep)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,6 +305,38 @@ mod tests {
         assert_eq!(aggregate_at(&log, 1, 1).unwrap().balance, 10);
         assert_eq!(aggregate_at(&log, 1, 2).unwrap().balance, 6);
         assert_eq!(aggregate_at(&log, 1, 3), None);
+    }
+
+    /// The whole-history fold agrees with `aggregate_at` at every step; a compensating event
+    /// shows as a step back to the balance before the mistake.
+    #[test]
+    fn time_travel_steps_match_aggregate_at_each_offset() {
+        let mut other = ev(3, EventBody::Deposited(99));
+        other.key = 2;
+        let log = [
+            ev(1, EventBody::Deposited(10)),
+            ev(2, EventBody::MistakenDebit(4)),
+            other,
+            ev(
+                4,
+                EventBody::Compensated {
+                    amount: 4,
+                    of_offset: 2,
+                },
+            ),
+            ev(5, EventBody::Erased),
+        ];
+        let steps = time_travel(&log, 1, Domain::Bank);
+        let offsets: Vec<u64> = steps.iter().map(|s| s.offset).collect();
+        assert_eq!(offsets, [1, 2, 4, 5], "only key 1's events");
+        let states: Vec<&str> = steps.iter().map(|s| s.state.as_str()).collect();
+        assert_eq!(states, ["balance 10", "balance 6", "balance 10", "erased"]);
+        assert_eq!(steps[1].event, "mistaken debit");
+        for s in &steps[..3] {
+            let a = aggregate_at(&log, 1, s.offset).expect("before the erasure");
+            assert_eq!(a.describe(Domain::Bank), s.state);
+        }
+        assert_eq!(aggregate_at(&log, 1, 5), None);
     }
 
     #[test]
