@@ -10,6 +10,7 @@ use crate::check::report::Report;
 use crate::engine::view::{MessageInfo, NodeInfo, OpInfo};
 use crate::engine::{Engine, Fault, Options, Phase};
 use crate::policy::event_log::EventLog;
+use crate::policy::event_log::domain::{TimeTravelStep, time_travel};
 use crate::policy::leaderless::Leaderless;
 use crate::policy::raft::Raft;
 use crate::policy::single_leader::SingleLeader;
@@ -149,6 +150,22 @@ impl Sim {
             }
         }
         out
+    }
+
+    /// Time travel in an event-sourced run: `key`'s state after each of its events in the write
+    /// side's log as it is now (`None` for other policies).
+    pub fn time_travel(&self, key: Key) -> Option<Vec<TimeTravelStep>> {
+        let Sim::EventLog(e) = self else {
+            return None;
+        };
+        let domain = match &e.scenario().policy {
+            PolicySpec::EventLog(spec) => spec.domain,
+            _ => return None,
+        };
+        (0..e.node_count()).find_map(|i| {
+            let w = e.policy(NodeId(i as u16)).writer()?;
+            Some(time_travel(w.log().iter(), key, domain))
+        })
     }
 
     pub fn node_count(&self) -> usize {

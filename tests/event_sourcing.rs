@@ -18,7 +18,9 @@ fn log(e: &Engine<EventLog>) -> Vec<StoredEvent> {
         .writer()
         .expect("n1 writes")
         .log()
-        .to_vec()
+        .iter()
+        .copied()
+        .collect()
 }
 
 fn writer_state(e: &Engine<EventLog>) -> BTreeMap<Key, Aggregate> {

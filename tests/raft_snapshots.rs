@@ -9,7 +9,6 @@ use capsim::engine::{Engine, Fault, Options};
 use capsim::policy::raft::{Raft, Role};
 use capsim::scenario::Scenario;
 use capsim::sim::Sim;
-use capsim::storage::log::Log;
 use capsim::trace::{Stamped, TraceEvent};
 use capsim::types::{NodeId, SimTime};
 use common::{ms, n, shipped};
@@ -69,24 +68,6 @@ fn notes(trace: &[Stamped]) -> Vec<(SimTime, NodeId, String)> {
             _ => None,
         })
         .collect()
-}
-
-#[test]
-fn discarding_a_prefix_keeps_offsets() {
-    let mut log: Log<u64> = Log::default();
-    for i in 1..=10 {
-        log.append(i * 100);
-    }
-    assert_eq!(log.discard_through(4), 4);
-    assert_eq!((log.first_index(), log.last_index()), (5, 10));
-    assert_eq!(log.get(4), None);
-    assert_eq!(log.get(5), Some(&500));
-    assert_eq!(log.discard_through(3), 0, "already gone");
-    // Past the end (a snapshot newer than the whole log): empty, continuing after it.
-    assert_eq!(log.discard_through(20), 6);
-    assert!(log.is_empty());
-    assert_eq!((log.first_index(), log.last_index()), (21, 20));
-    assert_eq!(log.append(7), 21);
 }
 
 #[test]

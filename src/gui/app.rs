@@ -283,8 +283,24 @@ impl CapsimApp {
             Tab::Log => log::log_ui(ui, f, &mut self.log),
             Tab::Plots => plots::plots_ui(ui, f),
             Tab::Inspect => inspect::inspect_ui(ui, f, &mut self.inspect),
-            Tab::Storage => storage::storage_ui(ui, f, &mut self.storage),
+            Tab::Storage => {
+                storage::storage_ui(ui, f, &mut self.storage);
+                self.load_time_travel(f.steps);
+            }
             Tab::Policy => editor::editor_ui(ui, f, &mut self.editor, &mut self.prefs.recent, out),
+        }
+    }
+
+    /// Loads the history the time-travel panel asked for, from a copy of the simulation.
+    fn load_time_travel(&mut self, sim_steps: u64) {
+        let Some(key) = self.storage.travel.request.take() else {
+            return;
+        };
+        if let Some(steps) = self
+            .snapshot(Duration::from_secs(5))
+            .and_then(|sim| sim.time_travel(key))
+        {
+            self.storage.travel.set(key, sim_steps, steps);
         }
     }
 

@@ -16,6 +16,7 @@ pub mod series;
 pub mod session;
 pub mod storage;
 pub mod text;
+pub mod time_travel;
 pub mod timeline;
 pub mod worker;
 

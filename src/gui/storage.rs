@@ -20,6 +20,7 @@ const MAX_CELLS: u64 = 120;
 #[derive(Default)]
 pub struct StorageState {
     pub whole_log: bool,
+    pub travel: super::time_travel::TimeTravelState,
 }
 
 /// The report fields the log lessons are about, shown above the picture when present.
@@ -51,6 +52,7 @@ pub fn storage_ui(ui: &mut Ui, f: &Frame, st: &mut StorageState) {
         return;
     }
     costs_ui(ui, f);
+    super::time_travel::time_travel_ui(ui, &f.scenario.policy, f.steps, &mut st.travel);
     legend_ui(ui);
     let mut axis = Axis::spanning(logs.iter().map(|(_, s)| *s));
     if !axis.cells() {

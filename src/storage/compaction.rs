@@ -28,7 +28,7 @@
 //! Left out: the offset map's memory limit (`log.cleaner.dedupe.buffer.size`; here it holds
 //! every key), transactions and producer state, and `cleanup.policy=compact,delete`.
 
-use super::segment::{LogRecord, Segment, SegmentedLog};
+use super::segment::{LogRecord, Segment, SegmentedLog, Stored};
 use crate::types::Key;
 use std::collections::BTreeMap;
 
@@ -171,13 +171,62 @@ impl<E: LogRecord> SegmentedLog<E> {
         result
     }
 
+    /// Drops the tombstones whose delete horizon has passed from the segments already cleaned,
+    /// when no new dirty data would bring the cleaner back to them (KIP-534 made a log whose
+    /// tombstones passed their horizon eligible for cleaning for this reason). Returns what
+    /// was removed, as a [`CleanResult`] over the clean section.
+    pub fn purge_expired_tombstones(&mut self, now_us: u64) -> CleanResult {
+        let to = self.first_dirty.max(self.log_start);
+        let mut result = CleanResult {
+            from: self.log_start,
+            to,
+            ..CleanResult::default()
+        };
+        let active = self.segments.len() - 1;
+        for seg in &mut self.segments[..active] {
+            if seg.base_offset >= to {
+                break;
+            }
+            let expired = |s: &Stored<E>| {
+                s.rec.is_tombstone() && s.delete_horizon_us.is_some_and(|h| now_us >= h)
+            };
+            let gone: Vec<u64> = seg
+                .records
+                .iter()
+                .filter(|s| expired(s))
+                .map(|s| s.size_bytes as u64)
+                .collect();
+            if gone.is_empty() {
+                continue;
+            }
+            seg.records.retain(|s| !expired(s));
+            let bytes: u64 = gone.iter().sum();
+            seg.bytes -= bytes;
+            result.records_removed += gone.len() as u64;
+            result.tombstones_purged += gone.len() as u64;
+            result.bytes_removed += bytes;
+        }
+        if result.records_removed > 0 {
+            // Segments the purge emptied are deleted (never the active one).
+            let before = self.segments.len();
+            let mut i = 0;
+            self.segments.retain(|s| {
+                i += 1;
+                i == before || !s.records.is_empty()
+            });
+            result.segments_before = before as u64;
+            result.segments_after = self.segments.len() as u64;
+        }
+        result
+    }
+
     /// Key → latest offset over [from, to).
     fn offset_map(&self, from: u64, to: u64) -> BTreeMap<Key, u64> {
         let mut map = BTreeMap::new();
         for s in &self.segments {
             for r in &s.records {
                 let o = r.rec.offset();
-                if (from..to).contains(&o) {
+                if (from..to).contains(&o) && r.rec.supersedes() {
                     map.insert(r.rec.key(), o);
                 }
             }

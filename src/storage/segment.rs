@@ -33,6 +33,12 @@ pub trait LogRecord: Clone {
     fn is_tombstone(&self) -> bool;
     /// The leader epoch the record was written in (non-decreasing along the log).
     fn epoch(&self) -> u64;
+    /// Whether this record replaces the earlier records of its key when the log is compacted.
+    /// In a Kafka topic every record does (the cleaner keeps the latest value per key); in an
+    /// event store only a tombstone does (every other event is a fact worth keeping).
+    fn supersedes(&self) -> bool {
+        true
+    }
 }
 
 /// How segments are cut and how big records are.
@@ -248,7 +254,11 @@ impl<E: LogRecord> SegmentedLog<E> {
     }
 
     pub fn last(&self) -> Option<&E> {
-        self.iter().last()
+        self.segments
+            .iter()
+            .rev()
+            .find_map(|s| s.records.last())
+            .map(|s| &s.rec)
     }
 
     /// Every record in offset order.
@@ -304,6 +314,36 @@ impl<E: LogRecord> SegmentedLog<E> {
         self.first_dirty = self.first_dirty.min(self.next_offset);
         self.flushed = self.flushed.min(self.next_offset);
         self.epochs.retain(|(_, start)| *start <= index);
+        removed
+    }
+
+    /// Discards every record up to and including `index` and moves the log start past it (Kafka's
+    /// log start offset, which `DeleteRecords` advances; Raft's "discard entries up to the
+    /// snapshot's last included index"). Segments left empty are deleted; offsets never change.
+    /// Past the log end, the log becomes empty and continues at `index + 1` (a follower that
+    /// installed a snapshot newer than its whole log). Returns how many records were removed.
+    pub fn discard_through(&mut self, index: u64) -> usize {
+        if index < self.log_start {
+            return 0;
+        }
+        if index >= self.last_index() {
+            let n = self.len();
+            let epoch = self.epoch_at(index.min(self.last_index()));
+            self.reset_at(index + 1, epoch);
+            return n;
+        }
+        let mut removed = 0;
+        while self.segments.len() > 1 && self.segments[1].base_offset <= index + 1 {
+            removed += self.segments.remove(0).records.len();
+        }
+        let seg = &mut self.segments[0];
+        let cut = seg.position(index + 1);
+        removed += cut;
+        let gone_bytes: u64 = seg.records.drain(..cut).map(|s| s.size_bytes as u64).sum();
+        seg.bytes -= gone_bytes;
+        self.log_start = index + 1;
+        self.first_dirty = self.first_dirty.max(self.log_start);
+        self.flushed = self.flushed.max(self.log_start);
         removed
     }
 

@@ -395,3 +395,86 @@ fn the_storage_view_shows_segments_with_their_gaps_and_the_flush_point() {
     let shown: Vec<u64> = v.records.iter().map(|r| r.offset).collect();
     assert_eq!(shown, offsets(&log));
 }
+
+/// Raft's snapshot discard and Kafka's log start offset: records up to the index go, whole
+/// segments below it are deleted, offsets and the log end do not move.
+#[test]
+fn discard_through_moves_the_log_start_and_keeps_offsets() {
+    let mut log = SegmentedLog::new(layout(3));
+    for k in 0..8 {
+        put(&mut log, k, Some(k as u64), 0);
+    }
+    assert_eq!(log.segment_count(), 3, "segments 1-3, 4-6, 7-8");
+    assert_eq!(log.discard_through(0), 0, "before the log start: nothing");
+    assert_eq!(log.discard_through(4), 4);
+    assert_eq!(log.first_index(), 5);
+    assert_eq!(offsets(&log), [5, 6, 7, 8]);
+    assert_eq!(
+        log.segment_count(),
+        2,
+        "the first segment was deleted whole"
+    );
+    assert_eq!(log.get(4), None);
+    assert_eq!(log.get(5).map(|r| r.key), Some(4), "offset 5 holds key 4");
+    assert_eq!(log.bytes(), 4 * (RECORD_OVERHEAD_BYTES as u64 + 60));
+    assert_eq!(log.last().map(|r| r.offset), Some(8));
+    // A snapshot past the log end empties it; appends continue after the snapshot.
+    assert_eq!(log.discard_through(12), 4);
+    assert!(log.is_empty());
+    assert_eq!((log.first_index(), log.last_index()), (13, 12));
+    assert_eq!(put(&mut log, 1, Some(1), 0), 13);
+}
+
+/// In an event store only a tombstone supersedes: other records of its key stay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Fact(Rec);
+
+impl LogRecord for Fact {
+    fn offset(&self) -> u64 {
+        self.0.offset
+    }
+    fn key(&self) -> Key {
+        self.0.key
+    }
+    fn is_tombstone(&self) -> bool {
+        self.0.value.is_none()
+    }
+    fn epoch(&self) -> u64 {
+        1
+    }
+    fn supersedes(&self) -> bool {
+        self.is_tombstone()
+    }
+}
+
+#[test]
+fn only_superseding_records_enter_the_offset_map() {
+    let mut log: SegmentedLog<Fact> = SegmentedLog::new(layout(4));
+    let values = [Some(1), Some(2), Some(3), None, Some(5), Some(6)];
+    for (i, v) in values.into_iter().enumerate() {
+        let key = if i < 4 { 7 } else { 8 };
+        let offset = i as u64 + 1;
+        let rec = Rec {
+            offset,
+            key,
+            value: v,
+            epoch: 1,
+        };
+        log.append(Fact(rec), 0);
+    }
+    let c = log.cleanable(10, log.last_index(), 0);
+    let r = log.clean(c, 10, 100);
+    assert_eq!(
+        r.records_removed, 3,
+        "key 7's three facts before its tombstone"
+    );
+    let kept: Vec<u64> = log.iter().map(|f| f.0.offset).collect();
+    assert_eq!(kept, [4, 5, 6], "key 8's two facts are both kept");
+    // Nothing new is dirty, yet the tombstone goes once its horizon (10 + 100) has passed.
+    assert_eq!(log.purge_expired_tombstones(109).tombstones_purged, 0);
+    let purged = log.purge_expired_tombstones(110);
+    assert_eq!((purged.tombstones_purged, purged.records_removed), (1, 1));
+    let kept: Vec<u64> = log.iter().map(|f| f.0.offset).collect();
+    assert_eq!(kept, [5, 6]);
+    assert_eq!(log.segment_count(), 1, "the emptied segment was deleted");
+}

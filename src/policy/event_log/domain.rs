@@ -2,6 +2,7 @@
 //! aggregates (a fold of their events) and time travel (an aggregate as of any offset).
 
 use crate::scenario::schema::Domain;
+use crate::storage::segment::LogRecord;
 use crate::types::{Key, SimTime, ValueId};
 
 /// Distinct cart items (small, so removes of absent items happen and get rejected).
@@ -67,6 +68,31 @@ pub struct StoredEvent {
     pub value: Option<ValueId>,
     pub body: EventBody,
     pub appended_at: SimTime,
+}
+
+/// An event store in the shared segmented log (`storage::segment`): the key is the aggregate
+/// (the user), and only an erasure tombstone replaces a key's earlier records when the log is
+/// compacted. Every other event is a fact the store keeps.
+impl LogRecord for StoredEvent {
+    fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    fn key(&self) -> Key {
+        self.key
+    }
+
+    fn is_tombstone(&self) -> bool {
+        self.body == EventBody::Erased
+    }
+
+    fn epoch(&self) -> u64 {
+        0
+    }
+
+    fn supersedes(&self) -> bool {
+        self.is_tombstone()
+    }
 }
 
 /// Current state of one aggregate: a fold of its events. One shape for every domain; each domain
@@ -184,9 +210,13 @@ pub fn command_for(domain: Domain, value: ValueId) -> Command {
 
 /// Time travel: `key`'s aggregate as of offset `upto` (inclusive), folded from the log. `None` if
 /// it had no events by then, or an erasure tombstone removed it.
-pub fn aggregate_at(log: &[StoredEvent], key: Key, upto: u64) -> Option<Aggregate> {
+pub fn aggregate_at<'a>(
+    log: impl IntoIterator<Item = &'a StoredEvent>,
+    key: Key,
+    upto: u64,
+) -> Option<Aggregate> {
     let mut agg: Option<Aggregate> = None;
-    for e in log.iter().take_while(|e| e.offset <= upto) {
+    for e in log.into_iter().take_while(|e| e.offset <= upto) {
         if e.key != key {
             continue;
         }
@@ -197,6 +227,49 @@ pub fn aggregate_at(log: &[StoredEvent], key: Key, upto: u64) -> Option<Aggregat
         }
     }
     agg
+}
+
+/// One step of an aggregate's history: the event at `offset` and the state right after it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimeTravelStep {
+    pub offset: u64,
+    pub event: &'static str,
+    /// [`Aggregate::describe`] after the event ("balance 40"), or "erased" after a tombstone.
+    pub state: String,
+}
+
+/// Most steps [`time_travel`] returns (the newest are kept).
+pub const MAX_TIME_TRAVEL_STEPS: usize = 2_000;
+
+/// Time travel over a whole history: `key`'s state after each of its events, in log order, in
+/// one fold (the state at step i is `aggregate_at(log, key, steps[i].offset)`).
+pub fn time_travel<'a>(
+    log: impl IntoIterator<Item = &'a StoredEvent>,
+    key: Key,
+    domain: Domain,
+) -> Vec<TimeTravelStep> {
+    let mut agg: Option<Aggregate> = None;
+    let mut steps = Vec::new();
+    for e in log.into_iter().filter(|e| e.key == key) {
+        let state = if e.body == EventBody::Erased {
+            agg = None;
+            "erased".to_string()
+        } else {
+            let a = agg.get_or_insert_with(Aggregate::default);
+            a.apply(e);
+            a.describe(domain)
+        };
+        steps.push(TimeTravelStep {
+            offset: e.offset,
+            event: e.body.name(),
+            state,
+        });
+        if steps.len() >= 2 * MAX_TIME_TRAVEL_STEPS {
+            steps.drain(..MAX_TIME_TRAVEL_STEPS);
+        }
+    }
+    let keep = steps.len().saturating_sub(MAX_TIME_TRAVEL_STEPS);
+    steps.split_off(keep)
 }
 
 #[cfg(test)]
@@ -232,6 +305,38 @@ mod tests {
         assert_eq!(aggregate_at(&log, 1, 1).unwrap().balance, 10);
         assert_eq!(aggregate_at(&log, 1, 2).unwrap().balance, 6);
         assert_eq!(aggregate_at(&log, 1, 3), None);
+    }
+
+    /// The whole-history fold agrees with `aggregate_at` at every step; a compensating event
+    /// shows as a step back to the balance before the mistake.
+    #[test]
+    fn time_travel_steps_match_aggregate_at_each_offset() {
+        let mut other = ev(3, EventBody::Deposited(99));
+        other.key = 2;
+        let log = [
+            ev(1, EventBody::Deposited(10)),
+            ev(2, EventBody::MistakenDebit(4)),
+            other,
+            ev(
+                4,
+                EventBody::Compensated {
+                    amount: 4,
+                    of_offset: 2,
+                },
+            ),
+            ev(5, EventBody::Erased),
+        ];
+        let steps = time_travel(&log, 1, Domain::Bank);
+        let offsets: Vec<u64> = steps.iter().map(|s| s.offset).collect();
+        assert_eq!(offsets, [1, 2, 4, 5], "only key 1's events");
+        let states: Vec<&str> = steps.iter().map(|s| s.state.as_str()).collect();
+        assert_eq!(states, ["balance 10", "balance 6", "balance 10", "erased"]);
+        assert_eq!(steps[1].event, "mistaken debit");
+        for s in &steps[..3] {
+            let a = aggregate_at(&log, 1, s.offset).expect("before the erasure");
+            assert_eq!(a.describe(Domain::Bank), s.state);
+        }
+        assert_eq!(aggregate_at(&log, 1, 5), None);
     }
 
     #[test]

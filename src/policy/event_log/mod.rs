@@ -4,10 +4,10 @@
 //! models, so the read side lags the write side. Optionally an index kept by dual writes next to
 //! the CDC-fed projections, and erasure requests (tombstone + compaction, or crypto-shredding).
 //!
-//! The log here is a minimal in-policy `Vec` of events with stable offsets; the shared segmented
-//! log of `storage/` can replace it behind `Writer`'s methods.
+//! Every node's copy of the log is the shared segmented log of `storage::segment` (the one the
+//! single-leader and Raft policies keep), compacted by the shared Kafka cleaner
+//! (`storage::compaction`), in which only an erasure tombstone supersedes a key's records.
 
-mod cleaner;
 pub mod domain;
 mod projection;
 mod replica;
@@ -17,7 +17,8 @@ use crate::check::event_log::LogNote;
 use crate::engine::FromScenario;
 use crate::policy::{ClientReq, Cluster, Ctx, Message, NodeView, Note, Policy, StoredValue};
 use crate::scenario::schema::{EventLogSpec, PolicySpec, Scenario};
-use crate::types::{Key, NodeId, ValueId, Version};
+use crate::storage::segment::{LogLayout, SegmentedLog};
+use crate::types::{Key, NodeId, ValueId, Version, ms_to_us};
 use domain::{Aggregate, EventBody, StoredEvent};
 pub use projection::Projection;
 pub use replica::LogReplica;
@@ -147,27 +148,40 @@ fn fetch_from(ctx: &mut C<'_, '_>, cfg: &EventLogConfig, from: u64) {
 
 /// How many of `user`'s records (tombstones aside) a stored log still holds: the copies an
 /// erasure has to get rid of.
-fn copies_in_log(log: &[StoredEvent], user: Key) -> u32 {
+fn copies_in_log(log: &EventStore, user: Key) -> u32 {
     log.iter()
         .filter(|e| e.key == user && e.body != EventBody::Erased)
         .count() as u32
 }
 
-/// A stored log as the Storage tab draws it (segments of `segment_entries` offsets).
-fn storage_view(
-    log: &[StoredEvent],
-    next_offset: u64,
-    segment_entries: u32,
-) -> crate::storage::view::StorageView {
-    let records = log
-        .iter()
-        .map(|e| (e.offset, e.key, e.body == EventBody::Erased, 0));
-    let committed = next_offset.saturating_sub(1);
-    crate::storage::view::StorageView::from_records(
-        records,
-        next_offset,
-        committed,
-        segment_entries.into(),
+/// The event log as every node keeps it: the shared segmented log of capsim's other policies.
+pub type EventStore = SegmentedLog<StoredEvent>;
+
+/// An empty event log cut into segments of `segment_entries` events.
+fn new_store(spec: &EventLogSpec) -> EventStore {
+    SegmentedLog::new(LogLayout {
+        segment_entries: spec.segment_entries.max(1),
+        segment_bytes: 0,
+        value_bytes: EVENT_BYTES,
+    })
+}
+
+/// Bytes an event's body takes besides the record overhead.
+const EVENT_BYTES: u32 = 24;
+
+/// One pass of the shared Kafka cleaner (`storage::compaction`) over a node's copy of the log:
+/// the dirty section (outside the active segment, older than `min_compaction_lag_ms`) is
+/// cleaned whenever it holds anything, and a tombstone goes `delete_retention_ms` after the
+/// cleaner first cleaned it. Returns (records removed, tombstones purged).
+fn compact(log: &mut EventStore, now_us: u64, spec: &EventLogSpec) -> (u64, u64) {
+    let lag_us = ms_to_us(spec.min_compaction_lag_ms);
+    let retention_us = ms_to_us(spec.delete_retention_ms);
+    let c = log.cleanable(now_us, log.last_index(), lag_us);
+    let cleaned = log.clean(c, now_us, retention_us);
+    let purged = log.purge_expired_tombstones(now_us);
+    (
+        cleaned.records_removed - cleaned.tombstones_purged,
+        cleaned.tombstones_purged + purged.tombstones_purged,
     )
 }
 
@@ -197,11 +211,11 @@ impl Policy for EventLog {
 
     fn new(me: NodeId, _cluster: &Cluster, config: &EventLogConfig) -> Self {
         let role = if me == config.writer {
-            Role::Writer(Writer::default())
+            Role::Writer(Writer::new(&config.spec))
         } else if Some(me) == config.dual_index {
             Role::DualIndex(BTreeMap::new())
         } else if config.is_log_replica(me) {
-            Role::LogReplica(LogReplica::new(me))
+            Role::LogReplica(LogReplica::new(me, &config.spec))
         } else {
             Role::Projection(Projection::new(me))
         };
@@ -290,9 +304,9 @@ impl Policy for EventLog {
 
     fn view(&self) -> NodeView {
         match &self.role {
-            Role::Writer(w) => w.view(self.config.spec.segment_entries),
+            Role::Writer(w) => w.view(),
             Role::Projection(p) => p.view(),
-            Role::LogReplica(r) => r.view(self.config.spec.segment_entries),
+            Role::LogReplica(r) => r.view(),
             Role::DualIndex(index) => NodeView {
                 role: "index (dual writes)",
                 details: vec![("entries", index.len().to_string())],
@@ -360,5 +374,81 @@ impl EventLog {
             Role::Projection(p) => Some(p),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::segment::SegmentedLog;
+    use crate::types::SimTime;
+
+    fn ev(offset: u64, key: Key, body: EventBody, ms: u64) -> StoredEvent {
+        StoredEvent {
+            offset,
+            key,
+            value: Some(ValueId(offset)),
+            body,
+            appended_at: SimTime(ms * 1000),
+        }
+    }
+
+    fn spec() -> EventLogSpec {
+        EventLogSpec {
+            segment_entries: 3,
+            min_compaction_lag_ms: 100.0,
+            delete_retention_ms: 500.0,
+            ..EventLogSpec::default()
+        }
+    }
+
+    fn store(events: &[StoredEvent]) -> EventStore {
+        let mut log = new_store(&spec());
+        for e in events {
+            log.append(*e, e.appended_at.0);
+        }
+        log
+    }
+
+    fn offsets(log: &EventStore) -> Vec<u64> {
+        log.iter().map(|e| e.offset).collect()
+    }
+
+    /// Kafka's rules in an event store: the active segment and records younger than the lag are
+    /// never touched; only a tombstone supersedes (every other event is kept, even of the same
+    /// key); the tombstone stays `delete_retention_ms` after it was first cleaned.
+    #[test]
+    fn the_shared_cleaner_applies_kafkas_rules_to_an_event_store() {
+        let mut log = store(&[
+            ev(1, 3, EventBody::Played(1), 0),
+            ev(2, 4, EventBody::Played(2), 0),
+            ev(3, 3, EventBody::Erased, 10),
+            ev(4, 3, EventBody::Played(9), 20), // after the tombstone, in the active segment
+            ev(5, 4, EventBody::Played(7), 20),
+        ]);
+        // Offsets 1..=3 form a closed segment, but its newest record is younger than the lag.
+        assert_eq!(compact(&mut log, 50_000, &spec()), (0, 0));
+        assert_eq!(compact(&mut log, 200_000, &spec()), (1, 0));
+        assert_eq!(
+            offsets(&log),
+            [2, 3, 4, 5],
+            "offsets never change; gaps appear"
+        );
+        // The tombstone was first cleaned at 200 ms: it stays until 700 ms.
+        assert_eq!(compact(&mut log, 650_000, &spec()), (0, 0));
+        assert_eq!(compact(&mut log, 700_000, &spec()), (0, 1));
+        assert_eq!(offsets(&log), [2, 4, 5]);
+        assert_eq!(log.last_index(), 5);
+    }
+
+    #[test]
+    fn copies_count_a_users_records_but_not_their_tombstone() {
+        let log: SegmentedLog<StoredEvent> = store(&[
+            ev(1, 3, EventBody::Played(1), 0),
+            ev(2, 3, EventBody::Played(2), 0),
+            ev(3, 3, EventBody::Erased, 0),
+        ]);
+        assert_eq!(copies_in_log(&log, 3), 2);
+        assert_eq!(copies_in_log(&log, 4), 0);
     }
 }

@@ -3,37 +3,34 @@
 //! records; if it lags by more than `delete_retention_ms` it may never see the tombstone at all,
 //! and then it keeps them for good (Kafka's warning about `delete.retention.ms`).
 
-use super::cleaner::Cleaner;
-use super::domain::StoredEvent;
-use super::{C, EventLogConfig, Msg, Timer, note};
+use super::{C, EventLogConfig, EventStore, Msg, Timer, note};
 use crate::check::event_log::LogNote;
 use crate::policy::{ClientReq, NodeView, OpResult};
+use crate::scenario::schema::EventLogSpec;
 use crate::types::{Key, NodeId, ms_to_us};
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug)]
 pub struct LogReplica {
     me: NodeId,
-    // Durable: the copy of the log, its end and its cleaner.
-    log: Vec<StoredEvent>,
+    // Durable: the copy of the log and its end.
+    log: EventStore,
     next: u64,
-    cleaner: Cleaner,
     copies_reported: BTreeMap<Key, u32>,
 }
 
 impl LogReplica {
-    pub(super) fn new(me: NodeId) -> LogReplica {
+    pub(super) fn new(me: NodeId, spec: &EventLogSpec) -> LogReplica {
         LogReplica {
             me,
-            log: Vec::new(),
+            log: super::new_store(spec),
             next: 1,
-            cleaner: Cleaner::default(),
             copies_reported: BTreeMap::new(),
         }
     }
 
     /// The copy as stored now.
-    pub fn log(&self) -> &[StoredEvent] {
+    pub fn log(&self) -> &EventStore {
         &self.log
     }
 
@@ -69,9 +66,7 @@ impl LogReplica {
                 ctx.set_timer(self.poll_us(cfg), Timer::Poll);
             }
             Timer::Compact => {
-                let end = self.next - 1;
-                let (removed, purged) =
-                    self.cleaner.clean(&mut self.log, end, ctx.now.0, &cfg.spec);
+                let (removed, purged) = super::compact(&mut self.log, ctx.now.0, &cfg.spec);
                 if removed + purged > 0 {
                     let n = LogNote::Compacted {
                         records_removed: removed,
@@ -101,8 +96,11 @@ impl LogReplica {
         else {
             return;
         };
-        let fresh = events.iter().filter(|e| e.offset >= self.next);
-        self.log.extend(fresh.copied());
+        // A copy keeps the writer's offsets, gaps included.
+        for e in events.iter().filter(|e| e.offset >= self.next) {
+            self.log.append(*e, ctx.now.0);
+        }
+        self.log.flush();
         self.next = self.next.max(next);
         self.report_copies(ctx, cfg);
         if self.next <= log_end {
@@ -121,9 +119,9 @@ impl LogReplica {
         }
     }
 
-    pub(super) fn view(&self, segment_entries: u32) -> NodeView {
+    pub(super) fn view(&self) -> NodeView {
         NodeView {
-            storage: Some(super::storage_view(&self.log, self.next, segment_entries)),
+            storage: Some(self.log.storage_view(self.next - 1)),
             role: "log replica",
             log_len: Some(self.log.len() as u64),
             commit_index: Some(self.next - 1),

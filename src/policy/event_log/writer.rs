@@ -2,23 +2,20 @@
 //! and consistent snapshots to projections, performs the application's dual writes, compensates
 //! mistakes and carries out erasure requests (tombstone + compaction, or crypto-shredding).
 
-use super::cleaner::Cleaner;
 use super::domain::{Aggregate, EventBody, StoredEvent, command_for};
-use super::{C, EventLogConfig, Msg, Timer, note, version};
+use super::{C, EventLogConfig, EventStore, Msg, Timer, note, version};
 use crate::check::event_log::LogNote;
 use crate::policy::{ClientReq, FailReason, NodeView, OpResult};
-use crate::scenario::schema::ErasureMethod;
+use crate::scenario::schema::{ErasureMethod, EventLogSpec};
 use crate::types::{Key, NodeId, OpKind, ValueId, ms_to_us};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Writer {
     // Durable: the database (its log and the state folded from it).
-    log: Vec<StoredEvent>,
-    last_offset: u64,
+    log: EventStore,
     state: BTreeMap<Key, Aggregate>,
-    cleaner: Cleaner,
     shredded: BTreeSet<Key>,
     /// Users whose erasure was requested (by either method): their commands are refused.
     erased: BTreeSet<Key>,
@@ -33,11 +30,26 @@ pub struct Writer {
 }
 
 impl Writer {
+    pub(super) fn new(spec: &EventLogSpec) -> Writer {
+        Writer {
+            log: super::new_store(spec),
+            state: BTreeMap::new(),
+            shredded: BTreeSet::new(),
+            erased: BTreeSet::new(),
+            mistakes_done: BTreeSet::new(),
+            erasures_done: BTreeSet::new(),
+            compensations_due: Vec::new(),
+            copies_reported: BTreeMap::new(),
+            pending_dual: VecDeque::new(),
+            lost_on_crash: 0,
+        }
+    }
+
     pub fn state(&self) -> &BTreeMap<Key, Aggregate> {
         &self.state
     }
     /// The log as stored now (compaction leaves gaps in the offsets).
-    pub fn log(&self) -> &[StoredEvent] {
+    pub fn log(&self) -> &EventStore {
         &self.log
     }
 
@@ -138,8 +150,7 @@ impl Writer {
         value: Option<ValueId>,
         body: EventBody,
     ) -> u64 {
-        self.last_offset += 1;
-        let offset = self.last_offset;
+        let offset = self.log.last_index() + 1;
         let e = StoredEvent {
             offset,
             key,
@@ -147,7 +158,9 @@ impl Writer {
             body,
             appended_at: ctx.now,
         };
-        self.log.push(e);
+        self.log.append(e, ctx.now.0);
+        // The database persists the event before it answers (no flush lag here).
+        self.log.flush();
         if body == EventBody::Erased {
             self.state.remove(&key);
         } else {
@@ -184,12 +197,12 @@ impl Writer {
     ) {
         match msg {
             Msg::Fetch { from: start, max } => {
-                let i = self.log.partition_point(|e| e.offset < start);
-                let events: Arc<[StoredEvent]> =
-                    self.log[i..].iter().take(max as usize).copied().collect();
-                let next = events.last().map_or(self.last_offset + 1, |e| e.offset + 1);
+                let events: Arc<[StoredEvent]> = self.log.read_from(start, max as usize).into();
+                let next = events
+                    .last()
+                    .map_or(self.log.last_index() + 1, |e| e.offset + 1);
                 let shredded = self.shredded.iter().copied().collect();
-                let log_end = self.last_offset;
+                let log_end = self.log.last_index();
                 ctx.send(
                     from,
                     Msg::Events {
@@ -206,7 +219,7 @@ impl Writer {
                 ctx.send(
                     from,
                     Msg::Snapshot {
-                        upto: self.last_offset,
+                        upto: self.log.last_index(),
                         state,
                     },
                 );
@@ -289,7 +302,7 @@ impl Writer {
             self.shredded.insert(e.user);
             self.state.remove(&e.user);
             note(ctx, LogNote::KeyShredded { user: e.user });
-            ctx.applied(e.user, None, version(self.last_offset));
+            ctx.applied(e.user, None, version(self.log.last_index()));
             if cfg.dual_index.is_some() {
                 self.pending_dual.push_back((e.user, None));
                 ctx.set_timer(ms_to_us(cfg.spec.dual_write_delay_ms), Timer::DualWrite);
@@ -300,13 +313,9 @@ impl Writer {
         }
     }
 
-    /// One cleaner pass (Kafka's rules, reduced to erasure): outside the active segment, records
-    /// older than `min_compaction_lag_ms` whose key has a later tombstone are dropped; a
-    /// tombstone is dropped `delete_retention_ms` after the cleaner first saw it.
+    /// One pass of the shared cleaner over the write side's log (see `super::compact`).
     fn compact(&mut self, ctx: &mut C<'_, '_>, cfg: &EventLogConfig) {
-        let (removed, purged) =
-            self.cleaner
-                .clean(&mut self.log, self.last_offset, ctx.now.0, &cfg.spec);
+        let (removed, purged) = super::compact(&mut self.log, ctx.now.0, &cfg.spec);
         if removed + purged > 0 {
             let n = LogNote::Compacted {
                 records_removed: removed,
@@ -332,16 +341,12 @@ impl Writer {
         }
     }
 
-    pub(super) fn view(&self, segment_entries: u32) -> NodeView {
+    pub(super) fn view(&self) -> NodeView {
         NodeView {
-            storage: Some(super::storage_view(
-                &self.log,
-                self.last_offset + 1,
-                segment_entries,
-            )),
+            storage: Some(self.log.storage_view(self.log.last_index())),
             role: "write side (event log)",
             log_len: Some(self.log.len() as u64),
-            commit_index: Some(self.last_offset),
+            commit_index: Some(self.log.last_index()),
             details: vec![
                 ("aggregates", self.state.len().to_string()),
                 ("index writes pending", self.pending_dual.len().to_string()),

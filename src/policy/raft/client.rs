@@ -12,7 +12,7 @@
 //! that this "can be affected by clock drift": a clock that runs slow or is stepped back keeps
 //! the lease past the moment the others may elect a new leader.
 
-use super::{Command, Entry, MAX_PENDING, Pending, PendingRead, RCtx, Raft, RaftTimer, Role};
+use super::{Command, MAX_PENDING, Pending, PendingRead, RCtx, Raft, RaftTimer, Role};
 use crate::policy::{ClientReq, FailReason, OpRef, OpResult};
 use crate::scenario::schema::ReadMode;
 use crate::types::OpKind;
@@ -79,7 +79,7 @@ impl Raft {
             },
         };
         let term = self.term;
-        let index = self.log.append(Entry { term, cmd });
+        let index = self.append_new(ctx.now.0, term, cmd);
         let pending = Pending {
             op: req.op,
             term,

@@ -4,7 +4,7 @@
 //! `Step` (term handling and votes), `poll`, `stepCandidate`, `becomeFollower`,
 //! `becomeCandidate`, `becomeLeader`, `reset`.
 
-use super::{Command, Entry, Progress, RCtx, Raft, RaftMsg, RaftTimer, Role};
+use super::{Command, Progress, RCtx, Raft, RaftMsg, RaftTimer, Role};
 use crate::policy::Note;
 use crate::types::NodeId;
 
@@ -291,10 +291,7 @@ impl Raft {
             probing: true,
             ..Progress::default()
         });
-        self.log.append(Entry {
-            term,
-            cmd: Command::Noop,
-        });
+        self.append_new(ctx.now.0, term, Command::Noop);
         ctx.note(Note::BecameLeader { term });
         ctx.set_timer(self.config.heartbeat_us, RaftTimer::Heartbeat { term });
         if self.config.check_quorum {

@@ -33,7 +33,7 @@ mod tests;
 use super::{ClientReq, Cluster, Ctx, Message, NodeView, OpRef, Policy, StoredValue};
 use crate::scenario::schema::ReadMode;
 use crate::storage::kv::VersionedKv;
-use crate::storage::log::Log;
+use crate::storage::segment::{LogLayout, LogRecord, SegmentedLog};
 use crate::types::{Key, NodeId, OpKind, ValueId};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -81,10 +81,34 @@ pub enum Command {
     Read { key: Key },
 }
 
+/// One log entry. It knows its own index, as raft-rs's `eraftpb::Entry` does, so the shared
+/// segmented log (`storage::segment`) can hold it like any other record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Entry {
+    pub index: u64,
     pub term: u64,
     pub cmd: Command,
+}
+
+impl LogRecord for Entry {
+    fn offset(&self) -> u64 {
+        self.index
+    }
+
+    fn key(&self) -> Key {
+        match self.cmd {
+            Command::Put { key, .. } | Command::Read { key } => key,
+            Command::Noop => crate::storage::view::NO_KEY,
+        }
+    }
+
+    fn is_tombstone(&self) -> bool {
+        matches!(self.cmd, Command::Put { value: None, .. })
+    }
+
+    fn epoch(&self) -> u64 {
+        self.term
+    }
 }
 
 /// Why a follower refused an append, and where its log might match (etcd's `RejectHint` and
@@ -323,6 +347,14 @@ const MAX_ROUNDS: usize = 4096;
 /// Wire size of one log entry (and of one key's cell in a snapshot, so that the bytes of a
 /// full log replay and of a snapshot compare honestly).
 pub const ENTRY_BYTES: u32 = 24;
+
+/// How a node's Raft log is kept on disk: segments of 64 entries, each entry `ENTRY_BYTES` on
+/// the wire plus the shared record overhead.
+const RAFT_LOG_LAYOUT: LogLayout = LogLayout {
+    segment_entries: 64,
+    segment_bytes: 0,
+    value_bytes: ENTRY_BYTES,
+};
 /// Wire size of an AppendEntries or InstallSnapshot header.
 pub const APPEND_HEADER_BYTES: u32 = 48;
 
@@ -334,7 +366,7 @@ pub struct Raft {
     // Durable.
     term: u64,
     voted_for: Option<NodeId>,
-    log: Log<Entry>,
+    log: SegmentedLog<Entry>,
     kv: VersionedKv,
     applied: u64,
     /// The latest snapshot (taken here or installed from a leader).
@@ -376,7 +408,7 @@ impl Raft {
     pub fn leader(&self) -> Option<NodeId> {
         self.leader
     }
-    pub fn log(&self) -> &Log<Entry> {
+    pub fn log(&self) -> &SegmentedLog<Entry> {
         &self.log
     }
     pub fn commit_index(&self) -> u64 {
@@ -397,6 +429,15 @@ impl Raft {
 
     fn last_index(&self) -> u64 {
         self.log.last_index()
+    }
+
+    /// Appends a new entry of this node's at the end of its log and returns its index. Raft
+    /// persists an entry before it answers anyone about it, so the log is flushed at once.
+    fn append_new(&mut self, now_us: u64, term: u64, cmd: Command) -> u64 {
+        let index = self.log.last_index() + 1;
+        self.log.append(Entry { index, term, cmd }, now_us);
+        self.log.flush();
+        index
     }
 
     fn last_term(&self) -> u64 {
@@ -449,7 +490,7 @@ impl Policy for Raft {
             config: config.clone(),
             term: 0,
             voted_for: None,
-            log: Log::default(),
+            log: SegmentedLog::new(RAFT_LOG_LAYOUT),
             kv: VersionedKv::default(),
             applied: 0,
             snapshot: None,
@@ -582,19 +623,11 @@ impl Policy for Raft {
 }
 
 impl Raft {
-    /// The log for the Storage tab: its newest entries keyed by the key they write, the
-    /// snapshot covering the discarded prefix, and a rebuild's progress.
+    /// The log for the Storage tab: its newest segments and entries (keyed by the key they
+    /// write), the snapshot covering the discarded prefix, and a rebuild's progress.
     fn storage_view(&self) -> crate::storage::view::StorageView {
-        use crate::storage::view::{MAX_RECORDS_SHOWN, NO_KEY, SnapshotView, StorageView};
-        let (first, next) = (self.log.first_index(), self.log.last_index() + 1);
-        let from = next.saturating_sub(MAX_RECORDS_SHOWN as u64).max(first);
-        let tail = self.log.slice_from(from, MAX_RECORDS_SHOWN);
-        let records = tail.iter().zip(from..).map(|(e, offset)| match e.cmd {
-            Command::Put { key, value } => (offset, key, value.is_none(), 0),
-            Command::Read { key } => (offset, key, false, 0),
-            Command::Noop => (offset, NO_KEY, false, 0),
-        });
-        let mut view = StorageView::contiguous(first, next, self.commit, records);
+        use crate::storage::view::SnapshotView;
+        let mut view = self.log.storage_view(self.commit);
         view.snapshot = self.snapshot.as_ref().map(|s| SnapshotView {
             last_index: s.index,
             bytes: s.bytes(),

@@ -32,10 +32,7 @@ impl Raft {
             self.progress[to.index()].next = self.last_index() + 1;
             return false;
         };
-        let entries = self
-            .log
-            .slice_from(pr.next, self.config.max_batch as usize)
-            .to_vec();
+        let entries = self.log.read_from(pr.next, self.config.max_batch as usize);
         if entries.is_empty() && !send_if_empty {
             return false;
         }
@@ -157,14 +154,16 @@ impl Raft {
             self.log.truncate_after(at - 1);
         }
         for e in &entries[skip..] {
-            self.log.append(*e);
+            debug_assert_eq!(e.index, self.last_index() + 1, "entries arrive in order");
+            self.log.append(*e, ctx.now.0);
         }
+        self.log.flush();
         true
     }
 
     /// Makes visible which uncommitted entries a new leader's log replaced.
     fn note_overwritten(&self, ctx: &mut RCtx<'_>, leader: NodeId, from: u64) {
-        let gone = self.log.slice_from(from, usize::MAX);
+        let gone = self.log.read_from(from, usize::MAX);
         let (first_term, last_term) = (gone[0].term, gone[gone.len() - 1].term);
         let terms = if first_term == last_term {
             format!("term {first_term}")

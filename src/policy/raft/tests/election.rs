@@ -186,6 +186,7 @@ fn stale_term_messages_are_refused_with_our_term() {
             prev_index: 0,
             prev_term: 0,
             entries: vec![Entry {
+                index: 1,
                 term: 3,
                 cmd: Command::Noop,
             }],

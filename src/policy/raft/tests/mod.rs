@@ -176,10 +176,7 @@ pub(super) fn log_terms(r: &Raft) -> Vec<u64> {
 /// Fills a log with entries of the given terms (indexes 1, 2, ...).
 pub(super) fn with_log(mut r: Raft, terms: &[u64]) -> Raft {
     for &term in terms {
-        r.log.append(Entry {
-            term,
-            cmd: Command::Noop,
-        });
+        r.append_new(0, term, Command::Noop);
     }
     r
 }

@@ -163,7 +163,9 @@ fn follower_replaces_conflicting_entries() {
         r.term = 2;
         let entries = new
             .iter()
-            .map(|&term| Entry {
+            .zip(prev_index + 1..)
+            .map(|(&term, index)| Entry {
+                index,
                 term,
                 cmd: Command::Noop,
             })
@@ -202,6 +204,7 @@ fn deposed_leader_write_is_overwritten_and_fails() {
             prev_index: 1,
             prev_term: 1,
             entries: vec![Entry {
+                index: 2,
                 term: 2,
                 cmd: Command::Noop,
             }],
@@ -237,6 +240,7 @@ fn deposed_leader_write_that_survives_is_acknowledged() {
             prev_index: 2,
             prev_term: 1,
             entries: vec![Entry {
+                index: 3,
                 term: 2,
                 cmd: Command::Noop,
             }],
