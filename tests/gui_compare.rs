@@ -1,0 +1,187 @@
+//! Compare mode (issue #8, the CAP demo) driven through the real UI with egui_kittest: open it
+//! from the top bar, run both sides to the end, and check that the numbers it shows are those of
+//! `capsim run` of each side with B forced to A's seed and faults.
+#![cfg(feature = "gui")]
+
+use capsim::compare::match_faults;
+use capsim::engine::Fault;
+use capsim::gui::compare_panels::{Row, rows};
+use capsim::gui::{CapsimApp, Prefs};
+use capsim::scenario::Scenario;
+use capsim::scenario::schema::PolicySpec;
+use capsim::types::{NodeId, SimTime};
+use eframe::egui;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(60);
+const CP: &str = "scenarios/cap-cp-raft.ron";
+const AP: &str = "scenarios/cap-ap-one.ron";
+
+fn load(path: &str) -> Scenario {
+    capsim::io::read_scenario(Path::new(path)).unwrap()
+}
+
+fn harness(a: &str) -> Harness<'static, CapsimApp> {
+    let app = CapsimApp::new(&egui::Context::default(), load(a), Prefs::default());
+    let mut h = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .build_ui_state(|ui, app: &mut CapsimApp| app.ui_root(ui), app);
+    h.run_steps(2);
+    h
+}
+
+fn click(h: &mut Harness<'_, CapsimApp>, label: &str) {
+    h.get_by_label(label).click();
+    h.run_steps(2);
+}
+
+/// Opens the "Compare…" window and starts comparing with the file at `path`.
+fn compare_with(h: &mut Harness<'_, CapsimApp>, path: &str) {
+    click(h, "Compare…");
+    h.get_by_label("side B path").focus();
+    h.run_steps(1);
+    h.get_by_label("side B path").type_text(path);
+    h.run_steps(2);
+    click(h, "Compare with this file");
+}
+
+/// Draws frames until both compare workers have handled everything (and the main one too).
+fn settle(h: &mut Harness<'_, CapsimApp>) {
+    let start = Instant::now();
+    loop {
+        h.run_steps(1);
+        let app = h.state_mut();
+        if app.compare.idle() && app.wait_for_worker(Duration::from_millis(1)) {
+            break;
+        }
+        assert!(start.elapsed() < WAIT, "the compare workers did not answer");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    h.run_steps(3); // draw the latest frames
+}
+
+/// The table as compare mode draws it now.
+fn shown_rows(h: &mut Harness<'_, CapsimApp>) -> Vec<Row> {
+    let run = h
+        .state_mut()
+        .compare
+        .run
+        .as_mut()
+        .expect("compare mode is on");
+    let [a, b] = &mut run.sides;
+    rows(&a.frame().report, &b.frame().report)
+}
+
+fn row<'a>(rows: &'a [Row], name: &str) -> &'a Row {
+    rows.iter().find(|r| r.name == name).unwrap()
+}
+
+/// `capsim run --json FILE --seed SEED` from the binary, parsed.
+fn cli_json(file: &str, seed: u64) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_capsim"))
+        .args(["run", "--json", file, "--seed", &seed.to_string()])
+        .output()
+        .expect("running the capsim binary");
+    serde_json::from_slice(&out.stdout).expect("capsim run --json prints JSON")
+}
+
+#[test]
+fn compare_mode_shows_each_sides_numbers_as_a_separate_run_gives_them() {
+    let mut h = harness(CP);
+    compare_with(&mut h, AP);
+    assert!(h.state().compare.run.is_some(), "compare mode started");
+    h.get_by_label("A: Raft, ReadIndex reads (CP)");
+    h.get_by_label("B: Leaderless N=5 R=One W=One (AP)");
+    click(&mut h, "Run to end ⏭");
+    settle(&mut h);
+
+    let m = match_faults(&load(CP), &load(AP)).unwrap();
+    let expected = [capsim::sim::run(&m.a), capsim::sim::run(&m.b)];
+    let shown = shown_rows(&mut h);
+    assert_eq!(shown, rows(&expected[0], &expected[1]));
+    // The table really is on screen with those numbers.
+    for name in ["availability", "stale reads", "failed", "unknown"] {
+        let r = row(&shown, name);
+        for text in [&r.a, &r.b, &r.diff] {
+            assert!(
+                h.query_all_by_label(text).next().is_some(),
+                "{name}: {text} is not shown"
+            );
+        }
+    }
+    // The CLI binary agrees (B's file already has A's partition; the seed is forced).
+    for (file, report) in [(CP, &expected[0]), (AP, &expected[1])] {
+        let json = cli_json(file, m.a.seed);
+        assert_eq!(json["availability"].as_f64(), Some(report.availability));
+        assert_eq!(json["stale_reads"].as_u64(), Some(report.stale_reads));
+        assert_eq!(json["failed"].as_u64(), Some(report.failed));
+        assert_eq!(json["unknown"].as_u64(), Some(report.unknown));
+    }
+    // The CAP demo's claim: the CP side refuses or times out but is never stale; the AP side
+    // answers more often and pays with stale reads.
+    let [cp, ap] = &expected;
+    assert!(cp.failed + cp.unknown > 0 && cp.stale_reads == 0);
+    assert!(ap.availability > cp.availability && ap.stale_reads > 0);
+}
+
+#[test]
+fn a_users_interventions_are_applied_to_both_sides() {
+    let mut h = harness(CP);
+    h.get_by_label("time").set_value_accesskit(1200.0);
+    h.run_steps(2);
+    click(&mut h, "n4");
+    click(&mut h, "Pause n4");
+    assert!(h.state_mut().wait_for_worker(WAIT));
+    compare_with(&mut h, AP);
+    h.get_by_label("time").set_value_accesskit(1300.0);
+    h.run_steps(2);
+    settle(&mut h);
+    let run = h.state_mut().compare.run.as_mut().unwrap();
+    for side in &mut run.sides {
+        let f = side.frame();
+        assert_eq!(
+            f.now,
+            SimTime::from_ms(1300.0),
+            "side {} is time-locked",
+            side.name
+        );
+        assert!(
+            f.faults
+                .iter()
+                .any(|(t, fault)| *t == SimTime::from_ms(1200.0)
+                    && *fault == Fault::Pause(NodeId(3))),
+            "side {} did not get the pause: {:?}",
+            side.name,
+            f.faults
+        );
+    }
+}
+
+#[test]
+fn a_side_b_without_the_faulted_nodes_is_an_error_in_the_window() {
+    let dir = std::env::temp_dir().join(format!("capsim-gui-compare-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let small = dir.join("three-nodes.ron");
+    let mut b = load(AP);
+    b.nodes.count = 3;
+    b.faults.clear();
+    if let PolicySpec::Leaderless(p) = &mut b.policy {
+        p.replication_factor = 3;
+    }
+    let text = capsim::scenario::load::to_string(&b);
+    std::fs::write(&small, text).unwrap();
+
+    let mut h = harness(CP);
+    compare_with(&mut h, small.to_str().unwrap());
+    assert!(h.state().compare.run.is_none(), "no comparison was started");
+    let msg = h.state().compare.message().unwrap_or_default().to_string();
+    assert!(msg.contains("n4"), "{msg}");
+    let shown = h
+        .query_all_by_label_contains("side B with side A's faults")
+        .count();
+    assert_eq!(shown, 1, "the error is shown in the compare window");
+    let _ = std::fs::remove_dir_all(&dir);
+}
