@@ -205,7 +205,9 @@ impl CapsimApp {
     pub fn ui_root(&mut self, ui: &mut Ui) {
         let ctx = ui.ctx().clone();
         self.apply_prefs(&ctx);
-        self.shortcuts(&ctx);
+        if !self.compare.is_on() {
+            self.shortcuts(&ctx);
+        }
         let f = self.frame();
         let mut out = Vec::new();
         egui::Panel::top("top").show(ui, |ui| self.top_bar_ui(ui, &f));

@@ -88,6 +88,8 @@ pub struct CompareRun {
     pub sides: [Side; 2],
     /// What had to change to make the sides comparable (shown above the views).
     pub notes: Vec<String>,
+    /// What both sides share: the seed and the faults.
+    shared: String,
     playing: bool,
     /// The simulated time both sides are driven to.
     target: SimTime,
@@ -98,7 +100,14 @@ pub struct CompareRun {
 
 impl CompareRun {
     fn new(m: Matched, ctx: &egui::Context) -> CompareRun {
+        let shared = format!(
+            "Same seed ({}) and same faults on both sides: {} scheduled, {} random.",
+            m.a.seed,
+            m.a.faults.len(),
+            m.a.random_faults.len()
+        );
         CompareRun {
+            shared,
             sides: [Side::spawn("A", m.a, ctx), Side::spawn("B", m.b, ctx)],
             notes: m.notes,
             playing: false,
@@ -198,6 +207,11 @@ impl CompareView {
         self.message.as_deref()
     }
 
+    /// Whether compare mode has the window (the main view's keys then go to it).
+    pub fn is_on(&self) -> bool {
+        self.run.is_some()
+    }
+
     /// Whether both sides have caught up (always true when not comparing).
     pub fn idle(&mut self) -> bool {
         self.run.as_mut().is_none_or(CompareRun::idle)
@@ -209,6 +223,7 @@ impl CompareView {
         let Some(run) = &mut self.run else {
             return false;
         };
+        keys(ui.ctx(), run);
         run.tick(ui.ctx());
         let mut close = false;
         egui::CentralPanel::default_margins().show(ui, |ui| {
@@ -299,6 +314,21 @@ impl CompareView {
     }
 }
 
+/// Space plays or pauses both sides, Home goes back to the start (the main view's keys).
+fn keys(ctx: &egui::Context, run: &mut CompareRun) {
+    if ctx.egui_wants_keyboard_input() {
+        return;
+    }
+    let pressed = |k| ctx.input_mut(|i| i.consume_key(egui::Modifiers::NONE, k));
+    if pressed(egui::Key::Space) {
+        run.playing = !run.playing;
+    }
+    if pressed(egui::Key::Home) {
+        run.playing = false;
+        run.seek(SimTime::ZERO);
+    }
+}
+
 fn read(path: &str) -> Result<Scenario, String> {
     if path.is_empty() {
         return Err("type the path of side B's scenario file first".into());
@@ -309,6 +339,7 @@ fn read(path: &str) -> Result<Scenario, String> {
 /// The whole compare view; true when the user closed it.
 fn compare_ui(ui: &mut Ui, run: &mut CompareRun) -> bool {
     let close = controls_ui(ui, run);
+    ui.weak(&run.shared);
     for note in &run.notes {
         ui.label(RichText::new(format!("Note: {note}")).color(palette::ORANGE));
     }

@@ -5,7 +5,10 @@ use super::palette;
 use super::worker::Frame;
 use crate::check::report::Report;
 use eframe::egui::{self, Color32, RichText, Ui};
-use egui_plot::{AxisHints, HPlacement, Legend, Line, LineStyle, Plot, PlotPoints, VLine};
+use egui_plot::{
+    AxisHints, GridInput, HPlacement, Legend, Line, LineStyle, Plot, PlotPoints, VLine,
+    uniform_grid_spacer,
+};
 use std::sync::Arc;
 
 /// Side A's colour and side B's, used for titles, table headers and curves.
@@ -51,11 +54,7 @@ pub fn rows(a: &Report, b: &Report) -> Vec<Row> {
             name: "max lag",
             a: super::cluster::fmt_ms(a.max_replication_lag_ms),
             b: super::cluster::fmt_ms(b.max_replication_lag_ms),
-            diff: signed(
-                b.max_replication_lag_ms - a.max_replication_lag_ms,
-                1,
-                " ms",
-            ),
+            diff: signed_ms(b.max_replication_lag_ms - a.max_replication_lag_ms),
         },
         int(
             "divergent keys",
@@ -76,13 +75,62 @@ fn signed(d: f64, decimals: usize, unit: &str) -> String {
     format!("{sign}{text}{unit}")
 }
 
+/// A difference of durations in the units `cluster::fmt_ms` picks, with its sign.
+fn signed_ms(d: f64) -> String {
+    let text = super::cluster::fmt_ms(d.abs());
+    match d {
+        d if d > 0.0 => format!("+{text}"),
+        d if d < 0.0 => format!("−{text}"),
+        _ => text,
+    }
+}
+
+/// The table in sentences, for the back of the lecture hall.
+pub fn verdict(a: &Report, b: &Report) -> Vec<String> {
+    let pct = |r: &Report| format!("{:.1}%", 100.0 * r.availability);
+    let avail = if (a.availability - b.availability).abs() < 0.0005 {
+        format!("A and B were equally available ({}).", pct(a))
+    } else if b.availability > a.availability {
+        format!(
+            "B answered more often: availability {} against A's {}.",
+            pct(b),
+            pct(a)
+        )
+    } else {
+        format!(
+            "A answered more often: availability {} against B's {}.",
+            pct(a),
+            pct(b)
+        )
+    };
+    let stale = match (a.stale_reads, b.stale_reads) {
+        (0, 0) => "Neither side returned a stale read.".to_string(),
+        (n, 0) => format!("Only A returned stale reads ({n})."),
+        (0, n) => format!("Only B returned stale reads ({n})."),
+        (x, y) => format!("Both returned stale reads (A {x}, B {y})."),
+    };
+    let refused = format!(
+        "Failed or timed out: A {}, B {}.",
+        a.failed + a.unknown,
+        b.failed + b.unknown
+    );
+    vec![avail, stale, refused]
+}
+
 /// The table on the left, the plot filling the rest.
 pub fn numbers_and_plot_ui(ui: &mut Ui, frames: &[Arc<Frame>; 2]) {
     let table_w = 330.0_f32.min(ui.available_width() * 0.4);
     ui.horizontal_top(|ui| {
         ui.vertical(|ui| {
             ui.set_width(table_w);
-            table_ui(ui, &rows(&frames[0].report, &frames[1].report));
+            let (a, b) = (&frames[0].report, &frames[1].report);
+            table_ui(ui, &rows(a, b));
+            ui.add_space(8.0);
+            let done = frames.iter().all(|f| f.phase == crate::engine::Phase::Done);
+            ui.strong(if done { "At the end:" } else { "So far:" });
+            for line in verdict(a, b) {
+                ui.label(line);
+            }
         });
         ui.separator();
         ui.vertical(|ui| plot_ui(ui, frames));
@@ -108,6 +156,22 @@ fn table_ui(ui: &mut Ui, rows: &[Row]) {
                 ui.end_row();
             }
         });
+}
+
+/// Time grid steps (ms) giving about ten labelled marks whatever the run's length: egui_plot's
+/// default powers of ten label only 0 s and 10 s on an 8 s run.
+fn time_steps(input: GridInput) -> [f64; 3] {
+    let (lo, hi) = input.bounds;
+    let raw = ((hi - lo) / 10.0).max(1.0);
+    let base = 10f64.powf(raw.log10().floor());
+    let step = if raw <= 2.0 * base {
+        2.0 * base
+    } else if raw <= 5.0 * base {
+        5.0 * base
+    } else {
+        10.0 * base
+    };
+    [step / 5.0, step, step * 5.0]
 }
 
 /// Points of one series, skipping gaps; `scale` maps it onto the plot's 0..1 axis.
@@ -148,6 +212,7 @@ fn plot_ui(ui: &mut Ui, frames: &[Arc<Frame>; 2]) {
         .allow_zoom(false)
         .legend(Legend::default().follow_insertion_order(true))
         .x_axis_formatter(|m, _| format!("{:.1} s", m.value / 1000.0))
+        .x_grid_spacer(uniform_grid_spacer(time_steps))
         .custom_y_axes(vec![
             AxisHints::new_y().label("availability").min_thickness(44.0),
             AxisHints::new_y()
@@ -191,7 +256,9 @@ mod tests {
         assert_eq!(signed(-0.25, 3, ""), "−0.250");
         assert_eq!(signed(0.0, 3, ""), "0.000");
         assert_eq!(signed(-0.0001, 3, ""), "0.000");
-        assert_eq!(signed(12.5, 1, " ms"), "+12.5 ms");
+        assert_eq!(signed(12.5, 1, " kB"), "+12.5 kB");
+        assert!(signed_ms(-1843.0).starts_with('−'));
+        assert_eq!(signed_ms(0.0), super::super::cluster::fmt_ms(0.0));
     }
 
     #[test]
@@ -218,5 +285,12 @@ mod tests {
         assert_eq!(find("availability").diff, "+0.192");
         assert_eq!(find("stale reads").b, "7");
         assert_eq!(find("stale reads").diff, "+7");
+        let v = verdict(&a, &b);
+        assert_eq!(
+            v[0],
+            "B answered more often: availability 99.2% against A's 80.0%."
+        );
+        assert_eq!(v[1], "Only B returned stale reads (7).");
+        assert_eq!(v[2], "Failed or timed out: A 0, B 0.");
     }
 }
