@@ -218,8 +218,10 @@ impl CompareView {
     }
 
     /// Draws compare mode; true when it takes the window (the normal panels are then skipped).
+    /// `edited` is the Policy tab's draft (`None` until the tab was opened: then it is the open
+    /// scenario itself).
     pub fn show(&mut self, ui: &mut Ui, f: &Frame, edited: Option<&Scenario>) -> bool {
-        self.setup_window(ui.ctx(), f, edited);
+        self.setup_window(ui.ctx(), f, edited.unwrap_or(&f.scenario));
         let Some(run) = &mut self.run else {
             return false;
         };
@@ -236,7 +238,7 @@ impl CompareView {
     }
 
     /// The "Compare…" window: choose side B (a file, or the policy editor's draft).
-    fn setup_window(&mut self, ctx: &egui::Context, f: &Frame, edited: Option<&Scenario>) {
+    fn setup_window(&mut self, ctx: &egui::Context, f: &Frame, edited: &Scenario) {
         let mut open = self.setup_open;
         let mut chosen: Option<Result<Scenario, String>> = None;
         egui::Window::new("Compare two configurations")
@@ -266,11 +268,7 @@ impl CompareView {
         }
     }
 
-    fn setup_ui(
-        &mut self,
-        ui: &mut Ui,
-        edited: Option<&Scenario>,
-    ) -> Option<Result<Scenario, String>> {
+    fn setup_ui(&mut self, ui: &mut Ui, edited: &Scenario) -> Option<Result<Scenario, String>> {
         ui.label(
             "Side A is the scenario running now, with your interventions. Side B runs on A's \
              seed and A's faults (its own schedule is replaced); its network, policy and \
@@ -296,16 +294,14 @@ impl CompareView {
                 ui.ctx().request_repaint_after(Duration::from_millis(100));
             }
         });
-        let tip = "Side B is this scenario with the Policy tab's unapplied changes";
+        let tip = "Side B is the open scenario with the Policy tab's changes, applied or not \
+                   (without changes both sides are the same)";
         if ui
-            .add_enabled(
-                edited.is_some(),
-                egui::Button::new("Compare with the edited policy"),
-            )
+            .button("Compare with the edited policy")
             .on_hover_text(tip)
             .clicked()
         {
-            chosen = edited.cloned().map(Ok);
+            chosen = Some(Ok(edited.clone()));
         }
         if let Some(msg) = &self.message {
             ui.label(RichText::new(msg).color(palette::VERMILLION));

@@ -183,14 +183,30 @@ fn points(t: &[f64], y: &[f64], scale: f64) -> PlotPoints<'static> {
         .collect()
 }
 
-/// Availability (solid, left axis 0..1) and stale reads per interval (dashed, right axis,
-/// scaled so the larger side's peak reaches the top) for both sides.
-fn plot_ui(ui: &mut Ui, frames: &[Arc<Frame>; 2]) {
-    let max_stale = frames
+/// The stale-read count drawn at the top of the 0..1 axis: the larger peak rounded up to a
+/// multiple of ten, so the left axis's tenths are whole (or half) counts on the right axis.
+fn stale_scale(frames: &[Arc<Frame>; 2]) -> f64 {
+    let peak = frames
         .iter()
         .flat_map(|f| f.series.stale.iter().copied())
         .filter(|v| v.is_finite())
-        .fold(1.0_f64, f64::max);
+        .fold(0.0_f64, f64::max);
+    ((peak / 10.0).ceil() * 10.0).max(10.0)
+}
+
+/// "3", "2.5": a count on the right axis.
+fn count_label(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-6 {
+        format!("{:.0}", v.round())
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+/// Availability (solid, left axis 0..1) and stale reads per interval (dashed, right axis,
+/// scaled so the larger side's peak is near the top) for both sides.
+fn plot_ui(ui: &mut Ui, frames: &[Arc<Frame>; 2]) {
+    let max_stale = stale_scale(frames);
     let interval = frames[0].series.interval_ms;
     ui.label(
         RichText::new(format!(
@@ -219,7 +235,7 @@ fn plot_ui(ui: &mut Ui, frames: &[Arc<Frame>; 2]) {
                 .label("stale reads")
                 .placement(HPlacement::Right)
                 .min_thickness(36.0)
-                .formatter(move |m, _| format!("{:.0}", m.value * max_stale)),
+                .formatter(move |m, _| count_label(m.value * max_stale)),
         ])
         .show(ui, |p| {
             for (f, name) in frames.iter().zip(["A", "B"]) {
@@ -257,6 +273,8 @@ mod tests {
         assert_eq!(signed(0.0, 3, ""), "0.000");
         assert_eq!(signed(-0.0001, 3, ""), "0.000");
         assert_eq!(signed(12.5, 1, " kB"), "+12.5 kB");
+        assert_eq!(count_label(0.1 * 30.0), "3");
+        assert_eq!(count_label(0.05 * 10.0), "0.5");
         assert!(signed_ms(-1843.0).starts_with('−'));
         assert_eq!(signed_ms(0.0), super::super::cluster::fmt_ms(0.0));
     }
