@@ -91,8 +91,17 @@ fn cli_json(file: &str, seed: u64) -> serde_json::Value {
 #[test]
 fn compare_mode_shows_each_sides_numbers_as_a_separate_run_gives_them() {
     let mut h = harness(CP);
+    h.key_press(egui::Key::Space); // the main view plays (slowly); compare mode pauses it
+    h.run_steps(1);
+    assert!(h.state_mut().wait_for_worker(WAIT));
+    assert!(h.state_mut().frame().playing);
     compare_with(&mut h, AP);
     assert!(h.state().compare.run.is_some(), "compare mode started");
+    assert!(h.state_mut().wait_for_worker(WAIT));
+    assert!(
+        !h.state_mut().frame().playing,
+        "the hidden main view was paused"
+    );
     h.get_by_label("A: Raft, ReadIndex reads (CP)");
     h.get_by_label("B: Leaderless N=5 R=One W=One (AP)");
     click(&mut h, "Run to end ⏭");
@@ -230,4 +239,69 @@ fn the_edited_policy_is_side_b_without_being_applied() {
     assert_eq!(shown_rows(&mut h), expected);
     // The main view's run was not restarted with the edit.
     assert_eq!(*h.state_mut().frame().scenario, a);
+}
+
+#[test]
+fn the_compare_flag_rejects_a_bad_side_b_before_opening_a_window() {
+    let run = |b: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_capsim"))
+            .args(["--scenario", CP, "--compare", b, "--screenshot"])
+            .arg(std::env::temp_dir().join("capsim-never-written.png"))
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .output()
+            .expect("running the capsim binary")
+    };
+    let missing = run("scenarios/no-such-file.ron");
+    assert_eq!(missing.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        err.contains("--compare") && err.contains("no-such-file"),
+        "{err}"
+    );
+
+    let small = std::env::temp_dir().join(format!("capsim-cmp-flag-{}.ron", std::process::id()));
+    std::fs::write(&small, "(nodes: (count: 3))").unwrap();
+    let out = run(small.to_str().unwrap());
+    let _ = std::fs::remove_file(&small);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("side B with side A's faults") && err.contains("n4"),
+        "{err}"
+    );
+}
+
+#[test]
+fn play_and_pause_keep_both_sides_at_the_same_simulated_time() {
+    let mut h = harness(CP);
+    compare_with(&mut h, AP);
+    h.get_by_label("speed").set_value_accesskit(7.0);
+    h.run_steps(1);
+    click(&mut h, "▶ Play");
+    let start = Instant::now();
+    loop {
+        h.run_steps(1);
+        let run = h.state_mut().compare.run.as_mut().unwrap();
+        if run
+            .sides
+            .iter_mut()
+            .all(|s| s.frame().now >= SimTime::from_ms(500.0))
+        {
+            break;
+        }
+        assert!(start.elapsed() < WAIT, "playing did not move both sides on");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    click(&mut h, "⏸ Pause");
+    settle(&mut h);
+    let run = h.state_mut().compare.run.as_mut().unwrap();
+    let [a, b] = &mut run.sides;
+    let (ta, tb) = (a.frame().now, b.frame().now);
+    assert_eq!(ta, tb, "time-locked");
+    assert!(ta < SimTime::from_ms(8000.0), "paused before the end");
+    h.run_steps(10);
+    settle(&mut h);
+    let run = h.state_mut().compare.run.as_mut().unwrap();
+    assert_eq!(run.sides[0].frame().now, ta, "paused means paused");
 }

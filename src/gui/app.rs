@@ -212,6 +212,9 @@ impl CapsimApp {
         let mut out = Vec::new();
         egui::Panel::top("top").show(ui, |ui| self.top_bar_ui(ui, &f));
         if self.compare.show(ui, &f, self.editor.draft()) {
+            if f.playing {
+                self.send(Command::Pause); // the hidden main view need not run meanwhile
+            }
             self.help_ui(&ctx);
             return;
         }
