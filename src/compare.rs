@@ -52,12 +52,20 @@ fn notes(a: &Scenario, b: &Scenario) -> Vec<String> {
     }
     if b.faults != a.faults || b.random_faults != a.random_faults {
         out.push(format!(
-            "B's own fault schedule ({} faults) is replaced by A's ({} faults)",
-            b.faults.len() + b.random_faults.len(),
-            a.faults.len() + a.random_faults.len()
+            "B's own fault schedule ({}) is replaced by A's ({})",
+            count_faults(b),
+            count_faults(a)
         ));
     }
     out
+}
+
+/// "1 fault", "3 faults" (scheduled and random together).
+fn count_faults(s: &Scenario) -> String {
+    match s.faults.len() + s.random_faults.len() {
+        1 => "1 fault".into(),
+        n => format!("{n} faults"),
+    }
 }
 
 /// A short name for a scenario's policy and its key settings, e.g. "Raft, ReadIndex reads (CP)"
@@ -121,7 +129,11 @@ mod tests {
         assert_eq!(m.b.run, b.run);
         assert_eq!(m.b.workload, b.workload);
         assert!(m.notes.iter().any(|n| n.contains("seed 99")));
-        assert!(m.notes.iter().any(|n| n.contains("(1 faults) is replaced")));
+        assert!(
+            m.notes
+                .iter()
+                .any(|n| n.contains("schedule (1 fault) is replaced by A's (2 faults)"))
+        );
     }
 
     #[test]
