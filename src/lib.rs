@@ -5,6 +5,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod compare;
 pub mod engine;
 pub mod export;
 #[cfg(feature = "gui")]

@@ -36,6 +36,9 @@ struct Args {
     /// Draw N frames without a window (after --until-ms) and print the UI's frame times.
     #[arg(long, value_name = "N")]
     bench_frames: Option<usize>,
+    /// Open compare mode: FILE_B side by side with the scenario, on its seed and faults.
+    #[arg(long, value_name = "FILE_B")]
+    compare: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -239,6 +242,20 @@ fn open(args: Args) -> i32 {
         eprintln!("capsim: --until-ms wants a non-negative number of milliseconds");
         return cli::EXIT_BAD_INPUT;
     }
+    let compare = match args.compare.as_deref().map(capsim::io::read_scenario) {
+        None => None,
+        Some(Ok(b)) => match capsim::compare::match_faults(&scenario, &b) {
+            Ok(_) => Some(b),
+            Err(e) => {
+                eprintln!("capsim: --compare: {e}");
+                return cli::EXIT_BAD_INPUT;
+            }
+        },
+        Some(Err(e)) => {
+            eprintln!("capsim: --compare: {e}");
+            return cli::EXIT_BAD_INPUT;
+        }
+    };
     if let Some(frames) = args.bench_frames {
         return bench_frames(capsim::gui::bench::BenchFrames {
             scenario,
@@ -255,6 +272,7 @@ fn open(args: Args) -> i32 {
         window_size,
         tab,
         dark,
+        compare,
     })
 }
 
@@ -298,6 +316,7 @@ fn open(args: Args) -> i32 {
         || args.tab.is_some()
         || args.theme.is_some()
         || args.bench_frames.is_some()
+        || args.compare.is_some()
     {
         eprintln!("capsim: built without the GUI; window options are ignored");
     }

@@ -2,6 +2,7 @@
 //! draws the latest frame.
 
 use super::cluster::{self, ClusterState};
+use super::compare::CompareView;
 use super::editor::{self, EditorState};
 use super::inspect::{self, InspectState};
 use super::log::{self, LogState};
@@ -72,6 +73,8 @@ pub struct CapsimApp {
     inspect: InspectState,
     storage: storage::StorageState,
     editor: EditorState,
+    /// Compare mode (two configurations side by side); public for tests and `--compare`.
+    pub compare: CompareView,
     inspecting: bool,
     help_open: bool,
     applied_prefs: bool,
@@ -100,6 +103,7 @@ impl CapsimApp {
             inspect: InspectState::default(),
             storage: storage::StorageState::default(),
             editor: EditorState::default(),
+            compare: CompareView::default(),
             inspecting: false,
             help_open: false,
             applied_prefs: false,
@@ -201,10 +205,19 @@ impl CapsimApp {
     pub fn ui_root(&mut self, ui: &mut Ui) {
         let ctx = ui.ctx().clone();
         self.apply_prefs(&ctx);
-        self.shortcuts(&ctx);
+        if !self.compare.is_on() {
+            self.shortcuts(&ctx);
+        }
         let f = self.frame();
         let mut out = Vec::new();
         egui::Panel::top("top").show(ui, |ui| self.top_bar_ui(ui, &f));
+        if self.compare.show(ui, &f, self.editor.draft()) {
+            if f.playing {
+                self.send(Command::Pause); // the hidden main view need not run meanwhile
+            }
+            self.help_ui(&ctx);
+            return;
+        }
         egui::Panel::bottom("timeline").show(ui, |ui| {
             timeline::timeline_ui(ui, &f, &mut self.timeline, &mut out)
         });
@@ -236,6 +249,13 @@ impl CapsimApp {
                     .clicked()
                 {
                     self.help_open = !self.help_open;
+                }
+                if ui
+                    .button("Compare…")
+                    .on_hover_text("Run a second configuration side by side, same seed and faults")
+                    .clicked()
+                {
+                    self.compare.setup_open = true;
                 }
                 let theme = if self.prefs.dark {
                     "☀ Light"

@@ -77,6 +77,45 @@ pub fn cluster_ui(ui: &mut Ui, f: &Frame, st: &mut ClusterState, out: &mut Vec<C
     legend(ui, &painter, rect, f);
 }
 
+/// A small read-only cluster view (compare mode): links, messages in flight and nodes with their
+/// labels; no tools, menus or legend.
+pub fn compact_cluster_ui(ui: &mut Ui, f: &Frame, size: egui::Vec2) {
+    let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
+    let geo = Geometry::new(rect, f.nodes.len());
+    let p = ui.painter_at(rect);
+    let open = Stroke::new(1.5, ui.visuals().weak_text_color().gamma_multiply(0.6));
+    let cut = Stroke::new(2.5, palette::VERMILLION);
+    for a in 0..f.nodes.len() {
+        for b in a + 1..f.nodes.len() {
+            let (pa, pb) = (geo.centers[a], geo.centers[b]);
+            match link_state(f, NodeId(a as u16), NodeId(b as u16)) {
+                (false, false) => {
+                    p.line_segment([pa, pb], open);
+                }
+                (true, true) => {
+                    p.extend(Shape::dashed_line(&[pa, pb], cut, 6.0, 5.0));
+                    draw_cut_mark(&p, pa, pb, 0.5, cut);
+                }
+                (true, false) => one_way(&p, pa, pb, cut),
+                (false, true) => one_way(&p, pb, pa, cut),
+            }
+        }
+    }
+    draw_messages(&p, &geo, f);
+    for info in &f.nodes {
+        let leader = info.protocol.role == "leader";
+        draw_node(
+            ui,
+            &p,
+            geo.centers[info.id.index()],
+            geo.node_r,
+            info,
+            leader,
+            false,
+        );
+    }
+}
+
 fn toolbar_ui(ui: &mut Ui, f: &Frame, st: &mut ClusterState, out: &mut Vec<Command>) {
     ui.horizontal_wrapped(|ui| {
         ui.toggle_value(&mut st.partition_tool, "✂ Partition tool")

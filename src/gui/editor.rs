@@ -23,6 +23,13 @@ pub struct EditorState {
     dialog: FileDialog,
 }
 
+impl EditorState {
+    /// The scenario as edited in the Policy tab (applied or not); compare mode's side B option.
+    pub fn draft(&self) -> Option<&Scenario> {
+        self.draft.as_ref()
+    }
+}
+
 /// Most files the "Recent" list remembers.
 const MAX_RECENT: usize = 8;
 

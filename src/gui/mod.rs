@@ -6,6 +6,8 @@
 pub mod app;
 pub mod bench;
 pub mod cluster;
+pub mod compare;
+pub mod compare_panels;
 pub mod dialog;
 pub mod editor;
 pub mod inspect;
@@ -45,6 +47,8 @@ pub struct Launch {
     pub tab: Option<app::Tab>,
     /// Dark (true) or light theme; `None` keeps the saved choice.
     pub dark: Option<bool>,
+    /// Open compare mode with this scenario as side B (`--compare FILE_B`).
+    pub compare: Option<Scenario>,
 }
 
 const PREFS_KEY: &str = "capsim-prefs";
@@ -97,7 +101,7 @@ impl ScreenshotJob {
         match &self.state {
             Shot::WaitingForSim => {
                 let f = app.frame();
-                if f.acked >= app.sent() && !f.busy {
+                if f.acked >= app.sent() && !f.busy && app.compare.idle() {
                     self.state = Shot::Settling(0);
                 }
             }
@@ -200,8 +204,17 @@ pub fn run(launch: Launch) -> i32 {
                 prefs.dark = dark;
             }
             let mut app = CapsimApp::new(&cc.egui_ctx, launch.scenario, prefs);
+            if let Some(b) = launch.compare {
+                let f = app.frame();
+                if let Err(e) = app.compare.start(&cc.egui_ctx, &f, &b) {
+                    eprintln!("capsim: --compare: {e}");
+                }
+            }
             if let Some(ms) = launch.until_ms {
                 app.send(Command::Seek(SimTime::from_ms(ms)));
+                if let Some(run) = &mut app.compare.run {
+                    run.seek(SimTime::from_ms(ms));
+                }
             }
             let shot = launch.screenshot.map(|path| ScreenshotJob {
                 path,
