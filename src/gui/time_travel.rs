@@ -46,7 +46,7 @@ pub fn time_travel_ui(ui: &mut Ui, policy: &PolicySpec, sim_steps: u64, st: &mut
         return;
     };
     let noun = noun(spec.domain);
-    egui::CollapsingHeader::new(RichText::new("⏳ Time travel").strong())
+    egui::CollapsingHeader::new(RichText::new("Time travel").strong())
         .id_salt("time travel")
         .default_open(true)
         .show(ui, |ui| {
