@@ -260,6 +260,8 @@ pub fn scenario_with_interventions(f: &Frame) -> (Scenario, usize) {
                 at_ms: iv.at.as_ms(),
                 fault,
                 for_ms: None,
+                // A click lands after that moment's events, and so must its replay.
+                after_same_time: true,
             }),
             None => skipped += 1,
         }

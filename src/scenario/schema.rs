@@ -718,6 +718,14 @@ pub struct ScheduledFault {
     pub fault: FaultSpec,
     #[serde(default)]
     pub for_ms: Option<f64>,
+    /// Apply after every other event at `at_ms` rather than before them: where a click in the
+    /// app lands (the screen shows that moment's events done), so a saved session replays exactly.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub after_same_time: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// The fault vocabulary (after turmoil): nodes and links fail, heal, pause, and clocks lie.
