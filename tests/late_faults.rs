@@ -119,4 +119,3 @@ fn late_entries_are_written_only_when_set_and_read_back() {
     let back = capsim::scenario::from_str("saved", &text).unwrap();
     assert_eq!(back.faults, s.faults);
 }
-

@@ -21,6 +21,8 @@ pub struct EditorState {
     /// The message the "Recent" list last acted on (each open or save is remembered once).
     remembered: Option<(bool, String)>,
     dialog: FileDialog,
+    /// The what-if branch list's state.
+    pub branches: super::branch_ui::BranchUi,
 }
 
 /// Most files the "Recent" list remembers.
@@ -51,6 +53,12 @@ pub fn editor_ui(
             if !draft.description.is_empty() {
                 ui.label(RichText::new(&draft.description).weak());
             }
+            egui::CollapsingHeader::new(format!("What-if branches ({})", f.branches.len()))
+                .id_salt("branches")
+                .default_open(true)
+                .show(ui, |ui| {
+                    super::branch_ui::branches_ui(ui, f, &mut st.branches, out)
+                });
             egui::CollapsingHeader::new("Policy")
                 .default_open(true)
                 .show(ui, |ui| policy_ui(ui, draft));
@@ -232,7 +240,8 @@ fn apply_ui(ui: &mut Ui, f: &Frame, st: &mut EditorState, out: &mut Vec<Command>
             ui.label(RichText::new(format!("✖ {e}")).color(super::palette::VERMILLION));
         }
     }
-    ui.horizontal(|ui| {
+    let from_now = super::branch_ui::plan_from_now(&draft, &f.live_scenario);
+    ui.horizontal_wrapped(|ui| {
         let ok = check.is_ok() && changed;
         if ui
             .add_enabled(ok, egui::Button::new("Apply (restart from t = 0)"))
@@ -247,26 +256,14 @@ fn apply_ui(ui: &mut Ui, f: &Frame, st: &mut EditorState, out: &mut Vec<Command>
         {
             st.draft = Some((*f.scenario).clone());
         }
+        super::branch_ui::from_now_button_ui(ui, f, &from_now, out);
     });
+    super::branch_ui::from_now_notes_ui(ui, &from_now);
 }
 
 /// The running scenario plus the session's interventions as scheduled faults.
 pub fn scenario_with_interventions(f: &Frame) -> (Scenario, usize) {
-    let mut s = (*f.scenario).clone();
-    let mut skipped = 0;
-    for iv in &f.interventions {
-        match iv.fault.to_spec() {
-            Some(fault) => s.faults.push(crate::scenario::schema::ScheduledFault {
-                at_ms: iv.at.as_ms(),
-                fault,
-                for_ms: None,
-                // A click lands after that moment's events, and so must its replay.
-                after_same_time: true,
-            }),
-            None => skipped += 1,
-        }
-    }
-    (s, skipped)
+    super::branches::scenario_for(&f.scenario, &f.interventions)
 }
 
 fn file_ui(ui: &mut Ui, f: &Frame, st: &mut EditorState, out: &mut Vec<Command>) {

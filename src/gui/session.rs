@@ -7,6 +7,10 @@
 //! it at exactly the same point even when other events share its timestamp. When a new
 //! intervention is added before later ones, the later ones lose their step key (the history after
 //! the new one differs) and are re-applied by time, like scheduled faults.
+//!
+//! An intervention lands at the end of its instant (after every event at that microsecond), so
+//! the step key and the time agree, and a saved `after_same_time` schedule entry replays it at
+//! the same point.
 
 use super::series::{SamplerState, Series};
 use crate::engine::{Fault, Options};
@@ -243,6 +247,10 @@ impl Session {
 
     /// Applies a fault now and records it as an intervention.
     pub fn intervene(&mut self, fault: Fault) {
+        if !self.sim.is_done() {
+            // Finish this microsecond's events first (see the module comment).
+            self.advance_to(self.sim.now(), None);
+        }
         let (at, k) = (self.sim.now(), self.steps);
         for iv in &mut self.interventions[self.next_iv..] {
             iv.after_steps = None;
@@ -263,6 +271,25 @@ impl Session {
         self.next_iv += 1;
         self.absorb_trace();
         self.push_checkpoint();
+    }
+
+    /// Whether the run has been further than here, or has interventions still ahead: then a new
+    /// intervention here changes a future already seen.
+    pub fn is_rewound(&self) -> bool {
+        self.next_iv < self.interventions.len()
+            || self.known.as_ref().is_some_and(|k| k.steps > self.steps)
+    }
+
+    /// The interventions applied so far (those behind the current point).
+    pub fn interventions_behind(&self) -> &[Intervention] {
+        &self.interventions[..self.next_iv]
+    }
+
+    /// Forgets the future: the interventions ahead and the furthest point reached.
+    pub fn drop_future(&mut self) {
+        self.interventions.truncate(self.next_iv);
+        self.known = None;
+        self.end = None;
     }
 
     /// Goes to simulated time `t` through the nearest checkpoint at or before it.
