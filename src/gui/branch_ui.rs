@@ -129,6 +129,10 @@ pub fn from_now_notes_ui(ui: &mut Ui, plan: &FromNowPlan) {
         };
         ui.label(RichText::new(text).color(palette::VERMILLION));
     }
+    if plan.sets.is_empty() && plan.refused.is_empty() {
+        return;
+    }
+    ui.weak("The current run stays as a branch (listed at the top of this tab) to switch back to.");
     ui.weak(
         "Mid-run changes can touch policy, network and workload settings; the seed, the nodes, \
          the clients and the run's length are fixed when a run starts (use Apply (restart)).",
@@ -143,15 +147,8 @@ pub struct BranchUi {
     message: Option<(bool, String)>,
 }
 
-/// The list of branches with their divergence point and numbers.
+/// The list of branches with their divergence point and numbers (shown once there are two).
 pub fn branches_ui(ui: &mut Ui, f: &Frame, st: &mut BranchUi, out: &mut Vec<Command>) {
-    if f.branches.len() <= 1 {
-        ui.weak(
-            "Rewind and change something (a fault, or a setting with \"Apply from now\"): \
-             the old future is kept here as a branch.",
-        );
-        return;
-    }
     for (i, b) in f.branches.iter().enumerate() {
         branch_row_ui(ui, f, st, i, b, out);
     }

@@ -53,12 +53,14 @@ pub fn editor_ui(
             if !draft.description.is_empty() {
                 ui.label(RichText::new(&draft.description).weak());
             }
-            egui::CollapsingHeader::new(format!("What-if branches ({})", f.branches.len()))
-                .id_salt("branches")
-                .default_open(true)
-                .show(ui, |ui| {
-                    super::branch_ui::branches_ui(ui, f, &mut st.branches, out)
-                });
+            if f.branches.len() > 1 {
+                egui::CollapsingHeader::new(format!("What-if branches ({})", f.branches.len()))
+                    .id_salt("branches")
+                    .default_open(true)
+                    .show(ui, |ui| {
+                        super::branch_ui::branches_ui(ui, f, &mut st.branches, out)
+                    });
+            }
             egui::CollapsingHeader::new("Policy")
                 .default_open(true)
                 .show(ui, |ui| policy_ui(ui, draft));
@@ -240,7 +242,11 @@ fn apply_ui(ui: &mut Ui, f: &Frame, st: &mut EditorState, out: &mut Vec<Command>
             ui.label(RichText::new(format!("✖ {e}")).color(super::palette::VERMILLION));
         }
     }
-    let from_now = super::branch_ui::plan_from_now(&draft, &f.live_scenario);
+    // An invalid draft is explained above; fix it before applying any of it.
+    let from_now = match &check {
+        Ok(()) => super::branch_ui::plan_from_now(&draft, &f.live_scenario),
+        Err(_) => Default::default(),
+    };
     ui.horizontal_wrapped(|ui| {
         let ok = check.is_ok() && changed;
         if ui

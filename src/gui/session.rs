@@ -10,7 +10,9 @@
 //!
 //! An intervention lands at the end of its instant (after every event at that microsecond), so
 //! the step key and the time agree, and a saved `after_same_time` schedule entry replays it at
-//! the same point.
+//! the same point. The exception is one made before the first event: it applies before
+//! everything, keeps its key (step 0 names the same point in any run) and is saved as an
+//! ordinary schedule entry.
 
 use super::series::{SamplerState, Series};
 use crate::engine::{Fault, Options};
@@ -115,7 +117,7 @@ impl Session {
         let run_ms = scenario.run.duration_ms.unwrap_or(10_000.0);
         interventions
             .iter_mut()
-            .for_each(|iv| iv.after_steps = None);
+            .for_each(|iv| iv.after_steps = iv.after_steps.filter(|&k| k == 0));
         interventions.sort_by_key(|iv| iv.at);
         let mut s = Session {
             sampler: SamplerState::new(&sim),
@@ -247,7 +249,7 @@ impl Session {
 
     /// Applies a fault now and records it as an intervention.
     pub fn intervene(&mut self, fault: Fault) {
-        if !self.sim.is_done() {
+        if !self.sim.is_done() && self.steps > 0 {
             // Finish this microsecond's events first (see the module comment).
             self.advance_to(self.sim.now(), None);
         }
