@@ -105,6 +105,37 @@ fn a_late_entry_between_events_applies_at_its_time() {
 }
 
 #[test]
+fn heal_cut_removes_one_cut_by_number_and_zero_is_refused() {
+    let mut s = shipped("quorum-partition.ron");
+    let entry = |at_ms, fault| ScheduledFault {
+        at_ms,
+        fault,
+        for_ms: None,
+        after_same_time: false,
+    };
+    let cut = |a: &str, b: &str| FaultSpec::CutLink {
+        a: a.into(),
+        b: b.into(),
+        one_way: false,
+    };
+    s.faults = vec![
+        entry(100.0, cut("n1", "n2")),
+        entry(200.0, cut("n3", "n4")),
+        entry(300.0, FaultSpec::HealCut(1)),
+    ];
+    let mut sim = Sim::new(&s, &Options::default());
+    sim.run_until(ms(400.0));
+    let left: Vec<u32> = sim.cuts().iter().map(|c| c.0).collect();
+    assert_eq!(left, vec![2], "cut 1 (n1-n2) healed, cut 2 stays");
+    s.faults.push(entry(300.0, FaultSpec::HealCut(0)));
+    let text = capsim::scenario::load::to_string(&s);
+    let e = capsim::scenario::from_str("t", &text)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("numbered from 1"), "{e}");
+}
+
+#[test]
 fn late_entries_are_written_only_when_set_and_read_back() {
     let mut s = shipped("quorum-partition.ron");
     let entry = |late| ScheduledFault {

@@ -233,8 +233,8 @@ fn set_value(v: &SetValue) -> String {
 
 /// `base` with `interventions` appended to its schedule as `after_same_time` entries (applied
 /// where a click lands; one made before the first event is an ordinary entry, which applies
-/// before the events at its time), and how many could not be written (healing one cut has no
-/// schedule form).
+/// before the events at its time), and how many could not be written (a loss burst has no
+/// schedule form; the app does not make them).
 pub fn scenario_for(base: &Scenario, interventions: &[Intervention]) -> (Scenario, usize) {
     let mut s = base.clone();
     let mut skipped = 0;
@@ -266,8 +266,8 @@ pub fn save(base: &Scenario, branch: &Branch, path: &str) -> (bool, String) {
         Ok(()) if skipped > 0 => (
             false,
             format!(
-                "saved {path}, but {skipped} heal-one-cut actions cannot be written, so it \
-                 will not replay exactly"
+                "saved {path}, but {skipped} interventions have no schedule form, so it will \
+                 not replay exactly"
             ),
         ),
         Ok(()) => (true, format!("saved \"{}\" to {path}", branch.name)),
@@ -337,7 +337,16 @@ mod tests {
             path: "policy.read_quorum".into(),
             value: SetValue::Int(1),
         });
+        s.intervene(Fault::CutLink {
+            a: NodeId(0),
+            b: NodeId(2),
+            one_way: false,
+        });
+        let cut = s.sim.cuts().last().map(|c| c.0).unwrap();
+        s.advance_to(SimTime::from_ms(2300.0), None);
+        s.intervene(Fault::Unblock(cut)); // heal that one cut, after the lesson's partition
         s.advance_to(SimTime::from_ms(2500.0), None);
+        assert!(s.sim.cuts().iter().all(|c| c.0 != cut));
         replays_exactly(&s);
         // And replaying in the app by time (as a branch switch does) agrees too.
         let mut again = Session::with_interventions((*s.base).clone(), s.interventions.clone());

@@ -417,7 +417,7 @@ fn save(f: &Frame, path: &str) -> (bool, String) {
     match crate::io::write_atomic(Path::new(path), text.as_bytes()) {
         Ok(()) if skipped > 0 => (
             true,
-            format!("saved {path} ({skipped} heal-one-cut actions cannot be written as faults)"),
+            format!("saved {path} ({skipped} interventions cannot be written as faults)"),
         ),
         Ok(()) => (true, format!("saved {path}")),
         Err(e) => (false, format!("{path}: {e}")),

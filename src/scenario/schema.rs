@@ -757,6 +757,9 @@ pub enum FaultSpec {
     },
     /// Remove every partition and cut link.
     HealAll,
+    /// Remove one earlier cut (a partition or a cut link), by its number: cuts are numbered
+    /// 1, 2, ... in the order they apply during the run (the app shows them as `cut #k`).
+    HealCut(u32),
     /// Set a node's clock offset.
     ClockSkew {
         node: String,
