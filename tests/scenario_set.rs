@@ -88,6 +88,7 @@ fn with_set_at(base: &Scenario, at_ms: f64, path: &str, value: &SetValue) -> Sce
         at_ms,
         fault: FaultSpec::Set(path.into(), value.clone()),
         for_ms: None,
+        after_same_time: false,
     });
     s
 }

@@ -74,6 +74,7 @@ impl Fault {
                 one_way: *one_way,
             },
             FaultSpec::HealAll => Fault::HealAll,
+            FaultSpec::HealCut(cut) => Fault::Unblock(*cut),
             FaultSpec::ClockSkew { node: n, skew_ms } => Fault::ClockSkew {
                 node: node(n),
                 skew_us: libm::round(skew_ms * 1000.0) as i64,
@@ -110,6 +111,7 @@ impl Fault {
                 one_way: *one_way,
             },
             Fault::HealAll => FaultSpec::HealAll,
+            Fault::Unblock(cut) => FaultSpec::HealCut(*cut),
             Fault::ClockSkew { node, skew_us } => FaultSpec::ClockSkew {
                 node: name(node),
                 skew_ms: *skew_us as f64 / 1000.0,
@@ -119,7 +121,7 @@ impl Fault {
                 drift_ppm: *drift_ppm as f64,
             },
             Fault::Set { path, value } => FaultSpec::Set(path.clone(), value.clone()),
-            Fault::Unblock(_) | Fault::LossBurst(_) | Fault::LossBurstEnd => return None,
+            Fault::LossBurst(_) | Fault::LossBurstEnd => return None,
         })
     }
 }

@@ -130,6 +130,10 @@ pub struct Engine<P: Policy> {
     pending_undos: usize,
     /// Every fault applied so far, with its time (the session's interventions).
     applied_faults: Vec<(SimTime, Fault)>,
+    /// Scheduled faults that apply after every other event at their time (`after_same_time`),
+    /// in time order, with their undo delays. Kept out of the queue, where a fault scheduled
+    /// at the start would come before the events queued later for the same time.
+    late_faults: std::collections::VecDeque<(SimTime, Fault, Option<u64>)>,
 }
 
 impl<P: FromScenario> Engine<P> {
@@ -168,6 +172,7 @@ impl<P: FromScenario> Engine<P> {
             messages_in_flight: 0,
             pending_undos: 0,
             applied_faults: Vec::new(),
+            late_faults: Default::default(),
         };
         e.metrics.rebuild.applicable = matches!(
             &scenario.policy,
@@ -222,6 +227,11 @@ impl<P: FromScenario> Engine<P> {
         for f in self.scenario.faults.clone() {
             let fault = Fault::from_spec(&f.fault);
             let undo_after_us = f.for_ms.map(ms_to_us);
+            if f.after_same_time {
+                let at = SimTime::from_ms(f.at_ms);
+                self.late_faults.push_back((at, fault, undo_after_us));
+                continue;
+            }
             self.queue.push_at(
                 SimTime::from_ms(f.at_ms),
                 Event::Fault {
@@ -230,6 +240,10 @@ impl<P: FromScenario> Engine<P> {
                 },
             );
         }
+        // Stable: entries at the same time keep their file order.
+        self.late_faults
+            .make_contiguous()
+            .sort_by_key(|(at, _, _)| *at);
         for index in 0..self.scenario.random_faults.len() {
             self.schedule_random_fault(index);
         }

@@ -18,6 +18,9 @@ const MIN_CLIENT_GAP_US: u64 = 1;
 impl<P: FromScenario> Engine<P> {
     /// Processes the next event. Returns false once the run is over.
     pub fn step(&mut self) -> bool {
+        if self.apply_late_fault() {
+            return true;
+        }
         if self.phase == Phase::Done {
             return false;
         }
@@ -43,15 +46,43 @@ impl<P: FromScenario> Engine<P> {
         true
     }
 
-    /// When the next event happens (queued events and client timeouts); viewers step up to a
-    /// time without passing it.
+    /// When the next event happens (queued events, client timeouts and `after_same_time`
+    /// faults); viewers step up to a time without passing it.
     pub fn next_event_time(&self) -> Option<SimTime> {
+        let late = self.late_faults.front().map(|(at, _, _)| *at);
+        match (self.next_queued_time(), late) {
+            (Some(q), Some(l)) => Some(q.min(l)),
+            (q, l) => q.or(l),
+        }
+    }
+
+    /// When the next queued event or client timeout happens.
+    fn next_queued_time(&self) -> Option<SimTime> {
         let queued = self.queue.peek_time();
         let client = self.work.next_client_event().map(|(t, _)| t);
         match (queued, client) {
             (Some(q), Some(t)) => Some(q.min(t)),
             (q, t) => q.or(t),
         }
+    }
+
+    /// Applies the next `after_same_time` fault once no other event at or before its time is
+    /// left (or the run is over), exactly as a viewer applies a click between two events: no
+    /// phase change follows it until the next event. Returns whether one was applied.
+    fn apply_late_fault(&mut self) -> bool {
+        let Some((at, _, _)) = self.late_faults.front() else {
+            return false;
+        };
+        let done = self.phase == Phase::Done;
+        if !done && self.next_queued_time().is_some_and(|next| next <= *at) {
+            return false;
+        }
+        let Some((at, fault, undo_after_us)) = self.late_faults.pop_front() else {
+            return false;
+        };
+        self.now = self.now.max(at);
+        self.apply_fault(fault, undo_after_us);
+        true
     }
 
     /// Runs until simulated time `t` (events at exactly `t` included) or the end of the run.
@@ -135,7 +166,7 @@ impl<P: FromScenario> Engine<P> {
             let settled = self.messages_in_flight == 0
                 && self.pending_undos == 0
                 && self.metrics.replicas.divergent_now == 0;
-            if settled || self.next_event_time().is_none_or(|t| t > until) {
+            if settled || self.next_queued_time().is_none_or(|t| t > until) {
                 self.phase = Phase::Done;
             }
         }

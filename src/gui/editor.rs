@@ -21,6 +21,8 @@ pub struct EditorState {
     /// The message the "Recent" list last acted on (each open or save is remembered once).
     remembered: Option<(bool, String)>,
     dialog: FileDialog,
+    /// The what-if branch list's state.
+    pub branches: super::branch_ui::BranchUi,
 }
 
 impl EditorState {
@@ -57,6 +59,14 @@ pub fn editor_ui(
             ui.heading(&draft.title);
             if !draft.description.is_empty() {
                 ui.label(RichText::new(&draft.description).weak());
+            }
+            if f.branches.len() > 1 {
+                egui::CollapsingHeader::new(format!("What-if branches ({})", f.branches.len()))
+                    .id_salt("branches")
+                    .default_open(true)
+                    .show(ui, |ui| {
+                        super::branch_ui::branches_ui(ui, f, &mut st.branches, out)
+                    });
             }
             egui::CollapsingHeader::new("Policy")
                 .default_open(true)
@@ -239,7 +249,12 @@ fn apply_ui(ui: &mut Ui, f: &Frame, st: &mut EditorState, out: &mut Vec<Command>
             ui.label(RichText::new(format!("✖ {e}")).color(super::palette::VERMILLION));
         }
     }
-    ui.horizontal(|ui| {
+    // An invalid draft is explained above; fix it before applying any of it.
+    let from_now = match &check {
+        Ok(()) => super::branch_ui::plan_from_now(&draft, &f.live_scenario),
+        Err(_) => Default::default(),
+    };
+    ui.horizontal_wrapped(|ui| {
         let ok = check.is_ok() && changed;
         if ui
             .add_enabled(ok, egui::Button::new("Apply (restart from t = 0)"))
@@ -254,24 +269,14 @@ fn apply_ui(ui: &mut Ui, f: &Frame, st: &mut EditorState, out: &mut Vec<Command>
         {
             st.draft = Some((*f.scenario).clone());
         }
+        super::branch_ui::from_now_button_ui(ui, f, &from_now, out);
     });
+    super::branch_ui::from_now_notes_ui(ui, &from_now);
 }
 
 /// The running scenario plus the session's interventions as scheduled faults.
 pub fn scenario_with_interventions(f: &Frame) -> (Scenario, usize) {
-    let mut s = (*f.scenario).clone();
-    let mut skipped = 0;
-    for iv in &f.interventions {
-        match iv.fault.to_spec() {
-            Some(fault) => s.faults.push(crate::scenario::schema::ScheduledFault {
-                at_ms: iv.at.as_ms(),
-                fault,
-                for_ms: None,
-            }),
-            None => skipped += 1,
-        }
-    }
-    (s, skipped)
+    super::branches::scenario_for(&f.scenario, &f.interventions)
 }
 
 fn file_ui(ui: &mut Ui, f: &Frame, st: &mut EditorState, out: &mut Vec<Command>) {
@@ -419,7 +424,7 @@ fn save(f: &Frame, path: &str) -> (bool, String) {
     match crate::io::write_atomic(Path::new(path), text.as_bytes()) {
         Ok(()) if skipped > 0 => (
             true,
-            format!("saved {path} ({skipped} heal-one-cut actions cannot be written as faults)"),
+            format!("saved {path} ({skipped} interventions cannot be written as faults)"),
         ),
         Ok(()) => (true, format!("saved {path}")),
         Err(e) => (false, format!("{path}: {e}")),

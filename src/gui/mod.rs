@@ -5,6 +5,8 @@
 
 pub mod app;
 pub mod bench;
+pub mod branch_ui;
+pub mod branches;
 pub mod cluster;
 pub mod compare;
 pub mod compare_panels;

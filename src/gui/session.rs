@@ -7,6 +7,12 @@
 //! it at exactly the same point even when other events share its timestamp. When a new
 //! intervention is added before later ones, the later ones lose their step key (the history after
 //! the new one differs) and are re-applied by time, like scheduled faults.
+//!
+//! An intervention lands at the end of its instant (after every event at that microsecond), so
+//! the step key and the time agree, and a saved `after_same_time` schedule entry replays it at
+//! the same point. The exception is one made before the first event: it applies before
+//! everything, keeps its key (step 0 names the same point in any run) and is saved as an
+//! ordinary schedule entry.
 
 use super::series::{SamplerState, Series};
 use crate::engine::{Fault, Options};
@@ -111,7 +117,7 @@ impl Session {
         let run_ms = scenario.run.duration_ms.unwrap_or(10_000.0);
         interventions
             .iter_mut()
-            .for_each(|iv| iv.after_steps = None);
+            .for_each(|iv| iv.after_steps = iv.after_steps.filter(|&k| k == 0));
         interventions.sort_by_key(|iv| iv.at);
         let mut s = Session {
             sampler: SamplerState::new(&sim),
@@ -243,6 +249,10 @@ impl Session {
 
     /// Applies a fault now and records it as an intervention.
     pub fn intervene(&mut self, fault: Fault) {
+        if !self.sim.is_done() && self.steps > 0 {
+            // Finish this microsecond's events first (see the module comment).
+            self.advance_to(self.sim.now(), None);
+        }
         let (at, k) = (self.sim.now(), self.steps);
         for iv in &mut self.interventions[self.next_iv..] {
             iv.after_steps = None;
@@ -263,6 +273,25 @@ impl Session {
         self.next_iv += 1;
         self.absorb_trace();
         self.push_checkpoint();
+    }
+
+    /// Whether the run has been further than here, or has interventions still ahead: then a new
+    /// intervention here changes a future already seen.
+    pub fn is_rewound(&self) -> bool {
+        self.next_iv < self.interventions.len()
+            || self.known.as_ref().is_some_and(|k| k.steps > self.steps)
+    }
+
+    /// The interventions applied so far (those behind the current point).
+    pub fn interventions_behind(&self) -> &[Intervention] {
+        &self.interventions[..self.next_iv]
+    }
+
+    /// Forgets the future: the interventions ahead and the furthest point reached.
+    pub fn drop_future(&mut self) {
+        self.interventions.truncate(self.next_iv);
+        self.known = None;
+        self.end = None;
     }
 
     /// Goes to simulated time `t` through the nearest checkpoint at or before it.

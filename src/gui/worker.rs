@@ -2,6 +2,7 @@
 //! UI over a channel, and publishes an immutable [`Frame`] after every change. The UI only ever
 //! reads the latest frame, so it never waits for the simulation.
 
+use super::branches::{Branch, BranchCommand, Branches};
 use super::series::Series;
 use super::session::{Intervention, NoteMark, Session};
 use crate::check::report::Report;
@@ -46,6 +47,9 @@ pub enum Command {
     Load(Box<Scenario>),
     /// The edited scenario from t=0, re-applying the session's interventions by time.
     Restart(Box<Scenario>),
+    /// Parameter changes (`Fault::Set`) at the current time, in a new what-if branch.
+    ApplyFromNow(Vec<Fault>),
+    Branch(BranchCommand),
     /// Whether frames carry every node's stored values (for the inspector).
     SetInspect(bool),
     /// A copy of the simulation as it is now (tests and saving use it).
@@ -88,6 +92,11 @@ pub struct Frame {
     pub status: String,
     /// A seek is still running (in slices, so the worker keeps answering).
     pub busy: bool,
+    /// The what-if branches, and which one is running.
+    pub branches: Vec<Branch>,
+    pub current_branch: usize,
+    /// The scenario as the engine has it now (`scenario` plus the `Set`s applied so far).
+    pub live_scenario: Arc<Scenario>,
 }
 
 /// Where the worker leaves the latest frame for the UI.
@@ -111,6 +120,9 @@ pub struct Worker {
     session_id: u64,
     /// The last published series, with the (session, generation, length) it was copied at.
     series_cache: std::cell::RefCell<((u64, u64, usize), Arc<Series>)>,
+    branches: Branches,
+    /// The engine's scenario as last published (copied again only when it changes).
+    live_cache: std::cell::RefCell<Arc<Scenario>>,
     repaint: Box<dyn Fn() + Send>,
     slot: FrameSlot,
 }
@@ -129,6 +141,8 @@ impl Worker {
             seeking: None,
             session_id: 0,
             series_cache: Default::default(),
+            branches: Branches::default(),
+            live_cache: Default::default(),
             repaint,
             slot: Arc::new(Mutex::new(Arc::new(placeholder()))),
         };
@@ -251,11 +265,30 @@ impl Worker {
                 self.seeking = Some(t);
             }
             Command::Apply(f) => {
-                self.status = format!("applied: {}", super::text::fault(&f));
+                let what = super::text::fault(&f);
+                let forked = self.branches.fork(s, &what, false);
+                self.status = forked.unwrap_or_else(|| format!("applied: {what}"));
                 s.intervene(f);
+            }
+            Command::ApplyFromNow(sets) => {
+                let what = super::branches::describe_sets(&sets);
+                self.status = self.branches.fork(s, &what, true).unwrap_or_default();
+                for f in sets {
+                    s.intervene(f);
+                }
+            }
+            Command::Branch(c) => {
+                let (status, seek) = self.branches.handle(c, s);
+                self.status = status;
+                if let Some(t) = seek {
+                    self.playing = false;
+                    self.session_id += 1;
+                    self.seeking = Some(t);
+                }
             }
             Command::Load(scenario) => {
                 self.playing = false;
+                self.branches = Branches::default();
                 self.session = Session::new(*scenario);
                 self.session_id += 1;
                 self.status = "scenario loaded".into();
@@ -267,6 +300,7 @@ impl Worker {
                 } else {
                     Vec::new()
                 };
+                self.branches = Branches::default();
                 self.session = Session::with_interventions(*scenario, keep);
                 self.session_id += 1;
                 self.status = "restarted from t=0 with the edited scenario".into();
@@ -281,7 +315,11 @@ impl Worker {
     }
 
     fn publish(&mut self) {
-        let frame = Arc::new(self.frame());
+        let mut frame = self.frame();
+        self.branches.sync(&self.session, &frame.report);
+        frame.branches = self.branches.list().to_vec();
+        frame.current_branch = self.branches.current();
+        let frame = Arc::new(frame);
         if let Ok(mut slot) = self.slot.lock() {
             *slot = frame;
         }
@@ -297,6 +335,15 @@ impl Worker {
             *cache = (key, Arc::new(s.series.clone()));
         }
         cache.1.clone()
+    }
+
+    /// The engine's scenario for a frame: copied only when a `Set` changed it.
+    fn live_for_frame(&self) -> Arc<Scenario> {
+        let mut cache = self.live_cache.borrow_mut();
+        if **cache != *self.session.sim.scenario() {
+            *cache = Arc::new(self.session.sim.scenario().clone());
+        }
+        cache.clone()
     }
 
     fn frame(&self) -> Frame {
@@ -342,6 +389,9 @@ impl Worker {
             },
             status: self.status.clone(),
             busy: self.seeking.is_some(),
+            branches: Vec::new(),
+            current_branch: 0,
+            live_scenario: self.live_for_frame(),
         }
     }
 }
@@ -375,6 +425,9 @@ fn placeholder() -> Frame {
         stored: Vec::new(),
         status: String::new(),
         busy: false,
+        branches: Vec::new(),
+        current_branch: 0,
+        live_scenario: Arc::default(),
     }
 }
 

@@ -718,6 +718,14 @@ pub struct ScheduledFault {
     pub fault: FaultSpec,
     #[serde(default)]
     pub for_ms: Option<f64>,
+    /// Apply after every other event at `at_ms` rather than before them: where a click in the
+    /// app lands (the screen shows that moment's events done), so a saved session replays exactly.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub after_same_time: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// The fault vocabulary (after turmoil): nodes and links fail, heal, pause, and clocks lie.
@@ -749,6 +757,9 @@ pub enum FaultSpec {
     },
     /// Remove every partition and cut link.
     HealAll,
+    /// Remove one earlier cut (a partition or a cut link), by its number: cuts are numbered
+    /// 1, 2, ... in the order they apply during the run (the app shows them as `cut #k`).
+    HealCut(u32),
     /// Set a node's clock offset.
     ClockSkew {
         node: String,

@@ -34,7 +34,10 @@ fn entry(v: &V, p: &str, f: &ScheduledFault, end_ms: Option<f64>) -> R {
     }
     if let Some(d) = f.for_ms {
         v.positive_ms(&format!("{p}.for_ms"), d, MAX_DURATION_MS)?;
-        let lasting = !matches!(f.fault, FaultSpec::Set(..) | FaultSpec::HealAll);
+        let lasting = !matches!(
+            f.fault,
+            FaultSpec::Set(..) | FaultSpec::HealAll | FaultSpec::HealCut(_)
+        );
         v.check(
             lasting,
             format!("{p}.for_ms"),
@@ -73,6 +76,7 @@ fn fault(v: &V, p: &str, f: &FaultSpec) -> R {
             v.check(a != b, format!("{p}.b"), "a link joins two different nodes")
         }
         FaultSpec::HealAll => Ok(()),
+        FaultSpec::HealCut(cut) => v.check(*cut >= 1, p, "cuts are numbered from 1"),
         FaultSpec::ClockSkew { node, skew_ms } => {
             v.node(&format!("{p}.node"), node)?;
             v.check(
