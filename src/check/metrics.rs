@@ -20,6 +20,8 @@ pub struct Metrics {
     pub messages_sent: u64,
     pub messages_dropped: u64,
     pub messages_delivered: u64,
+    /// Bit k is set once a message of kind k was sent (the GUI's legend lists only those).
+    pub kinds_sent: u64,
     /// Times a node became leader (policies report it with `Note::BecameLeader`).
     pub leader_elections: u64,
     /// Highest term in which a node became leader (0: none).

@@ -141,6 +141,8 @@ impl<P: FromScenario> Engine<P> {
     pub fn new(scenario: &Scenario, options: &Options) -> Engine<P> {
         let n = scenario.nodes.count;
         let seed = scenario.seed;
+        // Message kinds are u8 indexes into KINDS, and `Metrics::kinds_sent` is a 64-bit set.
+        assert!(P::KINDS.len() <= 64, "at most 64 message kinds per policy");
         let cluster = Cluster { nodes: n, seed };
         let config = P::config_from(scenario);
         let nodes = (0..n)

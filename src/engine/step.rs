@@ -286,6 +286,7 @@ impl<P: FromScenario> Engine<P> {
         let id = self.next_msg;
         self.next_msg += 1;
         self.metrics.messages_sent += 1;
+        self.metrics.kinds_sent |= 1u64 << (kind & 63);
         match self.net.send(from, to, kind, self.now) {
             Fate::Dropped(reason) => self.dropped(from, to, kind, id, self.now, reason),
             Fate::Arrives(at, dup) => {

@@ -560,15 +560,25 @@ fn legend(ui: &Ui, p: &Painter, rect: Rect, f: &Frame) {
     let font = FontId::proportional(12.0);
     let mut y = rect.top() + 6.0;
     let x = rect.left() + 8.0;
-    p.text(
-        pos2(x, y),
-        Align2::LEFT_TOP,
-        "Messages",
-        font.clone(),
-        v.strong_text_color(),
-    );
-    y += 16.0;
-    for (i, kind) in f.kinds.iter().enumerate() {
+    // Only the kinds this run has used: a policy may know many (16 for leaderless, most of
+    // them for features a lesson leaves off).
+    let used: Vec<(usize, &&str)> = f
+        .kinds
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| f.kinds_sent & (1u64 << (*i as u64 & 63)) != 0)
+        .collect();
+    if !used.is_empty() {
+        p.text(
+            pos2(x, y),
+            Align2::LEFT_TOP,
+            "Messages",
+            font.clone(),
+            v.strong_text_color(),
+        );
+        y += 16.0;
+    }
+    for (i, kind) in used {
         let g: Glyph = palette::glyph(i);
         palette::draw_glyph(
             p,
