@@ -8,15 +8,19 @@ pub mod bench;
 pub mod cluster;
 pub mod dialog;
 pub mod editor;
+pub mod exports;
 pub mod inspect;
 pub mod log;
 pub mod palette;
 pub mod plots;
+pub mod presenter;
 pub mod series;
 pub mod session;
+pub mod spacetime;
 pub mod storage;
 pub mod text;
 pub mod timeline;
+pub mod wire;
 pub mod worker;
 
 pub use app::{CapsimApp, Prefs};
@@ -44,6 +48,10 @@ pub struct Launch {
     pub tab: Option<app::Tab>,
     /// Dark (true) or light theme; `None` keeps the saved choice.
     pub dark: Option<bool>,
+    /// Central view to show first (cluster or space-time diagram).
+    pub view: Option<app::View>,
+    /// Start in presenter mode.
+    pub presenter: bool,
 }
 
 const PREFS_KEY: &str = "capsim-prefs";
@@ -198,7 +206,13 @@ pub fn run(launch: Launch) -> i32 {
             if let Some(dark) = launch.dark {
                 prefs.dark = dark;
             }
+            if let Some(view) = launch.view {
+                prefs.view = view;
+            }
             let mut app = CapsimApp::new(&cc.egui_ctx, launch.scenario, prefs);
+            if launch.presenter {
+                app.set_presenter(true);
+            }
             if let Some(ms) = launch.until_ms {
                 app.send(Command::Seek(SimTime::from_ms(ms)));
             }

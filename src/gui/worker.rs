@@ -4,6 +4,7 @@
 
 use super::series::Series;
 use super::session::{Intervention, NoteMark, Session};
+use super::wire::WireLog;
 use crate::check::report::Report;
 use crate::check::stale::StaleRead;
 use crate::engine::view::{MessageInfo, NodeInfo, OpInfo};
@@ -82,6 +83,8 @@ pub struct Frame {
     pub faults: Vec<(SimTime, Fault)>,
     pub interventions: Vec<Intervention>,
     pub notes: Vec<NoteMark>,
+    /// Recent sends, deliveries, drops, client operations and faults (the space-time diagram).
+    pub wire: Arc<WireLog>,
     /// `stored[node]`, only while the inspector is open.
     pub stored: Vec<Vec<StoredValue>>,
     /// What the last command did ("stopped at: stale read ...").
@@ -111,6 +114,8 @@ pub struct Worker {
     session_id: u64,
     /// The last published series, with the (session, generation, length) it was copied at.
     series_cache: std::cell::RefCell<((u64, u64, usize), Arc<Series>)>,
+    /// The last published wire log, with the (session, generation, sequence) it was copied at.
+    wire_cache: std::cell::RefCell<((u64, u64, u64), Arc<WireLog>)>,
     repaint: Box<dyn Fn() + Send>,
     slot: FrameSlot,
 }
@@ -129,6 +134,7 @@ impl Worker {
             seeking: None,
             session_id: 0,
             series_cache: Default::default(),
+            wire_cache: Default::default(),
             repaint,
             slot: Arc::new(Mutex::new(Arc::new(placeholder()))),
         };
@@ -299,6 +305,17 @@ impl Worker {
         cache.1.clone()
     }
 
+    /// The wire log for a frame: copied only when records were added or rewound.
+    fn wire_for_frame(&self) -> Arc<WireLog> {
+        let s = &self.session;
+        let key = (self.session_id, s.series_generation, s.wire.seq());
+        let mut cache = self.wire_cache.borrow_mut();
+        if cache.0 != key {
+            *cache = (key, Arc::new(s.wire.clone()));
+        }
+        cache.1.clone()
+    }
+
     fn frame(&self) -> Frame {
         let s = &self.session;
         let sim = &s.sim;
@@ -333,6 +350,7 @@ impl Worker {
             faults: sim.applied_faults().to_vec(),
             interventions: s.interventions.clone(),
             notes: s.notes.clone(),
+            wire: self.wire_for_frame(),
             stored: if self.inspect {
                 (0..sim.node_count())
                     .map(|n| sim.stored(NodeId(n as u16)))
@@ -372,6 +390,7 @@ fn placeholder() -> Frame {
         faults: Vec::new(),
         interventions: Vec::new(),
         notes: Vec::new(),
+        wire: Arc::default(),
         stored: Vec::new(),
         status: String::new(),
         busy: false,
