@@ -260,12 +260,27 @@ impl CapsimApp {
             timeline::timeline_ui(ui, &f, &mut self.timeline, &mut out)
         });
         let side_width = (ui.available_width() * 0.36).clamp(300.0, 460.0);
-        egui::Panel::right("side")
+        // Presenter mode's side panel is its own, so it opens at the width that suits its zoom.
+        let side = if self.presenter.settled() {
+            "side-present"
+        } else {
+            "side"
+        };
+        let mut side_panel = egui::Panel::right(side)
             .resizable(true)
             .default_size(side_width)
-            .min_size(280.0)
-            .show(ui, |ui| self.side_ui(ui, &f, &mut out));
+            .min_size(280.0);
+        if self.presenter.settled() {
+            // The log's long lines would widen it past half of a zoomed-in window.
+            side_panel = side_panel.max_size((ui.available_width() * 0.42).max(280.0));
+        }
+        side_panel.show(ui, |ui| self.side_ui(ui, &f, &mut out));
         egui::CentralPanel::default_margins().show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.selectable_value(&mut self.prefs.view, View::Cluster, "Cluster");
+                ui.selectable_value(&mut self.prefs.view, View::SpaceTime, "Space-time")
+                    .on_hover_text("Lanes and arrows: every message of the last moments");
+            });
             report_strip_ui(ui, &f);
             match self.prefs.view {
                 View::Cluster => cluster::cluster_ui(ui, &f, &mut self.cluster, &mut out),
@@ -286,10 +301,6 @@ impl CapsimApp {
             ui.label(RichText::new("capsim").strong().size(18.0));
             ui.label(RichText::new(&f.scenario.title).size(16.0));
             ui.weak(format!("seed {}", f.scenario.seed));
-            ui.separator();
-            ui.selectable_value(&mut self.prefs.view, View::Cluster, "Cluster");
-            ui.selectable_value(&mut self.prefs.view, View::SpaceTime, "Space-time")
-                .on_hover_text("Lanes and arrows: every message of the last moments");
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 if ui
                     .button("Help")

@@ -23,6 +23,8 @@ pub struct PresenterState {
     pub on: bool,
     pub notes_open: bool,
     saved: Option<Saved>,
+    /// Frames drawn since presenter mode began (a new zoom takes effect one frame late).
+    frames_on: u32,
 }
 
 impl PresenterState {
@@ -32,6 +34,11 @@ impl PresenterState {
         } else {
             self.enter(ctx);
         }
+    }
+
+    /// Presenter mode is on and its zoom has taken effect, so sizes computed now fit it.
+    pub fn settled(&self) -> bool {
+        self.on && self.frames_on >= 2
     }
 
     pub fn enter(&mut self, ctx: &Context) {
@@ -48,6 +55,7 @@ impl PresenterState {
         ctx.style_mut_of(Theme::Light, |s| high_contrast(s, false));
         self.on = true;
         self.notes_open = true;
+        self.frames_on = 0;
         // TODO(why-stale): after the merge, the app sends Command::SetPauseOnAnomaly(true) here
         // (and opens the why-stale panel when it pauses), and SetPauseOnAnomaly(false) on leave.
     }
@@ -110,15 +118,23 @@ pub fn notes_ui(ctx: &Context, f: &Frame, state: &mut PresenterState) {
     if !state.on {
         return;
     }
+    state.frames_on = state.frames_on.saturating_add(1);
+    if !state.settled() {
+        ctx.request_repaint();
+        return;
+    }
     let mut open = state.notes_open;
     egui::Window::new("Speaker notes")
         .open(&mut open)
-        .default_width(420.0)
-        .default_pos(ctx.content_rect().left_bottom() + egui::vec2(16.0, -330.0))
+        .default_width(300.0)
+        .max_width(320.0)
+        // Over the side panel, bottom right: the cluster or diagram stays in view.
+        .anchor(egui::Align2::RIGHT_BOTTOM, egui::vec2(-12.0, -110.0))
+        .constrain_to(ctx.content_rect())
         .show(ctx, |ui| {
             ui.label(RichText::new(&f.scenario.title).strong());
             egui::ScrollArea::vertical()
-                .max_height(160.0)
+                .max_height(90.0)
                 .show(ui, |ui| {
                     let text = f.scenario.description.trim();
                     ui.label(if text.is_empty() {

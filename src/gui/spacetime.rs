@@ -17,8 +17,9 @@ use crate::types::{NodeId, SimTime};
 use eframe::egui::{self, Color32, Pos2, Rect, RichText, Sense, Stroke, Ui, pos2, vec2};
 use std::collections::BTreeMap;
 
-/// The window's length at first (the same as `capsim export`'s default).
-pub const DEFAULT_SPAN_MS: f64 = crate::export::DEFAULT_WINDOW_MS;
+/// The window's length at first: short enough that a busy lesson (a few messages per
+/// millisecond) still shows separate arrows. The wheel and the − / + buttons change it.
+pub const DEFAULT_SPAN_MS: f64 = 50.0;
 const MIN_SPAN_MS: f64 = 0.5;
 const MAX_SPAN_MS: f64 = 60_000.0;
 /// Most arrows drawn; the caption counts the rest.
@@ -416,7 +417,8 @@ fn header_ui(ui: &mut Ui, f: &Frame, state: &mut SpaceTimeState, d: &Diagram) {
         used.dedup();
         for k in used {
             let name = f.kinds.get(k).copied().unwrap_or("message");
-            ui.label(RichText::new(format!("— {name}")).color(palette::cycle(k)));
+            let legend = RichText::new(format!("— {name}")).color(palette::cycle(k));
+            ui.add(egui::Label::new(legend).wrap_mode(egui::TextWrapMode::Extend));
         }
     });
     if let Some(a) = state
