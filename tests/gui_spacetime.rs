@@ -169,7 +169,8 @@ fn presenter_mode_hides_editing_raises_zoom_and_shows_speaker_notes() {
 }
 
 fn temp_base(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("capsim-gui-export-{}", std::process::id()));
+    // One directory per test: tests run in parallel in one process and remove theirs.
+    let dir = std::env::temp_dir().join(format!("capsim-gui-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
 }
@@ -196,7 +197,8 @@ fn export(h: &mut Harness<'_, CapsimApp>, base: &Path, button: &str, suffix: &st
     let status = h.state().exports.status.clone();
     assert!(status.starts_with("wrote"), "{status}");
     let path = format!("{}{suffix}", base.display());
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// `(lane elements, arrow elements)` of an SVG, parsing it as XML (which fails if it is not
@@ -305,4 +307,36 @@ fn the_export_replay_reproduces_the_session_with_its_interventions() {
     assert_eq!(crashes, 1);
     assert_eq!(replayed.now(), sim.now());
     assert_eq!(replayed.trace_hash(), sim.trace_hash());
+}
+
+#[test]
+fn png_export_saves_the_rendered_window() {
+    let renderer = std::panic::catch_unwind(egui_kittest::wgpu::WgpuTestRenderer::new);
+    let Ok(renderer) = renderer else {
+        if std::env::var("CAPSIM_REQUIRE_DISPLAY").is_ok_and(|v| v == "1") {
+            panic!("no GPU adapter (CAPSIM_REQUIRE_DISPLAY=1)");
+        }
+        eprintln!("skipping png_export_saves_the_rendered_window: no GPU adapter for wgpu");
+        return;
+    };
+    let app = CapsimApp::new(&egui::Context::default(), lesson(), spacetime_prefs());
+    let mut h = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .renderer(renderer)
+        .build_ui_state(|ui, app: &mut CapsimApp| app.ui_root(ui), app);
+    h.run_steps(2);
+    seek(&mut h, 300.0);
+    let base = temp_base("window");
+    export(&mut h, &base, "PNG of the window", ".png");
+    let png = image::open(format!("{}.png", base.display())).expect("a PNG");
+    assert_eq!((png.width(), png.height()), (1280, 800));
+    let rgb = png.to_rgb8();
+    let first = *rgb.get_pixel(0, 0);
+    let distinct = rgb.pixels().filter(|p| **p != first).count();
+    assert!(distinct > 1280 * 800 / 20, "the picture is not blank");
+    assert!(
+        h.query_by_label("export path").is_none(),
+        "the Export window closed for the picture"
+    );
+    let _ = std::fs::remove_dir_all(base.parent().unwrap());
 }
