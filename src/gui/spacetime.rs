@@ -12,9 +12,11 @@ mod draw;
 
 pub use draw::{describe, spacetime_ui};
 
+use super::wire::WireLog;
 use super::worker::Frame;
 use crate::check::history::EventType;
 use crate::engine::node::NodeStatus;
+use crate::engine::view::NodeInfo;
 use crate::trace::{FaultEvent, TraceEvent};
 use crate::types::{NodeId, SimTime};
 use std::collections::BTreeMap;
@@ -127,17 +129,33 @@ struct Open {
 
 /// The diagram of `f`'s kept traffic within `[from, until]`.
 pub fn build(f: &Frame, from: SimTime, until: SimTime) -> Diagram {
+    let now = State {
+        nodes: &f.nodes,
+        cuts: &f.cuts,
+    };
+    build_from(&f.wire, now, from, until)
+}
+
+/// What is in force at the window's end (for faults that began before the kept traffic).
+#[derive(Clone, Copy)]
+pub struct State<'a> {
+    pub nodes: &'a [NodeInfo],
+    pub cuts: &'a [(u32, Vec<(NodeId, NodeId)>)],
+}
+
+/// The diagram of `wire` within `[from, until]`; `now` is the state at `until`.
+pub fn build_from(wire: &WireLog, now: State<'_>, from: SimTime, until: SimTime) -> Diagram {
     let mut d = Diagram {
         from,
         until,
-        nodes: f.nodes.len(),
-        truncated: f.wire.events().next().is_some_and(|e| e.at > from),
+        nodes: now.nodes.len(),
+        truncated: wire.events().next().is_some_and(|e| e.at > from),
         ..Diagram::default()
     };
     let mut index: BTreeMap<u64, usize> = BTreeMap::new();
     let mut coordinator: BTreeMap<u64, NodeId> = BTreeMap::new();
     let mut open = Open::default();
-    for e in f.wire.events().take_while(|e| e.at <= until) {
+    for e in wire.events().take_while(|e| e.at <= until) {
         match &e.event {
             TraceEvent::Send {
                 from: src,
@@ -187,7 +205,7 @@ pub fn build(f: &Frame, from: SimTime, until: SimTime) -> Diagram {
             _ => {}
         }
     }
-    close_open_spans(&mut d, open, f);
+    close_open_spans(&mut d, open, now);
     d.spans.retain(|s| s.until >= from);
     d
 }
@@ -267,7 +285,7 @@ fn open_or_close(d: &mut Diagram, open: &mut Open, at: SimTime, fault: &FaultEve
 
 /// Faults still in force at the window's end; those that began before the kept traffic start
 /// at the window's start.
-fn close_open_spans(d: &mut Diagram, open: Open, f: &Frame) {
+fn close_open_spans(d: &mut Diagram, open: Open, f: State<'_>) {
     let (from, until) = (d.from, d.until);
     let mut push = |start: SimTime, node, kind| {
         d.spans.push(Span {
@@ -277,7 +295,7 @@ fn close_open_spans(d: &mut Diagram, open: Open, f: &Frame) {
             kind,
         })
     };
-    for n in &f.nodes {
+    for n in f.nodes {
         let (map, kind) = match n.status {
             NodeStatus::Crashed => (&open.crashed, SpanKind::Crashed),
             NodeStatus::Paused => (&open.paused, SpanKind::Paused),
@@ -285,7 +303,7 @@ fn close_open_spans(d: &mut Diagram, open: Open, f: &Frame) {
         };
         push(map.get(&n.id).copied().unwrap_or(from), Some(n.id), kind);
     }
-    for (cut, _) in &f.cuts {
+    for (cut, _) in f.cuts {
         push(
             open.cuts.get(cut).copied().unwrap_or(from),
             None,
