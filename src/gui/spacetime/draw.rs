@@ -379,7 +379,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ticks_are_round_and_about_six() {
+    fn ticks_are_round_and_four_to_eight() {
         for span in [0.7, 3.0, 200.0, 1_234.0, 50_000.0] {
             let step = tick_step_ms(span);
             let n = span / step;
@@ -397,5 +397,39 @@ mod tests {
         let (a, b) = (pos2(0.0, 0.0), pos2(10.0, 0.0));
         assert_eq!(distance_to_segment(pos2(5.0, 3.0), a, b), 3.0);
         assert_eq!(distance_to_segment(pos2(14.0, 3.0), a, b), 5.0);
+    }
+
+    #[test]
+    fn the_pointer_picks_the_arrow_under_it_and_in_flight_arrows_stop_at_now() {
+        let ms = SimTime::from_ms;
+        let arrow = |id, fate, end| Arrow {
+            id,
+            from: NodeId(0),
+            to: NodeId(1),
+            kind: 0,
+            sent: ms(10.0),
+            end,
+            fate,
+        };
+        let d = Diagram {
+            from: ms(0.0),
+            until: ms(100.0),
+            nodes: 2,
+            arrows: vec![
+                arrow(7, Fate::Delivered, ms(30.0)),
+                arrow(8, Fate::InFlight, ms(200.0)),
+            ],
+            ..Diagram::default()
+        };
+        let g = Geometry::new(Rect::from_min_size(pos2(0.0, 0.0), vec2(1060.0, 434.0)), &d);
+        let (s, e) = g.ends(&d.arrows[0], ms(100.0));
+        assert_eq!((s.y, e.y), (g.y(NodeId(0)), g.y(NodeId(1))));
+        assert_eq!(nearest_arrow(&g, &d, ms(100.0), s + (e - s) * 0.5), Some(0));
+        assert_eq!(nearest_arrow(&g, &d, ms(100.0), s + vec2(-40.0, 0.0)), None);
+        // Sent at 10 ms, due at 200 ms, now 100 ms: drawn to the right edge, under half way down.
+        let (_, tip) = g.ends(&d.arrows[1], ms(100.0));
+        assert_eq!(tip.x, g.plot.right());
+        let frac = (tip.y - g.y(NodeId(0))) / (g.y(NodeId(1)) - g.y(NodeId(0)));
+        assert!((frac - 90.0 / 190.0).abs() < 1e-3, "{frac}");
     }
 }
