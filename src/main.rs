@@ -260,6 +260,7 @@ fn open(args: Args) -> i32 {
             frames,
             size: window_size.unwrap_or([1280.0, 800.0]),
             tab: tab.unwrap_or(capsim::gui::app::Tab::Log),
+            view: view.unwrap_or_default(),
         });
     }
     capsim::gui::run(capsim::gui::Launch {

@@ -308,7 +308,10 @@ fn draw_arrows(
                 p.line_segment([e + vec2(-r, r), e + vec2(r, -r)], x);
             }
             Fate::InFlight => {
-                p.add(egui::Shape::dashed_line(&[s, e], stroke, 6.0, 3.0));
+                // Faded rather than dashed: a busy run has thousands in flight, and dashes
+                // cost a shape each.
+                let faded = Stroke::new(stroke.width, color.gamma_multiply(0.55));
+                p.line_segment([s, e], faded);
                 p.circle_filled(e, 2.5, color);
             }
         }
