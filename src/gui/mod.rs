@@ -17,6 +17,7 @@ pub mod presenter;
 pub mod series;
 pub mod session;
 pub mod spacetime;
+mod spacetime_draw;
 pub mod storage;
 pub mod text;
 pub mod timeline;

@@ -1,7 +1,7 @@
-//! Drawing the space-time diagram built by [`super::build`]: lanes, axis, spans, arrows,
+//! Drawing the space-time diagram built by [`super::spacetime::build`]: lanes, axis, spans, arrows,
 //! client marks, and the hover / click / zoom handling.
 
-use super::{
+use super::spacetime::{
     Arrow, Diagram, Fate, MAX_SPAN_MS, MIN_SPAN_MS, SpaceTimeState, SpanKind, build, window,
 };
 use crate::check::history::EventType;
