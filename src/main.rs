@@ -33,6 +33,12 @@ struct Args {
     /// Colour theme: dark or light (default: as last used).
     #[arg(long, value_name = "THEME")]
     theme: Option<String>,
+    /// Central view to show first: cluster or spacetime.
+    #[arg(long, value_name = "VIEW")]
+    view: Option<String>,
+    /// Start in presenter mode (big, high contrast, speaker notes; F5 toggles it).
+    #[arg(long)]
+    presenter: bool,
     /// Draw N frames without a window (after --until-ms) and print the UI's frame times.
     #[arg(long, value_name = "N")]
     bench_frames: Option<usize>,
@@ -238,6 +244,14 @@ fn open(args: Args) -> i32 {
             return cli::EXIT_BAD_INPUT;
         }
     };
+    let view = match args.view.as_deref().map(capsim::gui::app::View::parse) {
+        Some(None) => {
+            eprintln!("capsim: --view wants cluster or spacetime");
+            return cli::EXIT_BAD_INPUT;
+        }
+        Some(v) => v,
+        None => None,
+    };
     if args.until_ms.is_some_and(|t| !(t.is_finite() && t >= 0.0)) {
         eprintln!("capsim: --until-ms wants a non-negative number of milliseconds");
         return cli::EXIT_BAD_INPUT;
@@ -263,6 +277,7 @@ fn open(args: Args) -> i32 {
             frames,
             size: window_size.unwrap_or([1280.0, 800.0]),
             tab: tab.unwrap_or(capsim::gui::app::Tab::Log),
+            view: view.unwrap_or_default(),
         });
     }
     capsim::gui::run(capsim::gui::Launch {
@@ -273,6 +288,8 @@ fn open(args: Args) -> i32 {
         tab,
         dark,
         compare,
+        view,
+        presenter: args.presenter,
     })
 }
 
@@ -315,6 +332,8 @@ fn open(args: Args) -> i32 {
         || args.window_size.is_some()
         || args.tab.is_some()
         || args.theme.is_some()
+        || args.view.is_some()
+        || args.presenter
         || args.bench_frames.is_some()
         || args.compare.is_some()
     {

@@ -4,8 +4,11 @@
 use super::cluster::{self, ClusterState};
 use super::compare::CompareView;
 use super::editor::{self, EditorState};
+use super::exports::{self, ExportsState};
 use super::inspect::{self, InspectState};
 use super::log::{self, LogState};
+use super::presenter::{self, PresenterState};
+use super::spacetime::{self, SpaceTimeState};
 use super::timeline::{self, TimelineState};
 use super::worker::{self, Command, Frame, FrameSlot};
 use super::{palette, plots, storage};
@@ -38,6 +41,24 @@ impl Tab {
     }
 }
 
+/// What the central panel shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum View {
+    #[default]
+    Cluster,
+    SpaceTime,
+}
+
+impl View {
+    pub fn parse(name: &str) -> Option<View> {
+        Some(match name {
+            "cluster" => View::Cluster,
+            "spacetime" => View::SpaceTime,
+            _ => return None,
+        })
+    }
+}
+
 /// Settings kept between sessions (eframe persistence).
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Prefs {
@@ -47,6 +68,9 @@ pub struct Prefs {
     /// Scenario files opened or saved, newest first (the Policy tab's "Recent" list).
     #[serde(default)]
     pub recent: Vec<String>,
+    /// The central view: the cluster or the space-time diagram.
+    #[serde(default)]
+    pub view: View,
 }
 
 impl Default for Prefs {
@@ -56,6 +80,7 @@ impl Default for Prefs {
             zoom: 1.0,
             tab: Tab::Log,
             recent: Vec::new(),
+            view: View::Cluster,
         }
     }
 }
@@ -75,6 +100,12 @@ pub struct CapsimApp {
     editor: EditorState,
     /// Compare mode (two configurations side by side); public for tests and `--compare`.
     pub compare: CompareView,
+    /// The space-time diagram (its `highlight` is for the why-stale helper).
+    pub spacetime: SpaceTimeState,
+    pub presenter: PresenterState,
+    pub exports: ExportsState,
+    /// Presenter mode to switch to on the next frame (after the saved zoom is applied).
+    presenter_pending: Option<bool>,
     inspecting: bool,
     help_open: bool,
     applied_prefs: bool,
@@ -104,6 +135,10 @@ impl CapsimApp {
             storage: storage::StorageState::default(),
             editor: EditorState::default(),
             compare: CompareView::default(),
+            spacetime: SpaceTimeState::default(),
+            presenter: PresenterState::default(),
+            exports: ExportsState::default(),
+            presenter_pending: None,
             inspecting: false,
             help_open: false,
             applied_prefs: false,
@@ -149,6 +184,11 @@ impl CapsimApp {
         rx.recv_timeout(timeout).ok()
     }
 
+    /// Turns presenter mode on or off from the next frame (`--presenter`, tests).
+    pub fn set_presenter(&mut self, on: bool) {
+        self.presenter_pending = Some(on);
+    }
+
     fn apply_prefs(&mut self, ctx: &egui::Context) {
         if !self.applied_prefs {
             self.applied_prefs = true;
@@ -161,7 +201,15 @@ impl CapsimApp {
             egui::ThemePreference::Light
         };
         ctx.set_theme(theme);
-        self.prefs.zoom = ctx.zoom_factor();
+        if let Some(on) = self.presenter_pending.take()
+            && on != self.presenter.on
+        {
+            self.presenter.toggle(ctx);
+        }
+        if !self.presenter.on {
+            // Presenter mode's zoom is not the user's preference.
+            self.prefs.zoom = ctx.zoom_factor();
+        }
     }
 
     /// Keyboard shortcuts (see `timeline::SHORTCUTS`), taken before widgets see the keys.
@@ -190,6 +238,9 @@ impl CapsimApp {
         let slower = pressed(Key::OpenBracket);
         if pressed(Key::F1) {
             self.help_open = !self.help_open;
+        }
+        if pressed(Key::F5) {
+            self.presenter.toggle(ctx);
         }
         if faster || slower {
             let t = &mut self.timeline;
@@ -222,16 +273,37 @@ impl CapsimApp {
             timeline::timeline_ui(ui, &f, &mut self.timeline, &mut out)
         });
         let side_width = (ui.available_width() * 0.36).clamp(300.0, 460.0);
-        egui::Panel::right("side")
+        // Presenter mode's side panel is its own, so it opens at the width that suits its zoom.
+        let side = if self.presenter.settled() {
+            "side-present"
+        } else {
+            "side"
+        };
+        let mut side_panel = egui::Panel::right(side)
             .resizable(true)
             .default_size(side_width)
-            .min_size(280.0)
-            .show(ui, |ui| self.side_ui(ui, &f, &mut out));
+            .min_size(280.0);
+        if self.presenter.settled() {
+            // The log's long lines would widen it past half of a zoomed-in window.
+            side_panel = side_panel.max_size((ui.available_width() * 0.42).max(280.0));
+        }
+        side_panel.show(ui, |ui| self.side_ui(ui, &f, &mut out));
         egui::CentralPanel::default_margins().show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.selectable_value(&mut self.prefs.view, View::Cluster, "Cluster");
+                ui.selectable_value(&mut self.prefs.view, View::SpaceTime, "Space-time")
+                    .on_hover_text("Lanes and arrows: every message of the last moments");
+            });
             report_strip_ui(ui, &f);
-            cluster::cluster_ui(ui, &f, &mut self.cluster, &mut out)
+            match self.prefs.view {
+                View::Cluster => cluster::cluster_ui(ui, &f, &mut self.cluster, &mut out),
+                View::SpaceTime => spacetime::spacetime_ui(ui, &f, &mut self.spacetime),
+            }
         });
         self.help_ui(&ctx);
+        presenter::notes_ui(&ctx, &f, &mut self.presenter);
+        let window = spacetime::window(f.now, self.spacetime.span_ms);
+        exports::exports_ui(&ctx, &f, &mut self.exports, window);
         for c in out {
             self.send(c);
         }
@@ -256,6 +328,20 @@ impl CapsimApp {
                     .clicked()
                 {
                     self.compare.setup_open = true;
+                }
+                if ui
+                    .selectable_label(self.presenter.on, "Present")
+                    .on_hover_text("Presenter mode: big, high contrast, speaker notes (F5)")
+                    .clicked()
+                {
+                    self.presenter.toggle(ui.ctx());
+                }
+                if ui
+                    .button("Export")
+                    .on_hover_text("PNG, SVG, CSV and JSONL files for slides")
+                    .clicked()
+                {
+                    self.exports.open = !self.exports.open;
                 }
                 let theme = if self.prefs.dark {
                     "☀ Light"
@@ -282,6 +368,10 @@ impl CapsimApp {
     }
 
     fn side_ui(&mut self, ui: &mut Ui, f: &Frame, out: &mut Vec<Command>) {
+        if self.presenter.on && self.prefs.tab == Tab::Policy {
+            self.prefs.tab = Tab::Log; // no editing while presenting
+        }
+        let presenting = self.presenter.on;
         ui.horizontal(|ui| {
             for (tab, name) in [
                 (Tab::Log, "Event log"),
@@ -290,6 +380,9 @@ impl CapsimApp {
                 (Tab::Storage, "Storage"),
                 (Tab::Policy, "Policy"),
             ] {
+                if presenting && tab == Tab::Policy {
+                    continue;
+                }
                 ui.selectable_value(&mut self.prefs.tab, tab, name);
             }
         });

@@ -21,6 +21,8 @@ pub struct BenchFrames {
     pub frames: usize,
     pub size: [f32; 2],
     pub tab: Tab,
+    /// The central view (`--view`): the cluster or the space-time diagram.
+    pub view: super::app::View,
 }
 
 /// Frame times of one phase, in milliseconds, plus the fewest and most messages in flight seen.
@@ -37,6 +39,7 @@ pub fn run(b: BenchFrames) -> Result<Vec<Phase>, String> {
     let ctx = egui::Context::default();
     let prefs = Prefs {
         tab: b.tab,
+        view: b.view,
         ..Prefs::default()
     };
     let mut app = CapsimApp::new(&ctx, b.scenario, prefs);

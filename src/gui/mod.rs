@@ -12,16 +12,21 @@ pub mod compare;
 pub mod compare_panels;
 pub mod dialog;
 pub mod editor;
+pub mod exports;
 pub mod inspect;
 pub mod log;
 pub mod palette;
 pub mod plots;
+pub mod presenter;
 pub mod series;
 pub mod session;
+pub mod spacetime;
+mod spacetime_draw;
 pub mod storage;
 pub mod text;
 pub mod time_travel;
 pub mod timeline;
+pub mod wire;
 pub mod worker;
 
 pub use app::{CapsimApp, Prefs};
@@ -51,6 +56,10 @@ pub struct Launch {
     pub dark: Option<bool>,
     /// Open compare mode with this scenario as side B (`--compare FILE_B`).
     pub compare: Option<Scenario>,
+    /// Central view to show first (cluster or space-time diagram).
+    pub view: Option<app::View>,
+    /// Start in presenter mode.
+    pub presenter: bool,
 }
 
 const PREFS_KEY: &str = "capsim-prefs";
@@ -205,12 +214,18 @@ pub fn run(launch: Launch) -> i32 {
             if let Some(dark) = launch.dark {
                 prefs.dark = dark;
             }
+            if let Some(view) = launch.view {
+                prefs.view = view;
+            }
             let mut app = CapsimApp::new(&cc.egui_ctx, launch.scenario, prefs);
             if let Some(b) = launch.compare {
                 let f = app.frame();
                 if let Err(e) = app.compare.start(&cc.egui_ctx, &f, &b) {
                     eprintln!("capsim: --compare: {e}");
                 }
+            }
+            if launch.presenter {
+                app.set_presenter(true);
             }
             if let Some(ms) = launch.until_ms {
                 app.send(Command::Seek(SimTime::from_ms(ms)));

@@ -15,6 +15,7 @@
 //! ordinary schedule entry.
 
 use super::series::{SamplerState, Series};
+use super::wire::WireLog;
 use crate::engine::{Fault, Options};
 use crate::scenario::Scenario;
 use crate::sim::Sim;
@@ -46,6 +47,7 @@ struct Checkpoint {
     sampler: SamplerState,
     series_len: usize,
     notes_len: usize,
+    wire_seq: u64,
     next_iv: usize,
 }
 
@@ -67,6 +69,8 @@ pub struct Session {
     /// Changes whenever samples are dropped (so a viewer caching `series` by length knows).
     pub series_generation: u64,
     pub notes: Vec<NoteMark>,
+    /// Recent message traffic for the space-time diagram (bounded).
+    pub wire: WireLog,
     pub interventions: Vec<Intervention>,
     /// When the run ended, once it has (cleared when an intervention changes the future).
     pub end: Option<SimTime>,
@@ -84,6 +88,7 @@ struct Known {
     steps: u64,
     series: Series,
     notes: Vec<NoteMark>,
+    wire: WireLog,
 }
 
 pub fn sim_options() -> Options {
@@ -127,6 +132,7 @@ impl Session {
             series: Series::default(),
             series_generation: 0,
             notes: Vec::new(),
+            wire: WireLog::default(),
             interventions,
             end: None,
             next_iv: 0,
@@ -338,6 +344,7 @@ impl Session {
                 steps: self.steps,
                 series: self.series.clone(),
                 notes: self.notes.clone(),
+                wire: self.wire.clone(),
             });
         }
         let c = &self.checkpoints[idx];
@@ -352,7 +359,9 @@ impl Session {
             self.series.clone_from(&k.series);
             self.series.truncate(c.series_len);
             self.notes = k.notes[..c.notes_len.min(k.notes.len())].to_vec();
+            self.wire.clone_from(&k.wire);
         }
+        self.wire.truncate(c.wire_seq);
         self.series_generation += 1;
     }
 
@@ -378,6 +387,7 @@ impl Session {
             sampler: self.sampler.clone(),
             series_len: self.series.len(),
             notes_len: self.notes.len(),
+            wire_seq: self.wire.seq(),
             next_iv: self.next_iv,
         });
         if self.checkpoints.len() > MAX_CHECKPOINTS {
@@ -393,6 +403,7 @@ impl Session {
     /// Moves recorded trace events out of the engine, keeping the protocol notes.
     fn absorb_trace(&mut self) {
         for e in self.sim.drain_trace() {
+            self.wire.observe(&e);
             if let TraceEvent::Note { node, text } = e.event
                 && self.notes.len() < MAX_NOTES
             {

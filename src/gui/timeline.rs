@@ -41,6 +41,7 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("[  ]", "slower / faster"),
     ("Ctrl + / Ctrl −", "bigger / smaller UI (Ctrl 0 resets)"),
     ("F1", "this help"),
+    ("F5", "presenter mode on / off"),
 ];
 
 fn rate_text(us_per_s: f64) -> String {

@@ -5,6 +5,7 @@
 use super::branches::{Branch, BranchCommand, Branches};
 use super::series::Series;
 use super::session::{Intervention, NoteMark, Session};
+use super::wire::WireLog;
 use crate::check::report::Report;
 use crate::check::stale::StaleRead;
 use crate::engine::view::{MessageInfo, NodeInfo, OpInfo};
@@ -88,6 +89,8 @@ pub struct Frame {
     pub faults: Vec<(SimTime, Fault)>,
     pub interventions: Vec<Intervention>,
     pub notes: Vec<NoteMark>,
+    /// Recent sends, deliveries, drops, client operations and faults (the space-time diagram).
+    pub wire: Arc<WireLog>,
     /// `stored[node]`, only while the inspector is open.
     pub stored: Vec<Vec<StoredValue>>,
     /// What the last command did ("stopped at: stale read ...").
@@ -125,6 +128,8 @@ pub struct Worker {
     branches: Branches,
     /// The engine's scenario as last published (copied again only when it changes).
     live_cache: std::cell::RefCell<Arc<Scenario>>,
+    /// The last published wire log, with the (session, generation, sequence) it was copied at.
+    wire_cache: std::cell::RefCell<((u64, u64, u64), Arc<WireLog>)>,
     repaint: Box<dyn Fn() + Send>,
     slot: FrameSlot,
 }
@@ -145,6 +150,7 @@ impl Worker {
             series_cache: Default::default(),
             branches: Branches::default(),
             live_cache: Default::default(),
+            wire_cache: Default::default(),
             repaint,
             slot: Arc::new(Mutex::new(Arc::new(placeholder()))),
         };
@@ -348,6 +354,17 @@ impl Worker {
         cache.clone()
     }
 
+    /// The wire log for a frame: copied only when records were added or rewound.
+    fn wire_for_frame(&self) -> Arc<WireLog> {
+        let s = &self.session;
+        let key = (self.session_id, s.series_generation, s.wire.seq());
+        let mut cache = self.wire_cache.borrow_mut();
+        if cache.0 != key {
+            *cache = (key, Arc::new(s.wire.clone()));
+        }
+        cache.1.clone()
+    }
+
     fn frame(&self) -> Frame {
         let s = &self.session;
         let sim = &s.sim;
@@ -383,6 +400,7 @@ impl Worker {
             faults: sim.applied_faults().to_vec(),
             interventions: s.interventions.clone(),
             notes: s.notes.clone(),
+            wire: self.wire_for_frame(),
             stored: if self.inspect {
                 (0..sim.node_count())
                     .map(|n| sim.stored(NodeId(n as u16)))
@@ -426,6 +444,7 @@ fn placeholder() -> Frame {
         faults: Vec::new(),
         interventions: Vec::new(),
         notes: Vec::new(),
+        wire: Arc::default(),
         stored: Vec::new(),
         status: String::new(),
         busy: false,

@@ -1,0 +1,154 @@
+//! Presenter mode, for teaching from a projector: everything bigger (zoom at least
+//! [`PRESENTER_ZOOM`]), a high-contrast theme (pure background, thicker strokes), the editing
+//! panel hidden, and a speaker-notes window with the scenario's description and the next
+//! scheduled fault. Toggled by the top bar's "Present" button, F5, or `--presenter`.
+
+use super::worker::Frame;
+use crate::engine::Fault;
+use eframe::egui::{self, Color32, Context, RichText, Stroke, Style, Theme};
+use std::sync::Arc;
+
+/// The zoom presenter mode raises the window to (or keeps, if already bigger).
+pub const PRESENTER_ZOOM: f32 = 1.6;
+
+/// What presenter mode changed, to put back when it ends.
+struct Saved {
+    zoom: f32,
+    dark: Arc<Style>,
+    light: Arc<Style>,
+}
+
+#[derive(Default)]
+pub struct PresenterState {
+    pub on: bool,
+    pub notes_open: bool,
+    saved: Option<Saved>,
+    /// Frames drawn since presenter mode began (a new zoom takes effect one frame late).
+    frames_on: u32,
+}
+
+impl PresenterState {
+    pub fn toggle(&mut self, ctx: &Context) {
+        if self.on {
+            self.leave(ctx);
+        } else {
+            self.enter(ctx);
+        }
+    }
+
+    /// Presenter mode is on and its zoom has taken effect, so sizes computed now fit it.
+    pub fn settled(&self) -> bool {
+        self.on && self.frames_on >= 2
+    }
+
+    pub fn enter(&mut self, ctx: &Context) {
+        if self.on {
+            return;
+        }
+        self.saved = Some(Saved {
+            zoom: ctx.zoom_factor(),
+            dark: ctx.style_of(Theme::Dark),
+            light: ctx.style_of(Theme::Light),
+        });
+        ctx.set_zoom_factor(ctx.zoom_factor().max(PRESENTER_ZOOM));
+        ctx.style_mut_of(Theme::Dark, |s| high_contrast(s, true));
+        ctx.style_mut_of(Theme::Light, |s| high_contrast(s, false));
+        self.on = true;
+        self.notes_open = true;
+        self.frames_on = 0;
+        // TODO(why-stale): after the merge, the app sends Command::SetPauseOnAnomaly(true) here
+        // (and opens the why-stale panel when it pauses), and SetPauseOnAnomaly(false) on leave.
+    }
+
+    pub fn leave(&mut self, ctx: &Context) {
+        if let Some(s) = self.saved.take() {
+            ctx.set_zoom_factor(s.zoom);
+            ctx.set_style_of(Theme::Dark, (*s.dark).clone());
+            ctx.set_style_of(Theme::Light, (*s.light).clone());
+        }
+        self.on = false;
+        self.notes_open = false;
+    }
+}
+
+/// Pure black or white behind everything, text in the opposite colour, and thicker lines.
+fn high_contrast(style: &mut Style, dark: bool) {
+    let (bg, fg) = if dark {
+        (Color32::BLACK, Color32::WHITE)
+    } else {
+        (Color32::WHITE, Color32::BLACK)
+    };
+    let v = &mut style.visuals;
+    v.panel_fill = bg;
+    v.window_fill = bg;
+    v.extreme_bg_color = bg;
+    v.override_text_color = Some(fg);
+    v.window_stroke = Stroke::new(2.0, fg);
+    v.widgets.noninteractive.fg_stroke = Stroke::new(1.5, fg);
+    v.widgets.noninteractive.bg_stroke.width = 1.5;
+    for w in [
+        &mut v.widgets.inactive,
+        &mut v.widgets.hovered,
+        &mut v.widgets.active,
+        &mut v.widgets.open,
+    ] {
+        w.fg_stroke.width = w.fg_stroke.width.max(2.0);
+        w.bg_stroke = Stroke::new(w.bg_stroke.width.max(1.5), fg.gamma_multiply(0.6));
+    }
+    v.selection.stroke.width = 2.0;
+}
+
+/// The next scheduled fault after the current time, as "at 1200 ms: crash n2".
+pub fn next_fault(f: &Frame) -> Option<String> {
+    let now_ms = f.now.0 as f64 / 1000.0;
+    f.scenario
+        .faults
+        .iter()
+        .filter(|s| s.at_ms > now_ms)
+        .min_by(|a, b| a.at_ms.total_cmp(&b.at_ms))
+        .map(|s| {
+            let what = super::text::fault(&Fault::from_spec(&s.fault));
+            let lasting = s.for_ms.map(|d| format!(" for {d} ms")).unwrap_or_default();
+            format!("at {} ms: {what}{lasting}", s.at_ms)
+        })
+}
+
+/// The speaker-notes window (open while presenting; closing it keeps presenter mode on).
+pub fn notes_ui(ctx: &Context, f: &Frame, state: &mut PresenterState) {
+    if !state.on {
+        return;
+    }
+    state.frames_on = state.frames_on.saturating_add(1);
+    if !state.settled() {
+        ctx.request_repaint();
+        return;
+    }
+    let mut open = state.notes_open;
+    egui::Window::new("Speaker notes")
+        .open(&mut open)
+        .default_width(300.0)
+        .max_width(320.0)
+        // Over the side panel, bottom right: the cluster or diagram stays in view.
+        .anchor(egui::Align2::RIGHT_BOTTOM, egui::vec2(-12.0, -110.0))
+        .constrain_to(ctx.content_rect())
+        .show(ctx, |ui| {
+            ui.label(RichText::new(&f.scenario.title).strong());
+            egui::ScrollArea::vertical()
+                .max_height(90.0)
+                .show(ui, |ui| {
+                    let text = f.scenario.description.trim();
+                    ui.label(if text.is_empty() {
+                        "(this scenario has no description)"
+                    } else {
+                        text
+                    });
+                });
+            ui.separator();
+            ui.label(format!("now: {:.1} ms", f.now.0 as f64 / 1000.0));
+            match next_fault(f) {
+                Some(next) => ui.label(RichText::new(format!("next fault {next}")).strong()),
+                None => ui.label("no more scheduled faults"),
+            };
+        });
+    state.notes_open = open;
+}
