@@ -170,6 +170,7 @@ mod tests {
             at_ms: 10.0,
             fault: FaultSpec::Crash("n1".into()),
             for_ms: None,
+            after_same_time: false,
         }];
         let mut b = scenario(B);
         b.nodes.count = 3;

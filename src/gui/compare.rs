@@ -193,7 +193,7 @@ impl CompareView {
         let mut m = match_faults(&a, b).map_err(|e| e.to_string())?;
         if skipped > 0 {
             m.notes.push(format!(
-                "{skipped} of your heal-one-cut actions cannot be replayed and are left out"
+                "{skipped} of your actions have no scenario form and are left out"
             ));
         }
         self.run = Some(CompareRun::new(m, ctx));
