@@ -85,7 +85,7 @@ fn plot_ui(ui: &mut Ui, id: &str, title: &str, unit: &str, f: &Frame, curves: Ve
         .include_x(0.0)
         .include_x(f.horizon.as_ms())
         .include_y(0.0)
-        // Every series is non-negative; without a top the all-zero plot spans ±5k.
+        // Every series is non-negative; without a top the all-zero plot spans -5k..5k.
         .include_y(1.0)
         .allow_scroll(false)
         .allow_drag(false)
