@@ -11,6 +11,7 @@ pub mod queue;
 pub mod rng;
 mod step;
 pub mod view;
+pub mod watch;
 pub mod workload;
 
 use crate::check::history::HistoryEvent;
@@ -130,6 +131,8 @@ pub struct Engine<P: Policy> {
     pending_undos: usize,
     /// Every fault applied so far, with its time (the session's interventions).
     applied_faults: Vec<(SimTime, Fault)>,
+    /// Extra recording for an explanation (`None` in every ordinary run).
+    watch: Option<Box<watch::Watch>>,
 }
 
 impl<P: FromScenario> Engine<P> {
@@ -168,6 +171,7 @@ impl<P: FromScenario> Engine<P> {
             messages_in_flight: 0,
             pending_undos: 0,
             applied_faults: Vec::new(),
+            watch: None,
         };
         e.metrics.rebuild.applicable = matches!(
             &scenario.policy,

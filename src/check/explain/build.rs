@@ -1,0 +1,384 @@
+//! Collecting an explanation during a re-run, and assembling it at the read's completion.
+
+use super::{
+    AnomalyKind, Answer, CarrierMsg, Explanation, Fate, Highlight, MissedUpdate, ReadFacts,
+    Whereabouts, relevant, watch_for,
+};
+use crate::check::history::EventType;
+use crate::check::stale::StaleRead;
+use crate::engine::node::NodeStatus;
+use crate::engine::watch::{Watch, Watched, WatchedMsg};
+use crate::policy::ReadPart;
+use crate::scenario::schema::{PolicySpec, ReadFrom, Scenario};
+use crate::sim::Sim;
+use crate::trace::{Stamped, TraceEvent};
+use crate::types::{NodeId, OpKind, SimTime, ValueId};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Follows a re-run: arm a copy of the simulation with [`Explainer::start`], feed it the trace
+/// after every step with [`Explainer::absorb`] until that returns true, then call
+/// [`Explainer::finish`].
+#[derive(Clone, Debug)]
+pub struct Explainer {
+    stale: StaleRead,
+    started: SimTime,
+    /// What each node held of the key when the re-run started.
+    initial: Vec<Option<ValueId>>,
+    read_node: Option<NodeId>,
+    read_invoked: Option<SimTime>,
+    read_done: Option<SimTime>,
+    write_node: Option<NodeId>,
+    write_invoked: Option<SimTime>,
+    /// Messages the watch picked, by id: arrival (from their send) and fate.
+    arrivals: BTreeMap<u64, SimTime>,
+    fates: BTreeMap<u64, Fate>,
+    watched_seen: usize,
+    watched: BTreeSet<u64>,
+}
+
+impl Explainer {
+    /// Switches on the recording the explanation needs; `sim` must be at or before the missed
+    /// update's invocation.
+    pub fn start(sim: &mut Sim, stale: &StaleRead) -> Explainer {
+        sim.set_recording(true);
+        sim.drain_trace();
+        sim.set_watch(Some(watch_for(stale)));
+        let initial = (0..sim.node_count() as u16)
+            .map(|n| {
+                sim.stored(NodeId(n))
+                    .iter()
+                    .find(|s| s.key == stale.key)
+                    .and_then(|s| s.value)
+            })
+            .collect();
+        Explainer {
+            stale: stale.clone(),
+            started: sim.now(),
+            initial,
+            read_node: None,
+            read_invoked: None,
+            read_done: None,
+            write_node: None,
+            write_invoked: None,
+            arrivals: BTreeMap::new(),
+            fates: BTreeMap::new(),
+            watched_seen: 0,
+            watched: BTreeSet::new(),
+        }
+    }
+
+    /// Takes the trace events of the last step(s); true once the read has completed.
+    pub fn absorb(&mut self, sim: &Sim, events: &[Stamped]) -> bool {
+        if let Some(w) = sim.watch() {
+            for m in &w.msgs[self.watched_seen.min(w.msgs.len())..] {
+                self.watched.insert(m.id);
+            }
+            self.watched_seen = w.msgs.len();
+        }
+        for e in events.iter().filter(|e| relevant(e)) {
+            self.absorb_one(e);
+            if self.read_done.is_some() {
+                return true;
+            }
+        }
+        false
+    }
+
+    fn absorb_one(&mut self, e: &Stamped) {
+        let (read, write) = (self.stale.op, self.stale.missed_op);
+        match e.event {
+            TraceEvent::Invoke { op, node, .. } if op == read => {
+                self.read_node = Some(node);
+                self.read_invoked = Some(e.at);
+            }
+            TraceEvent::Invoke { op, node, .. } if op == write => {
+                self.write_node = Some(node);
+                self.write_invoked = Some(e.at);
+            }
+            TraceEvent::Redirect { op, to } if op == read => self.read_node = Some(to),
+            TraceEvent::Redirect { op, to } if op == write => self.write_node = Some(to),
+            TraceEvent::Complete { op, .. } if op == read => self.read_done = Some(e.at),
+            TraceEvent::Send { msg, arrive, .. } if self.watched.contains(&msg) => {
+                self.arrivals.insert(msg, arrive);
+            }
+            TraceEvent::Deliver { msg, .. } if self.watched.contains(&msg) => {
+                self.fates.insert(msg, Fate::Delivered { at: e.at });
+            }
+            TraceEvent::Drop { msg, reason, .. } if self.watched.contains(&msg) => {
+                self.fates.insert(msg, Fate::Dropped { at: e.at, reason });
+            }
+            _ => {}
+        }
+    }
+
+    /// Assembles the explanation from what was seen and the simulation as it is now (the
+    /// read's completion). Stops the extra recording.
+    pub fn finish(self, sim: &mut Sim) -> Explanation {
+        let watch = sim.set_watch(None).unwrap_or_default();
+        let s = &self.stale;
+        let done = self.read_done.unwrap_or(sim.now());
+        let replicas = sim.metrics().replicas.replicas_of(s.key);
+        let answered = self.answers(&watch, &replicas, done);
+        let missed = self.missed(&watch);
+        let nodes = sim.nodes_info();
+        let blocked = sim.blocked_links();
+        let holders: Vec<NodeId> = applied_nodes(&watch, s.missed_value, done);
+        let replicas: Vec<Whereabouts> = replicas
+            .iter()
+            .map(|&r| {
+                let at = answered.iter().find(|a| a.node == r).map_or(done, |a| a.at);
+                let status = nodes.get(r.index()).map(|n| n.status);
+                Whereabouts {
+                    node: r,
+                    at,
+                    applied: applied_at(&watch, r, s.missed_value, at),
+                    carriers: self.carriers(&watch, r, at),
+                    crashed: status == Some(NodeStatus::Crashed),
+                    paused: status == Some(NodeStatus::Paused),
+                    cut_from: holders
+                        .iter()
+                        .copied()
+                        .filter(|h| blocked.contains(&(*h, r)))
+                        .collect(),
+                }
+            })
+            .collect();
+        let read = ReadFacts {
+            op: s.op,
+            process: s.process,
+            key: s.key,
+            coordinator: self.read_node,
+            invoked: self.read_invoked.unwrap_or(SimTime(s.invoke_us)),
+            completed: self.read_done,
+            returned: s.returned,
+            returned_written: written_at(sim, s.returned),
+        };
+        let highlight = self.highlight(&watch, &read, &answered, &replicas, &holders);
+        Explanation {
+            kind: AnomalyKind::StaleRead,
+            read,
+            missed,
+            answered,
+            replicas,
+            rule: rule(sim.scenario()),
+            highlight,
+        }
+    }
+
+    fn missed(&self, watch: &Watch) -> MissedUpdate {
+        let s = &self.stale;
+        let acked = SimTime(s.missed_ack_us);
+        MissedUpdate {
+            op: s.missed_op,
+            value: s.missed_value,
+            coordinator: self.write_node,
+            invoked: self
+                .write_invoked
+                .unwrap_or(SimTime(s.missed_invoke_us)),
+            acked,
+            held_at_ack: applied_nodes(watch, s.missed_value, acked),
+        }
+    }
+
+    /// Replicas that answered: those asked by the coordinator whose answer reached it before
+    /// the read completed, plus the coordinator itself (a replica answers itself at once). A
+    /// read that asked no one was answered by the coordinator alone.
+    fn answers(&self, watch: &Watch, replicas: &[NodeId], done: SimTime) -> Vec<Answer> {
+        let Some(coord) = self.read_node else {
+            return Vec::new();
+        };
+        let invoked = self.read_invoked.unwrap_or(SimTime(self.stale.invoke_us));
+        let in_read = |(m, _): &(&WatchedMsg, ReadPart)| m.sent >= invoked && m.sent <= done;
+        let asks: Vec<(u64, NodeId)> = read_msgs(watch)
+            .filter(in_read)
+            .filter_map(|(m, p)| match p {
+                ReadPart::Ask { req, .. } if m.from == coord => Some((req, m.to)),
+                _ => None,
+            })
+            .collect();
+        let held = |node: NodeId, at: SimTime| held_at(watch, &self.initial, node, at);
+        if asks.is_empty() {
+            return vec![Answer {
+                node: coord,
+                at: done,
+                held: held(coord, done),
+            }];
+        }
+        let mut out = Vec::new();
+        // A coordinator that holds the key reads its own copy without a message, first.
+        if replicas.contains(&coord) {
+            out.push(Answer {
+                node: coord,
+                at: invoked,
+                held: held(coord, invoked),
+            });
+        }
+        for (m, p) in read_msgs(watch).filter(in_read) {
+            let ReadPart::Answer { req } = p else { continue };
+            let asked = asks.iter().any(|(r, to)| *r == req && *to == m.from);
+            let delivered = match self.fates.get(&m.id) {
+                Some(Fate::Delivered { at }) => Some(*at),
+                _ => None,
+            };
+            if m.to == coord
+                && asked
+                && let Some(at) = delivered.filter(|at| *at <= done)
+                && out.iter().all(|a: &Answer| a.node != m.from)
+            {
+                out.push(Answer {
+                    node: m.from,
+                    at,
+                    held: held(m.from, m.sent),
+                });
+            }
+        }
+        out
+    }
+
+    /// The messages that carried the update to `node`, sent at or before `at`, and their fate
+    /// as of `at`.
+    fn carriers(&self, watch: &Watch, node: NodeId, at: SimTime) -> Vec<CarrierMsg> {
+        watch
+            .msgs
+            .iter()
+            .filter(|m| m.what == Watched::Carries && m.to == node && m.sent <= at)
+            .map(|m| {
+                let fate = match self.fates.get(&m.id) {
+                    Some(Fate::Delivered { at: t }) if *t <= at => Fate::Delivered { at: *t },
+                    Some(Fate::Dropped { at: t, reason }) if *t <= at => Fate::Dropped {
+                        at: *t,
+                        reason: *reason,
+                    },
+                    _ => Fate::InFlight {
+                        arrives: self.arrivals.get(&m.id).copied(),
+                    },
+                };
+                CarrierMsg {
+                    id: m.id,
+                    from: m.from,
+                    to: m.to,
+                    sent: m.sent,
+                    fate,
+                }
+            })
+            .collect()
+    }
+
+    fn highlight(
+        &self,
+        watch: &Watch,
+        read: &ReadFacts,
+        answered: &[Answer],
+        replicas: &[Whereabouts],
+        holders: &[NodeId],
+    ) -> Highlight {
+        let mut messages: BTreeSet<u64> = BTreeSet::new();
+        for w in replicas.iter().filter(|w| w.applied.is_none()) {
+            messages.extend(w.carriers.iter().map(|c| c.id));
+        }
+        let done = read.completed.unwrap_or(read.invoked);
+        let coord = read.coordinator;
+        for (m, _) in read_msgs(watch) {
+            let ours = Some(m.from) == coord || Some(m.to) == coord;
+            if ours && m.sent >= read.invoked && m.sent <= done {
+                messages.insert(m.id);
+            }
+        }
+        let mut nodes: BTreeSet<NodeId> = holders.iter().copied().collect();
+        nodes.extend(answered.iter().map(|a| a.node));
+        nodes.extend(read.coordinator);
+        Highlight {
+            messages: messages.into_iter().collect(),
+            nodes: nodes.into_iter().collect(),
+            ops: vec![self.stale.op, self.stale.missed_op],
+            from: self.started,
+            until: done,
+        }
+    }
+}
+
+fn read_msgs(watch: &Watch) -> impl Iterator<Item = (&WatchedMsg, ReadPart)> {
+    watch.msgs.iter().filter_map(|m| match m.what {
+        Watched::Read(p) => Some((m, p)),
+        Watched::Carries => None,
+    })
+}
+
+/// What `node` held of the watched key at `at`.
+fn held_at(
+    watch: &Watch,
+    initial: &[Option<ValueId>],
+    node: NodeId,
+    at: SimTime,
+) -> Option<ValueId> {
+    watch
+        .applies
+        .iter()
+        .filter(|a| a.node == node && a.at <= at)
+        .next_back()
+        .map_or(initial.get(node.index()).copied().flatten(), |a| a.value)
+}
+
+/// When `node` applied `value` of the watched key, if it had by `at`.
+fn applied_at(
+    watch: &Watch,
+    node: NodeId,
+    value: Option<ValueId>,
+    at: SimTime,
+) -> Option<SimTime> {
+    let applied = |a: &&crate::engine::watch::WatchedApply| a.node == node && a.at <= at;
+    match value {
+        Some(v) => watch
+            .applies
+            .iter()
+            .filter(applied)
+            .find(|a| a.value == Some(v))
+            .map(|a| a.at),
+        // A delete: the node holds a tombstone (or nothing) now.
+        None => watch
+            .applies
+            .iter()
+            .filter(applied)
+            .next_back()
+            .filter(|a| a.value.is_none())
+            .map(|a| a.at),
+    }
+}
+
+/// Nodes that had applied `value` by `at`.
+fn applied_nodes(watch: &Watch, value: Option<ValueId>, at: SimTime) -> Vec<NodeId> {
+    let nodes: BTreeSet<NodeId> = watch.applies.iter().map(|a| a.node).collect();
+    nodes
+        .into_iter()
+        .filter(|n| applied_at(watch, *n, value, at).is_some())
+        .collect()
+}
+
+/// When the write of `value` was acknowledged, from the history kept in memory.
+fn written_at(sim: &Sim, value: Option<ValueId>) -> Option<SimTime> {
+    let v = value?;
+    sim.history()
+        .iter()
+        .find(|e| e.kind == EventType::Ok && e.f == OpKind::Write && e.value == Some(v))
+        .map(|e| SimTime(e.time_us))
+}
+
+/// The policy's rule behind the read, in a few words.
+fn rule(s: &Scenario) -> Option<String> {
+    Some(match &s.policy {
+        PolicySpec::Leaderless(l) => format!(
+            "R={}, W={} of N={}",
+            l.read_quorum, l.write_quorum, l.replication_factor
+        ),
+        PolicySpec::SingleLeader(l) => format!(
+            "single leader, {:?} replication, reads from {}",
+            l.replication,
+            match l.read_from {
+                ReadFrom::Leader => "the leader",
+                ReadFrom::AnyReplica => "any replica",
+            }
+        ),
+        PolicySpec::Raft(r) => format!("Raft, {:?} reads", r.read_mode),
+        PolicySpec::EventLog(_) => return None,
+    })
+}
