@@ -33,6 +33,9 @@ struct Args {
     /// Colour theme: dark or light (default: as last used).
     #[arg(long, value_name = "THEME")]
     theme: Option<String>,
+    /// Open the "Why?" explanation of the latest stale read (after --until-ms).
+    #[arg(long)]
+    explain_last: bool,
     /// Draw N frames without a window (after --until-ms) and print the UI's frame times.
     #[arg(long, value_name = "N")]
     bench_frames: Option<usize>,
@@ -255,6 +258,7 @@ fn open(args: Args) -> i32 {
         window_size,
         tab,
         dark,
+        explain_last: args.explain_last,
     })
 }
 
@@ -298,6 +302,7 @@ fn open(args: Args) -> i32 {
         || args.tab.is_some()
         || args.theme.is_some()
         || args.bench_frames.is_some()
+        || args.explain_last
     {
         eprintln!("capsim: built without the GUI; window options are ignored");
     }

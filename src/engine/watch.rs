@@ -120,5 +120,4 @@ impl<P: Policy> Engine<P> {
             });
         }
     }
-
 }

@@ -75,6 +75,7 @@ pub struct CapsimApp {
     inspecting: bool,
     help_open: bool,
     applied_prefs: bool,
+    why: super::why::WhyState,
 }
 
 impl CapsimApp {
@@ -103,6 +104,7 @@ impl CapsimApp {
             inspecting: false,
             help_open: false,
             applied_prefs: false,
+            why: Default::default(),
         }
     }
 
@@ -214,6 +216,7 @@ impl CapsimApp {
             .default_size(side_width)
             .min_size(280.0)
             .show(ui, |ui| self.side_ui(ui, &f, &mut out));
+        super::why::why_ui(ui, &f, &mut self.why, &mut out);
         egui::CentralPanel::default_margins().show(ui, |ui| {
             report_strip_ui(ui, &f);
             cluster::cluster_ui(ui, &f, &mut self.cluster, &mut out)
@@ -280,8 +283,8 @@ impl CapsimApp {
             out.push(Command::SetInspect(want_inspect));
         }
         match self.prefs.tab {
-            Tab::Log => log::log_ui(ui, f, &mut self.log),
-            Tab::Plots => plots::plots_ui(ui, f),
+            Tab::Log => log::log_ui(ui, f, &mut self.log, out),
+            Tab::Plots => plots::plots_ui(ui, f, out),
             Tab::Inspect => inspect::inspect_ui(ui, f, &mut self.inspect),
             Tab::Storage => storage::storage_ui(ui, f, &mut self.storage),
             Tab::Policy => editor::editor_ui(ui, f, &mut self.editor, &mut self.prefs.recent, out),

@@ -17,6 +17,7 @@ pub mod session;
 pub mod storage;
 pub mod text;
 pub mod timeline;
+pub mod why;
 pub mod worker;
 
 pub use app::{CapsimApp, Prefs};
@@ -44,6 +45,8 @@ pub struct Launch {
     pub tab: Option<app::Tab>,
     /// Dark (true) or light theme; `None` keeps the saved choice.
     pub dark: Option<bool>,
+    /// Open the explanation of the latest stale read (after `until_ms`).
+    pub explain_last: bool,
 }
 
 const PREFS_KEY: &str = "capsim-prefs";
@@ -201,6 +204,9 @@ pub fn run(launch: Launch) -> i32 {
             let mut app = CapsimApp::new(&cc.egui_ctx, launch.scenario, prefs);
             if let Some(ms) = launch.until_ms {
                 app.send(Command::Seek(SimTime::from_ms(ms)));
+            }
+            if launch.explain_last {
+                app.send(Command::ExplainLatest);
             }
             let shot = launch.screenshot.map(|path| ScreenshotJob {
                 path,

@@ -50,6 +50,14 @@ pub enum Command {
     SetInspect(bool),
     /// A copy of the simulation as it is now (tests and saving use it).
     Snapshot(Sender<Box<Sim>>),
+    /// Explain the stale read with this operation id (re-runs from a checkpoint; see `why`).
+    Explain(u64),
+    /// Explain the latest stale read so far.
+    ExplainLatest,
+    CloseExplanation,
+    /// Pause playing right after an event that produced an anomaly, with the explanation
+    /// opened but hidden behind "Reveal why" (presenter mode).
+    SetPauseOnAnomaly(bool),
     Shutdown,
 }
 
@@ -88,6 +96,21 @@ pub struct Frame {
     pub status: String,
     /// A seek is still running (in slices, so the worker keeps answering).
     pub busy: bool,
+    /// Operation ids of the stale reads, in the order of `stale_ms`.
+    pub stale_ops: Vec<u64>,
+    /// The explanation on show, if any (its `highlight` is what views outline).
+    pub why: Option<Arc<super::why::Why>>,
+    pub pause_on_anomaly: bool,
+}
+
+impl Frame {
+    /// What the cluster view and the space-time diagram should outline.
+    pub fn highlight(&self) -> Option<&crate::check::explain::Highlight> {
+        self.why
+            .as_ref()
+            .and_then(|w| w.explanation.as_ref())
+            .map(|e| &e.highlight)
+    }
 }
 
 /// Where the worker leaves the latest frame for the UI.
@@ -113,6 +136,8 @@ pub struct Worker {
     series_cache: std::cell::RefCell<((u64, u64, usize), Arc<Series>)>,
     repaint: Box<dyn Fn() + Send>,
     slot: FrameSlot,
+    why: Option<Arc<super::why::Why>>,
+    pause_on_anomaly: bool,
 }
 
 impl Worker {
@@ -131,6 +156,8 @@ impl Worker {
             series_cache: Default::default(),
             repaint,
             slot: Arc::new(Mutex::new(Arc::new(placeholder()))),
+            why: None,
+            pause_on_anomaly: false,
         };
         w.publish();
         let slot = w.slot.clone();
@@ -186,6 +213,7 @@ impl Worker {
     fn tick(&mut self, dt_s: f64) {
         let deadline = Some(Instant::now() + Duration::from_millis(30));
         let s = &mut self.session;
+        s.stop_on_anomaly = self.pause_on_anomaly;
         match self.speed {
             Speed::Max => {
                 s.advance_to(SimTime::MAX, deadline);
@@ -200,6 +228,15 @@ impl Worker {
                 }
             }
         }
+        if s.stop_on_anomaly && std::mem::take(&mut s.stopped_at_anomaly) {
+            self.playing = false;
+            self.carry_us = 0.0;
+            let why = super::why::at_anomaly(s, self.why.as_ref().map_or(0, |w| w.serial));
+            self.status = format!("paused at an anomaly: {}", why.title);
+            self.why = Some(Arc::new(why));
+        }
+        let s = &mut self.session;
+        s.stop_on_anomaly = false;
         if s.sim.is_done() {
             self.playing = false;
             self.status = "the run is over".into();
@@ -224,7 +261,11 @@ impl Worker {
             | Command::Load(_)
             | Command::Restart(_)
             | Command::Shutdown => self.seeking = None,
-            Command::Seek(_) | Command::SetSpeed(_) | Command::SetInspect(_) => {}
+            Command::Seek(_)
+            | Command::SetSpeed(_)
+            | Command::SetInspect(_)
+            | Command::CloseExplanation
+            | Command::SetPauseOnAnomaly(_) => {}
             _ => self.finish_seek(),
         }
         let s = &mut self.session;
@@ -258,6 +299,7 @@ impl Worker {
                 self.playing = false;
                 self.session = Session::new(*scenario);
                 self.session_id += 1;
+                self.why = None;
                 self.status = "scenario loaded".into();
             }
             Command::Restart(scenario) => {
@@ -269,15 +311,36 @@ impl Worker {
                 };
                 self.session = Session::with_interventions(*scenario, keep);
                 self.session_id += 1;
+                self.why = None;
                 self.status = "restarted from t=0 with the edited scenario".into();
             }
             Command::SetInspect(on) => self.inspect = on,
             Command::Snapshot(reply) => {
                 let _ = reply.send(Box::new(s.sim.clone()));
             }
+            Command::Explain(op) => self.explain(op),
+            Command::ExplainLatest => {
+                let now = s.sim.now().0;
+                let recs = &s.sim.metrics().stale.records;
+                if let Some(op) = recs.iter().rev().find(|r| r.invoke_us <= now).map(|r| r.op) {
+                    self.explain(op);
+                } else {
+                    self.status = "no stale read yet".into();
+                }
+            }
+            Command::CloseExplanation => self.why = None,
+            Command::SetPauseOnAnomaly(on) => self.pause_on_anomaly = on,
             Command::Shutdown => return false,
         }
         true
+    }
+
+    /// Builds the explanation of a stale read and puts it on show.
+    fn explain(&mut self, op: u64) {
+        let serial = self.why.as_ref().map_or(0, |w| w.serial) + 1;
+        let why = super::why::explain_op(&self.session, op, serial);
+        self.status = why.title.clone();
+        self.why = Some(Arc::new(why));
     }
 
     fn publish(&mut self) {
@@ -342,6 +405,9 @@ impl Worker {
             },
             status: self.status.clone(),
             busy: self.seeking.is_some(),
+            stale_ops: recs.iter().map(|r| r.op).collect(),
+            why: self.why.clone(),
+            pause_on_anomaly: self.pause_on_anomaly,
         }
     }
 }
@@ -375,6 +441,9 @@ fn placeholder() -> Frame {
         stored: Vec::new(),
         status: String::new(),
         busy: false,
+        stale_ops: Vec::new(),
+        why: None,
+        pause_on_anomaly: false,
     }
 }
 

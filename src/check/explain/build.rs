@@ -172,9 +172,7 @@ impl Explainer {
             op: s.missed_op,
             value: s.missed_value,
             coordinator: self.write_node,
-            invoked: self
-                .write_invoked
-                .unwrap_or(SimTime(s.missed_invoke_us)),
+            invoked: self.write_invoked.unwrap_or(SimTime(s.missed_invoke_us)),
             acked,
             held_at_ack: applied_nodes(watch, s.missed_value, acked),
         }
@@ -214,7 +212,9 @@ impl Explainer {
             });
         }
         for (m, p) in read_msgs(watch).filter(in_read) {
-            let ReadPart::Answer { req } = p else { continue };
+            let ReadPart::Answer { req } = p else {
+                continue;
+            };
             let asked = asks.iter().any(|(r, to)| *r == req && *to == m.from);
             let delivered = match self.fates.get(&m.id) {
                 Some(Fate::Delivered { at }) => Some(*at),
@@ -273,8 +273,10 @@ impl Explainer {
         holders: &[NodeId],
     ) -> Highlight {
         let mut messages: BTreeSet<u64> = BTreeSet::new();
+        let mut links: BTreeSet<(NodeId, NodeId)> = BTreeSet::new();
         for w in replicas.iter().filter(|w| w.applied.is_none()) {
             messages.extend(w.carriers.iter().map(|c| c.id));
+            links.extend(w.carriers.iter().map(|c| (c.from, c.to)));
         }
         let done = read.completed.unwrap_or(read.invoked);
         let coord = read.coordinator;
@@ -287,9 +289,11 @@ impl Explainer {
         let mut nodes: BTreeSet<NodeId> = holders.iter().copied().collect();
         nodes.extend(answered.iter().map(|a| a.node));
         nodes.extend(read.coordinator);
+        nodes.extend(self.write_node);
         Highlight {
             messages: messages.into_iter().collect(),
             nodes: nodes.into_iter().collect(),
+            links: links.into_iter().collect(),
             ops: vec![self.stale.op, self.stale.missed_op],
             from: self.started,
             until: done,
@@ -320,12 +324,7 @@ fn held_at(
 }
 
 /// When `node` applied `value` of the watched key, if it had by `at`.
-fn applied_at(
-    watch: &Watch,
-    node: NodeId,
-    value: Option<ValueId>,
-    at: SimTime,
-) -> Option<SimTime> {
+fn applied_at(watch: &Watch, node: NodeId, value: Option<ValueId>, at: SimTime) -> Option<SimTime> {
     let applied = |a: &&crate::engine::watch::WatchedApply| a.node == node && a.at <= at;
     match value {
         Some(v) => watch

@@ -67,9 +67,16 @@ pub struct Answer {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fate {
     /// Still on the wire (`arrives`, if known).
-    InFlight { arrives: Option<SimTime> },
-    Delivered { at: SimTime },
-    Dropped { at: SimTime, reason: DropReason },
+    InFlight {
+        arrives: Option<SimTime>,
+    },
+    Delivered {
+        at: SimTime,
+    },
+    Dropped {
+        at: SimTime,
+        reason: DropReason,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,6 +110,8 @@ pub struct Whereabouts {
 pub struct Highlight {
     pub messages: Vec<u64>,
     pub nodes: Vec<NodeId>,
+    /// Sender → receiver of the copies of the missed update that had not been applied.
+    pub links: Vec<(NodeId, NodeId)>,
     /// The read's and the missed update's operation ids.
     pub ops: Vec<u64>,
     /// The stretch of time the explanation covers.

@@ -28,7 +28,13 @@ fn first_stale(text: &str) -> (Sim, StaleRead) {
     let start = Sim::new(&s, &Options::default());
     let mut run = start.clone();
     run.run_to_end();
-    let stale = run.metrics().stale.records.first().cloned().expect("a stale read");
+    let stale = run
+        .metrics()
+        .stale
+        .records
+        .first()
+        .cloned()
+        .expect("a stale read");
     (start, stale)
 }
 
@@ -76,7 +82,10 @@ fn quorum_one_across_a_partition_names_the_write_the_replica_and_the_drop() {
     let v = stale.missed_value.unwrap().to_string();
     assert!(text.contains(&format!("missed {v}")), "{text}");
     assert!(text.contains(&format!("only {reader}")), "{text}");
-    assert!(text.contains("dropped") && text.contains("partition"), "{text}");
+    assert!(
+        text.contains("dropped") && text.contains("partition"),
+        "{text}"
+    );
 }
 
 /// Every answering replica of every explained read lacked the missed update when it answered.
@@ -109,13 +118,4 @@ fn async_follower_reads_are_explained_by_the_follower_that_answered() {
 fn raft_lease_reads_are_explained_by_the_deposed_leader() {
     let text = include_str!("../../../scenarios/raft-lease-stale.ron");
     check_consistent(text, 2);
-}
-
-#[test]
-fn zz_print() {
-    for t in [SPLIT, include_str!("../../../scenarios/async-follower-stale.ron"), include_str!("../../../scenarios/raft-lease-stale.ron"), include_str!("../../../scenarios/quorum-partition-one.ron")] {
-        let (start, stale) = first_stale(t);
-        let e = explain_stale_read(&start, &stale).unwrap();
-        eprintln!("{}\n{:?}\n", e.sentences().join("\n"), e.highlight);
-    }
 }

@@ -93,7 +93,11 @@ fn answered(e: &Explanation) -> String {
 pub fn whereabouts(e: &Explanation, w: &Whereabouts) -> String {
     let v = update(e.missed.value);
     let answered = e.answered.iter().any(|a| a.node == w.node);
-    let role = if answered { "answered" } else { "did not answer the read" };
+    let role = if answered {
+        "answered"
+    } else {
+        "did not answer the read"
+    };
     let head = format!("{} ({role}):", w.node);
     if let Some(t) = w.applied {
         return format!("{head} had applied {v} at {}.", secs(t));
@@ -115,7 +119,11 @@ pub fn whereabouts(e: &Explanation, w: &Whereabouts) -> String {
     if w.paused {
         parts.push("it was paused".into());
     }
-    format!("{head} had not applied {v} by {} — {}.", secs(w.at), parts.join("; "))
+    format!(
+        "{head} had not applied {v} by {} — {}.",
+        secs(w.at),
+        parts.join("; ")
+    )
 }
 
 /// The latest carrier's story: "the message n3→n1 (#812, sent 3.002 s) was dropped at 3.010 s
@@ -134,10 +142,15 @@ fn carrier(c: &CarrierMsg, v: &str, count: usize) -> String {
         secs(c.sent)
     );
     match c.fate {
-        Fate::InFlight { arrives: Some(t) } => format!("{what} was still in flight (arrives {})", secs(t)),
+        Fate::InFlight { arrives: Some(t) } => {
+            format!("{what} was still in flight (arrives {})", secs(t))
+        }
         Fate::InFlight { arrives: None } => format!("{what} was still in flight"),
         Fate::Delivered { at } => {
-            format!("{what} arrived at {} but was not applied yet (e.g. not committed)", secs(at))
+            format!(
+                "{what} arrived at {} but was not applied yet (e.g. not committed)",
+                secs(at)
+            )
         }
         Fate::Dropped { at, reason } => {
             format!("{what} was dropped at {} ({})", secs(at), reason.as_str())

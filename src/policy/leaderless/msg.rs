@@ -144,14 +144,20 @@ impl Message for QuorumMsg {
     fn carries(&self, key: Key, value: Option<ValueId>) -> bool {
         let in_sibling = |s: &Sibling| value.is_some_and(|v| s.items.iter().any(|i| i.value == v));
         match self {
-            QuorumMsg::WriteReq { key: k, value: v, .. }
-            | QuorumMsg::Repair { key: k, value: v, .. } => *k == key && *v == value,
+            QuorumMsg::WriteReq {
+                key: k, value: v, ..
+            }
+            | QuorumMsg::Repair {
+                key: k, value: v, ..
+            } => *k == key && *v == value,
             // A read reply names no key, but a written value is unique to its write.
             QuorumMsg::ReadResp { value: v, .. } => value.is_some() && *v == value,
             QuorumMsg::RangeData { cells, .. } => {
                 cells.iter().any(|c| c.key == key && c.value == value)
             }
-            QuorumMsg::CartWrite { key: k, sibling, .. } => *k == key && in_sibling(sibling),
+            QuorumMsg::CartWrite {
+                key: k, sibling, ..
+            } => *k == key && in_sibling(sibling),
             QuorumMsg::CartResp { siblings, .. } => siblings.iter().any(in_sibling),
             _ => false,
         }
