@@ -140,9 +140,11 @@ pub fn why_ui(ui: &mut Ui, f: &super::worker::Frame, st: &mut WhyState, out: &mu
     if !st.open {
         return;
     }
+    // Under a third of the window, so the cluster view keeps room at 1024×768.
+    let height = (ui.available_height() * 0.3).clamp(120.0, 220.0);
     egui::Panel::bottom("why")
         .resizable(true)
-        .default_size(220.0)
+        .default_size(height)
         .min_size(90.0)
         .show(ui, |ui| {
             ui.add_space(4.0);
@@ -196,7 +198,7 @@ fn body_ui(ui: &mut Ui, why: &Why, st: &mut WhyState) {
                 };
                 if i >= 3 {
                     ui.horizontal_wrapped(|ui| {
-                        ui.label("•");
+                        ui.label("–");
                         ui.label(text);
                     });
                 } else {

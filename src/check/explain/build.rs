@@ -365,10 +365,15 @@ fn written_at(sim: &Sim, value: Option<ValueId>) -> Option<SimTime> {
 /// The policy's rule behind the read, in a few words.
 fn rule(s: &Scenario) -> Option<String> {
     Some(match &s.policy {
-        PolicySpec::Leaderless(l) => format!(
-            "R={}, W={} of N={}",
-            l.read_quorum, l.write_quorum, l.replication_factor
-        ),
+        PolicySpec::Leaderless(l) => {
+            let (r, w, n) = (l.read_quorum, l.write_quorum, l.replication_factor);
+            let overlap = if r + w <= n {
+                " (R+W ≤ N: a read need not reach any replica the write reached)".to_string()
+            } else {
+                String::new()
+            };
+            format!("R={r}, W={w} of N={n}{overlap}")
+        }
         PolicySpec::SingleLeader(l) => format!(
             "single leader, {:?} replication, reads from {}",
             l.replication,
