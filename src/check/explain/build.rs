@@ -1,8 +1,9 @@
 //! Collecting an explanation during a re-run, and assembling it at the read's completion.
 
+use super::fates::Fates;
 use super::{
-    AnomalyKind, Answer, CarrierMsg, Explanation, Fate, Highlight, MissedUpdate, ReadFacts,
-    Whereabouts, relevant, watch_for,
+    AnomalyKind, Answer, Explanation, Highlight, MissedUpdate, ReadFacts, Whereabouts, relevant,
+    watch_for,
 };
 use crate::check::history::EventType;
 use crate::check::stale::StaleRead;
@@ -13,7 +14,7 @@ use crate::scenario::schema::{PolicySpec, ReadFrom, Scenario};
 use crate::sim::Sim;
 use crate::trace::{Stamped, TraceEvent};
 use crate::types::{NodeId, OpKind, SimTime, ValueId};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 /// Follows a re-run: arm a copy of the simulation with [`Explainer::start`], feed it the trace
 /// after every step with [`Explainer::absorb`] until that returns true, then call
@@ -29,11 +30,8 @@ pub struct Explainer {
     read_done: Option<SimTime>,
     write_node: Option<NodeId>,
     write_invoked: Option<SimTime>,
-    /// Messages the watch picked, by id: arrival (from their send) and fate.
-    arrivals: BTreeMap<u64, SimTime>,
-    fates: BTreeMap<u64, Fate>,
-    watched_seen: usize,
-    watched: BTreeSet<u64>,
+    /// What became of the messages the watch picked.
+    fates: Fates,
 }
 
 impl Explainer {
@@ -60,21 +58,13 @@ impl Explainer {
             read_done: None,
             write_node: None,
             write_invoked: None,
-            arrivals: BTreeMap::new(),
-            fates: BTreeMap::new(),
-            watched_seen: 0,
-            watched: BTreeSet::new(),
+            fates: Fates::default(),
         }
     }
 
     /// Takes the trace events of the last step(s); true once the read has completed.
     pub fn absorb(&mut self, sim: &Sim, events: &[Stamped]) -> bool {
-        if let Some(w) = sim.watch() {
-            for m in &w.msgs[self.watched_seen.min(w.msgs.len())..] {
-                self.watched.insert(m.id);
-            }
-            self.watched_seen = w.msgs.len();
-        }
+        self.fates.follow(sim.watch());
         for e in events.iter().filter(|e| relevant(e)) {
             self.absorb_one(e);
             if self.read_done.is_some() {
@@ -98,16 +88,7 @@ impl Explainer {
             TraceEvent::Redirect { op, to } if op == read => self.read_node = Some(to),
             TraceEvent::Redirect { op, to } if op == write => self.write_node = Some(to),
             TraceEvent::Complete { op, .. } if op == read => self.read_done = Some(e.at),
-            TraceEvent::Send { msg, arrive, .. } if self.watched.contains(&msg) => {
-                self.arrivals.insert(msg, arrive);
-            }
-            TraceEvent::Deliver { msg, .. } if self.watched.contains(&msg) => {
-                self.fates.insert(msg, Fate::Delivered { at: e.at });
-            }
-            TraceEvent::Drop { msg, reason, .. } if self.watched.contains(&msg) => {
-                self.fates.insert(msg, Fate::Dropped { at: e.at, reason });
-            }
-            _ => {}
+            _ => self.fates.on_event(e),
         }
     }
 
@@ -132,7 +113,7 @@ impl Explainer {
                     node: r,
                     at,
                     applied: applied_at(&watch, r, s.missed_value, at),
-                    carriers: self.carriers(&watch, r, at),
+                    carriers: self.fates.carriers(&watch, r, at),
                     crashed: status == Some(NodeStatus::Crashed),
                     paused: status == Some(NodeStatus::Paused),
                     cut_from: holders
@@ -216,10 +197,7 @@ impl Explainer {
                 continue;
             };
             let asked = asks.iter().any(|(r, to)| *r == req && *to == m.from);
-            let delivered = match self.fates.get(&m.id) {
-                Some(Fate::Delivered { at }) => Some(*at),
-                _ => None,
-            };
+            let delivered = self.fates.delivered(m.id);
             if m.to == coord
                 && asked
                 && let Some(at) = delivered.filter(|at| *at <= done)
@@ -233,35 +211,6 @@ impl Explainer {
             }
         }
         out
-    }
-
-    /// The messages that carried the update to `node`, sent at or before `at`, and their fate
-    /// as of `at`.
-    fn carriers(&self, watch: &Watch, node: NodeId, at: SimTime) -> Vec<CarrierMsg> {
-        watch
-            .msgs
-            .iter()
-            .filter(|m| m.what == Watched::Carries && m.to == node && m.sent <= at)
-            .map(|m| {
-                let fate = match self.fates.get(&m.id) {
-                    Some(Fate::Delivered { at: t }) if *t <= at => Fate::Delivered { at: *t },
-                    Some(Fate::Dropped { at: t, reason }) if *t <= at => Fate::Dropped {
-                        at: *t,
-                        reason: *reason,
-                    },
-                    _ => Fate::InFlight {
-                        arrives: self.arrivals.get(&m.id).copied(),
-                    },
-                };
-                CarrierMsg {
-                    id: m.id,
-                    from: m.from,
-                    to: m.to,
-                    sent: m.sent,
-                    fate,
-                }
-            })
-            .collect()
     }
 
     fn highlight(
@@ -309,7 +258,7 @@ fn read_msgs(watch: &Watch) -> impl Iterator<Item = (&WatchedMsg, ReadPart)> {
 }
 
 /// What `node` held of the watched key at `at`.
-fn held_at(
+pub(super) fn held_at(
     watch: &Watch,
     initial: &[Option<ValueId>],
     node: NodeId,
@@ -318,13 +267,17 @@ fn held_at(
     watch
         .applies
         .iter()
-        .filter(|a| a.node == node && a.at <= at)
-        .next_back()
+        .rfind(|a| a.node == node && a.at <= at)
         .map_or(initial.get(node.index()).copied().flatten(), |a| a.value)
 }
 
 /// When `node` applied `value` of the watched key, if it had by `at`.
-fn applied_at(watch: &Watch, node: NodeId, value: Option<ValueId>, at: SimTime) -> Option<SimTime> {
+pub(super) fn applied_at(
+    watch: &Watch,
+    node: NodeId,
+    value: Option<ValueId>,
+    at: SimTime,
+) -> Option<SimTime> {
     let applied = |a: &&crate::engine::watch::WatchedApply| a.node == node && a.at <= at;
     match value {
         Some(v) => watch
@@ -337,15 +290,14 @@ fn applied_at(watch: &Watch, node: NodeId, value: Option<ValueId>, at: SimTime) 
         None => watch
             .applies
             .iter()
-            .filter(applied)
-            .next_back()
+            .rfind(applied)
             .filter(|a| a.value.is_none())
             .map(|a| a.at),
     }
 }
 
 /// Nodes that had applied `value` by `at`.
-fn applied_nodes(watch: &Watch, value: Option<ValueId>, at: SimTime) -> Vec<NodeId> {
+pub(super) fn applied_nodes(watch: &Watch, value: Option<ValueId>, at: SimTime) -> Vec<NodeId> {
     let nodes: BTreeSet<NodeId> = watch.applies.iter().map(|a| a.node).collect();
     nodes
         .into_iter()

@@ -9,7 +9,9 @@
 //! the messages and nodes to highlight in the cluster view and the space-time diagram.
 
 mod build;
+mod fates;
 pub mod text;
+mod update;
 
 use crate::engine::watch::Watch;
 use crate::sim::Sim;
@@ -17,6 +19,7 @@ use crate::trace::{DropReason, Stamped};
 use crate::types::{Key, NodeId, SimTime, ValueId};
 
 pub use build::Explainer;
+pub use update::{ReplicaStory, UpdateStory, explain_update};
 
 /// Most events a re-run may take before giving up (the read is then not explained).
 pub const MAX_RERUN_STEPS: u64 = 5_000_000;
@@ -158,6 +161,23 @@ pub fn explain_stale_read(
         }
     }
     None
+}
+
+/// A re-run an explanation drives: a bare `Sim`, or a viewer's session that also re-applies
+/// the user's interventions.
+pub trait Rerun {
+    fn sim(&mut self) -> &mut Sim;
+    /// Processes one event; the trace events it produced, or `None` at the end of the run.
+    fn step_traced(&mut self) -> Option<Vec<Stamped>>;
+}
+
+impl Rerun for Sim {
+    fn sim(&mut self) -> &mut Sim {
+        self
+    }
+    fn step_traced(&mut self) -> Option<Vec<Stamped>> {
+        Sim::step(self).then(|| self.drain_trace())
+    }
 }
 
 /// A watch for the update a stale read missed.

@@ -119,3 +119,44 @@ fn raft_lease_reads_are_explained_by_the_deposed_leader() {
     let text = include_str!("../../../scenarios/raft-lease-stale.ron");
     check_consistent(text, 2);
 }
+
+#[test]
+fn a_lost_write_under_clock_skew_reached_replicas_that_did_not_keep_it() {
+    let text = include_str!("../../../scenarios/lww-clock-skew.ron");
+    let s = crate::scenario::from_str("test", text).expect("scenario");
+    let start = Sim::new(&s, &Options::default());
+    let mut run = start.clone();
+    run.run_to_end();
+    let lost = run.analysis().lost_writes;
+    let (key, value, acked_us) = lost.subject.expect("a lost write");
+    let story = explain_update(&mut start.clone(), key, value, run.now());
+    assert_eq!(story.acked, Some(SimTime(acked_us)));
+    // Lost: no live replica ends with it...
+    assert!(
+        story
+            .replicas
+            .iter()
+            .all(|r| r.held_at_end != value || r.crashed)
+    );
+    // ...although it was acknowledged: some replica received it, and every one that applied
+    // it replaced it later (last-writer-wins by skewed clocks).
+    let received = story.replicas.iter().any(|r| {
+        r.applied.is_some()
+            || r.carriers
+                .iter()
+                .any(|c| matches!(c.fate, Fate::Delivered { .. }))
+    });
+    assert!(received, "{story:?}");
+    let applied = story.replicas.iter().filter(|r| r.applied.is_some());
+    assert!(
+        applied
+            .clone()
+            .all(|r| r.replaced.is_some_and(|(_, v)| v != value))
+    );
+    let text = story.sentences().join("\n");
+    assert!(
+        text.contains(&format!("k{key}={}", value.unwrap())),
+        "{text}"
+    );
+    assert!(text.contains("did not apply"), "{text}");
+}

@@ -141,19 +141,22 @@ fn carrier(c: &CarrierMsg, v: &str, count: usize) -> String {
         c.id,
         secs(c.sent)
     );
-    match c.fate {
-        Fate::InFlight { arrives: Some(t) } => {
-            format!("{what} was still in flight (arrives {})", secs(t))
-        }
-        Fate::InFlight { arrives: None } => format!("{what} was still in flight"),
+    format!("{what} {}", fate(c.fate))
+}
+
+/// What became of a message: "was dropped at 3.010 s (partition)".
+pub fn fate(f: Fate) -> String {
+    match f {
+        Fate::InFlight { arrives: Some(t) } => format!("was still in flight (arrives {})", secs(t)),
+        Fate::InFlight { arrives: None } => "was still in flight".into(),
         Fate::Delivered { at } => {
             format!(
-                "{what} arrived at {} but was not applied yet (e.g. not committed)",
+                "arrived at {} but was not applied yet (e.g. not committed)",
                 secs(at)
             )
         }
         Fate::Dropped { at, reason } => {
-            format!("{what} was dropped at {} ({})", secs(at), reason.as_str())
+            format!("was dropped at {} ({})", secs(at), reason.as_str())
         }
     }
 }
