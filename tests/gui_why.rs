@@ -133,3 +133,32 @@ fn pause_on_anomaly_stops_at_the_first_stale_read_with_the_reason_hidden() {
     let e = f.why.as_ref().and_then(|w| w.explanation.as_ref()).unwrap();
     assert_eq!(e.read.op, fresh.metrics().stale.records[0].op);
 }
+
+#[test]
+fn check_history_follows_the_copies_of_a_lost_write() {
+    let path = std::path::Path::new("scenarios/lww-clock-skew.ron");
+    let scenario = capsim::io::read_scenario(path).unwrap();
+    let app = CapsimApp::new(&egui::Context::default(), scenario.clone(), Prefs::default());
+    let mut h = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .build_ui_state(|ui, app: &mut CapsimApp| app.ui_root(ui), app);
+    h.run_steps(2);
+    let end = scenario.run.duration_ms.unwrap() + scenario.run.drain_ms + 1.0;
+    h.get_by_label("time").set_value_accesskit(end);
+    settle(&mut h);
+    h.get_by_label("Check history").click();
+    settle(&mut h);
+    let f = h.state_mut().frame();
+    let why = f.why.clone().expect("the checks ran");
+    // The same finding as the run's own post-run checks.
+    let sim = h.state_mut().snapshot(WAIT).expect("snapshot");
+    let lost = sim.analysis().lost_writes;
+    assert!(lost.count > 0, "this lesson loses writes");
+    assert!(why.findings.iter().any(|(k, e)| k == "lost write" && Some(e) == lost.example.as_ref()));
+    let story = why.story.as_ref().expect("the lost write followed");
+    let (key, value, _) = lost.subject.unwrap();
+    assert_eq!((story.key, story.value), (key, value));
+    let v = value.unwrap().to_string();
+    assert!(!labels_containing(&h, &format!("The write k{key}={v}")).is_empty());
+    assert!(f.highlight().is_some());
+}

@@ -31,6 +31,13 @@ pub fn log_ui(ui: &mut Ui, f: &Frame, st: &mut LogState, out: &mut Vec<Command>)
         ui.checkbox(&mut st.show_messages, "messages");
         ui.checkbox(&mut st.show_ops, "client ops");
         ui.checkbox(&mut st.show_timers, "timers");
+        if ui
+            .button("Check history")
+            .on_hover_text("Look for lost writes, resurrected values, session-guarantee and linearizability violations so far, and explain them")
+            .clicked()
+        {
+            out.push(Command::CheckHistory);
+        }
     });
     if !f.status.is_empty() {
         ui.label(RichText::new(&f.status).strong());

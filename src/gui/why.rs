@@ -6,7 +6,12 @@
 
 use super::session::Session;
 use super::worker::Command;
-use crate::check::explain::{Explainer, Explanation, MAX_RERUN_STEPS};
+use crate::check::explain::{
+    Explainer, Explanation, MAX_RERUN_STEPS, Rerun, UpdateStory, explain_update,
+};
+use crate::sim::Sim;
+use crate::trace::Stamped;
+use crate::types::ValueId;
 use crate::check::stale::StaleRead;
 use crate::types::SimTime;
 use eframe::egui::{self, RichText, Ui};
@@ -25,6 +30,10 @@ pub struct Why {
     pub missing: Option<String>,
     /// Opened by the auto-pause: the explanation stays hidden until revealed.
     pub hidden: bool,
+    /// The history checks' findings (kind, first example), for "Check the history".
+    pub findings: Vec<(String, String)>,
+    /// Where the copies of the first lost write went.
+    pub story: Option<UpdateStory>,
 }
 
 fn title(r: &StaleRead) -> String {
@@ -46,6 +55,8 @@ pub fn explain_op(s: &Session, op: u64, serial: u64) -> Why {
             explanation: None,
             missing: Some("Only reads the stale-read checker recorded can be explained.".into()),
             hidden: false,
+            findings: Vec::new(),
+            story: None,
         };
     };
     let explanation = explain(s, r);
@@ -58,6 +69,8 @@ pub fn explain_op(s: &Session, op: u64, serial: u64) -> Why {
             .then(|| "The re-run did not reach the read's completion.".into()),
         explanation,
         hidden: false,
+        findings: Vec::new(),
+        story: None,
     }
 }
 
@@ -86,6 +99,63 @@ pub fn at_anomaly(s: &Session, last_serial: u64) -> Why {
         explanation: None,
         missing: Some("Only stale reads have a step-by-step explanation yet.".into()),
         hidden: true,
+        findings: Vec::new(),
+        story: None,
+    }
+}
+
+/// Runs the history checks on the run so far (lost writes, resurrected values, session
+/// guarantees, linearizability) and follows the copies of the first lost write.
+pub fn check_history(s: &Session, serial: u64) -> Why {
+    let analysis = s.sim.analysis();
+    let findings: Vec<(String, String)> = analysis
+        .examples()
+        .into_iter()
+        .map(|(k, e)| (k.name().replace('_', " "), e))
+        .collect();
+    let story = analysis.lost_writes.subject.map(|(key, value, acked_us)| {
+        let from = invoked_before(s, value, acked_us);
+        let mut fork = ForkRun(s.fork_before(from));
+        explain_update(&mut fork, key, value, s.sim.now())
+    });
+    let title = match findings.len() {
+        0 => "the history checks found nothing wrong so far".to_string(),
+        n => format!("the history checks found {n} kind(s) of anomaly"),
+    };
+    Why {
+        serial,
+        title,
+        at: Some(s.sim.now()),
+        explanation: None,
+        missing: None,
+        hidden: false,
+        findings,
+        story,
+    }
+}
+
+/// When the write of `value` was invoked (from the history kept in memory), else the start.
+fn invoked_before(s: &Session, value: Option<ValueId>, acked_us: u64) -> SimTime {
+    let invoked = s.sim.history().iter().find(|e| {
+        e.kind == crate::check::history::EventType::Invoke && value.is_some() && e.value == value
+    });
+    SimTime(invoked.map_or(0, |e| e.time_us.min(acked_us)))
+}
+
+/// A fork of the session as an explanation's re-run: interventions re-applied on the way.
+struct ForkRun(Session);
+
+impl Rerun for ForkRun {
+    fn sim(&mut self) -> &mut Sim {
+        &mut self.0.sim
+    }
+    fn step_traced(&mut self) -> Option<Vec<Stamped>> {
+        if self.0.tap.is_none() {
+            self.0.tap = Some(Vec::new());
+        }
+        self.0
+            .step_one()
+            .then(|| self.0.tap.replace(Vec::new()).unwrap_or_default())
     }
 }
 
@@ -185,8 +255,13 @@ fn body_ui(ui: &mut Ui, why: &Why, st: &mut WhyState) {
     if let Some(m) = &why.missing {
         ui.weak(m);
     }
-    let Some(e) = &why.explanation else { return };
-    let lines = e.sentences();
+    let lines = match (&why.explanation, &why.story) {
+        (Some(e), _) => e.sentences(),
+        (None, story) => findings_lines(why, story.as_ref()),
+    };
+    if lines.is_empty() {
+        return;
+    }
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {
@@ -206,6 +281,20 @@ fn body_ui(ui: &mut Ui, why: &Why, st: &mut WhyState) {
                 }
             }
         });
+}
+
+/// The history checks' findings, then the lost write's story.
+fn findings_lines(why: &Why, story: Option<&UpdateStory>) -> Vec<String> {
+    let mut out: Vec<String> = why
+        .findings
+        .iter()
+        .map(|(kind, example)| format!("{}: {example}.", capitalise(kind)))
+        .collect();
+    if let Some(story) = story {
+        out.push("Where the lost write's copies went:".into());
+        out.extend(story.sentences());
+    }
+    out
 }
 
 fn capitalise(s: &str) -> String {

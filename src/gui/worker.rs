@@ -54,6 +54,8 @@ pub enum Command {
     Explain(u64),
     /// Explain the latest stale read so far.
     ExplainLatest,
+    /// Run the history checks on the run so far and explain what they find (`why`).
+    CheckHistory,
     CloseExplanation,
     /// Pause playing right after an event that produced an anomaly, with the explanation
     /// opened but hidden behind "Reveal why" (presenter mode).
@@ -106,10 +108,12 @@ pub struct Frame {
 impl Frame {
     /// What the cluster view and the space-time diagram should outline.
     pub fn highlight(&self) -> Option<&crate::check::explain::Highlight> {
-        self.why
-            .as_ref()
-            .and_then(|w| w.explanation.as_ref())
-            .map(|e| &e.highlight)
+        let why = self.why.as_ref()?;
+        match (&why.explanation, &why.story) {
+            (Some(e), _) => Some(&e.highlight),
+            (None, Some(story)) => Some(&story.highlight),
+            (None, None) => None,
+        }
     }
 }
 
@@ -327,6 +331,12 @@ impl Worker {
                 } else {
                     self.status = "no stale read yet".into();
                 }
+            }
+            Command::CheckHistory => {
+                let serial = self.why.as_ref().map_or(0, |w| w.serial) + 1;
+                let why = super::why::check_history(s, serial);
+                self.status = why.title.clone();
+                self.why = Some(Arc::new(why));
             }
             Command::CloseExplanation => self.why = None,
             Command::SetPauseOnAnomaly(on) => self.pause_on_anomaly = on,
