@@ -138,7 +138,11 @@ fn pause_on_anomaly_stops_at_the_first_stale_read_with_the_reason_hidden() {
 fn check_history_follows_the_copies_of_a_lost_write() {
     let path = std::path::Path::new("scenarios/lww-clock-skew.ron");
     let scenario = capsim::io::read_scenario(path).unwrap();
-    let app = CapsimApp::new(&egui::Context::default(), scenario.clone(), Prefs::default());
+    let app = CapsimApp::new(
+        &egui::Context::default(),
+        scenario.clone(),
+        Prefs::default(),
+    );
     let mut h = Harness::builder()
         .with_size([1280.0, 800.0])
         .build_ui_state(|ui, app: &mut CapsimApp| app.ui_root(ui), app);
@@ -154,7 +158,11 @@ fn check_history_follows_the_copies_of_a_lost_write() {
     let sim = h.state_mut().snapshot(WAIT).expect("snapshot");
     let lost = sim.analysis().lost_writes;
     assert!(lost.count > 0, "this lesson loses writes");
-    assert!(why.findings.iter().any(|(k, e)| k == "lost write" && Some(e) == lost.example.as_ref()));
+    assert!(
+        why.findings
+            .iter()
+            .any(|(k, e)| k == "lost write" && Some(e) == lost.example.as_ref())
+    );
     let story = why.story.as_ref().expect("the lost write followed");
     let (key, value, _) = lost.subject.unwrap();
     assert_eq!((story.key, story.value), (key, value));

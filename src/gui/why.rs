@@ -9,11 +9,11 @@ use super::worker::Command;
 use crate::check::explain::{
     Explainer, Explanation, MAX_RERUN_STEPS, Rerun, UpdateStory, explain_update,
 };
+use crate::check::stale::StaleRead;
 use crate::sim::Sim;
 use crate::trace::Stamped;
-use crate::types::ValueId;
-use crate::check::stale::StaleRead;
 use crate::types::SimTime;
+use crate::types::ValueId;
 use eframe::egui::{self, RichText, Ui};
 
 /// An explanation on show (or why there is none).
@@ -255,9 +255,13 @@ fn body_ui(ui: &mut Ui, why: &Why, st: &mut WhyState) {
     if let Some(m) = &why.missing {
         ui.weak(m);
     }
-    let lines = match (&why.explanation, &why.story) {
-        (Some(e), _) => e.sentences(),
-        (None, story) => findings_lines(why, story.as_ref()),
+    // Lines from `bullets` on are one replica each.
+    let (lines, bold, bullets) = match (&why.explanation, &why.story) {
+        (Some(e), _) => (e.sentences(), 0, 3),
+        (None, story) => {
+            let n = why.findings.len();
+            (findings_lines(why, story.as_ref()), n + 1, n + 2)
+        }
     };
     if lines.is_empty() {
         return;
@@ -266,12 +270,12 @@ fn body_ui(ui: &mut Ui, why: &Why, st: &mut WhyState) {
         .auto_shrink([false, false])
         .show(ui, |ui| {
             for (i, line) in lines.iter().enumerate() {
-                let text = if i == 0 {
+                let text = if i == bold {
                     RichText::new(line).strong()
                 } else {
                     RichText::new(line)
                 };
-                if i >= 3 {
+                if i >= bullets {
                     ui.horizontal_wrapped(|ui| {
                         ui.label("–");
                         ui.label(text);
