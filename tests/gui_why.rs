@@ -170,3 +170,51 @@ fn check_history_follows_the_copies_of_a_lost_write() {
     assert!(!labels_containing(&h, &format!("The write k{key}={v}")).is_empty());
     assert!(f.highlight().is_some());
 }
+
+#[test]
+fn clicking_a_stale_marker_on_the_time_line_explains_that_read() {
+    let mut h = harness();
+    h.get_by_label("time").set_value_accesskit(2600.0);
+    settle(&mut h);
+    let f = h.state_mut().frame();
+    let (&ms, &op) = f
+        .stale_ms
+        .iter()
+        .zip(&f.stale_ops)
+        .last()
+        .expect("a stale read");
+    // The markers sit in a strip just above the scrubber, on the scrubber's time axis.
+    let slider = h.get_by_label("time").rect();
+    let end_ms = f.horizon.as_ms().max(f.now.as_ms());
+    let (left, width) = (
+        slider.left() + slider.height() / 2.0,
+        slider.width() - slider.height(),
+    );
+    let x = left + (ms / end_ms) as f32 * width;
+    let pos = egui::pos2(x, slider.top() - 11.0);
+    h.event(egui::Event::PointerMoved(pos));
+    h.run_steps(1);
+    for pressed in [true, false] {
+        h.event(egui::Event::PointerButton {
+            pos,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: egui::Modifiers::default(),
+        });
+    }
+    settle(&mut h);
+    let f = h.state_mut().frame();
+    let e = f
+        .why
+        .as_ref()
+        .and_then(|w| w.explanation.clone())
+        .expect("explained");
+    // The marker nearest the click: this read, or one drawn within the same few pixels.
+    let px_ms = end_ms / width as f64;
+    let r = f.stale_recent.iter().find(|r| r.op == e.read.op).unwrap();
+    assert!(
+        (r.invoke_us as f64 / 1000.0 - ms).abs() <= 6.0 * px_ms,
+        "{op} vs {}",
+        r.op
+    );
+}
