@@ -177,12 +177,10 @@ fn clicking_a_stale_marker_on_the_time_line_explains_that_read() {
     h.get_by_label("time").set_value_accesskit(2600.0);
     settle(&mut h);
     let f = h.state_mut().frame();
-    let (&ms, &op) = f
-        .stale_ms
-        .iter()
-        .zip(&f.stale_ops)
-        .last()
-        .expect("a stale read");
+    let (ms, op) = (
+        *f.stale_ms.last().expect("a stale read"),
+        *f.stale_ops.last().unwrap(),
+    );
     // The markers sit in a strip just above the scrubber, on the scrubber's time axis.
     let slider = h.get_by_label("time").rect();
     let end_ms = f.horizon.as_ms().max(f.now.as_ms());
