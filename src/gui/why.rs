@@ -212,7 +212,10 @@ pub fn why_ui(ui: &mut Ui, f: &super::worker::Frame, st: &mut WhyState, out: &mu
     }
     // Under a third of the window, so the cluster view keeps room at 1024×768.
     let height = (ui.available_height() * 0.3).clamp(120.0, 220.0);
-    egui::Panel::bottom("why")
+    // The hidden state is one line high; revealing it gets a panel (and a remembered size) of
+    // its own, so the explanation does not open squeezed into that line.
+    let hidden = why.hidden && st.revealed_serial != why.serial;
+    egui::Panel::bottom(if hidden { "why-hidden" } else { "why" })
         .resizable(true)
         .default_size(height)
         .min_size(90.0)

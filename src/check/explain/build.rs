@@ -10,7 +10,7 @@ use crate::check::stale::StaleRead;
 use crate::engine::node::NodeStatus;
 use crate::engine::watch::{Watch, Watched, WatchedMsg};
 use crate::policy::ReadPart;
-use crate::scenario::schema::{PolicySpec, ReadFrom, Scenario};
+use crate::scenario::schema::{PolicySpec, ReadFrom, ReadMode, Replication, Scenario};
 use crate::sim::Sim;
 use crate::trace::{Stamped, TraceEvent};
 use crate::types::{NodeId, OpKind, SimTime, ValueId};
@@ -327,14 +327,24 @@ fn rule(s: &Scenario) -> Option<String> {
             format!("R={r}, W={w} of N={n}{overlap}")
         }
         PolicySpec::SingleLeader(l) => format!(
-            "single leader, {:?} replication, reads from {}",
-            l.replication,
+            "single leader, {} replication, {}",
+            match l.replication {
+                Replication::NoAck => "acks=0",
+                Replication::Async => "asynchronous",
+                Replication::SemiSync => "semi-synchronous",
+                Replication::Sync => "synchronous",
+                Replication::InSync => "acks=all (ISR)",
+            },
             match l.read_from {
-                ReadFrom::Leader => "the leader",
-                ReadFrom::AnyReplica => "any replica",
+                ReadFrom::Leader => "reads from the node a client believes leads",
+                ReadFrom::AnyReplica => "reads from any replica (its own copy, however far behind)",
             }
         ),
-        PolicySpec::Raft(r) => format!("Raft, {:?} reads", r.read_mode),
+        PolicySpec::Raft(r) => match r.read_mode {
+            ReadMode::Lease => "Raft lease reads (a leader answers alone while its lease, timed on its own clock, lasts)".into(),
+            ReadMode::ReadIndex => "Raft ReadIndex reads".into(),
+            ReadMode::Log => "Raft reads through the log".into(),
+        },
         PolicySpec::EventLog(_) => return None,
     })
 }
