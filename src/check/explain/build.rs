@@ -286,13 +286,16 @@ pub(super) fn applied_at(
             .filter(applied)
             .find(|a| a.value == Some(v))
             .map(|a| a.at),
-        // A delete: the node holds a tombstone (or nothing) now.
-        None => watch
-            .applies
-            .iter()
-            .rfind(applied)
-            .filter(|a| a.value.is_none())
-            .map(|a| a.at),
+        // A delete: the node holds a tombstone (or nothing, once it is purged) now; it applied
+        // the delete when that began.
+        None => {
+            let mut mine = watch.applies.iter().filter(applied).rev();
+            let mut since = mine.next().filter(|a| a.value.is_none())?.at;
+            for a in mine.take_while(|a| a.value.is_none()) {
+                since = a.at;
+            }
+            Some(since)
+        }
     }
 }
 

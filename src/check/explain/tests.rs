@@ -160,3 +160,33 @@ fn a_lost_write_under_clock_skew_reached_replicas_that_did_not_keep_it() {
     );
     assert!(text.contains("did not apply"), "{text}");
 }
+
+#[test]
+fn a_resurrected_value_is_explained_as_a_read_that_missed_the_delete() {
+    let text = include_str!("../../../scenarios/tombstone-resurrection.ron");
+    let s = crate::scenario::from_str("test", text).expect("scenario");
+    let start = Sim::new(&s, &Options::default());
+    let mut run = start.clone();
+    run.run_to_end();
+    let (key, value, read_us) = run.analysis().resurrected.subject.expect("a resurrection");
+    let stale = run
+        .metrics()
+        .stale
+        .records
+        .iter()
+        .find(|r| r.key == key && r.returned == value && r.invoke_us == read_us)
+        .expect("every resurrected read is a stale read");
+    let e = explain_stale_read(&start, stale).expect("explained");
+    let text = e.sentences().join("\n");
+    if stale.missed_value.is_none() {
+        assert!(text.contains("It missed the delete"), "{text}");
+    }
+    // Some replica that answered still held the deleted value: it never applied the delete.
+    let source = e
+        .answered
+        .iter()
+        .find(|a| a.held == value)
+        .unwrap_or_else(|| panic!("{text}"));
+    let w = e.replicas.iter().find(|w| w.node == source.node).unwrap();
+    assert_eq!(w.applied, None, "{text}");
+}

@@ -62,9 +62,14 @@ fn missed(e: &Explanation) -> String {
     let m = &e.missed;
     let via = m
         .coordinator
-        .map_or_else(String::new, |n| format!("written via {n}; "));
+        .map_or_else(String::new, |n| format!("via {n}; "));
+    let resurrected = if m.value.is_none() && e.read.returned.is_some() {
+        " The read brought a deleted value back (resurrected)."
+    } else {
+        ""
+    };
     format!(
-        "It missed {}, acknowledged at {} ({via}held by {} then), before the read began.",
+        "It missed {}, acknowledged at {} ({via}held by {} then), before the read began.{resurrected}",
         update(m.value),
         secs(m.acked),
         nodes(&m.held_at_ack)
