@@ -92,30 +92,7 @@ pub fn explain_update(
     let sim = run.sim();
     let end = sim.now();
     let watch = sim.set_watch(None).unwrap_or_default();
-    let nodes = sim.nodes_info();
-    let replicas: Vec<ReplicaStory> = sim
-        .metrics()
-        .replicas
-        .replicas_of(key)
-        .into_iter()
-        .map(|r| {
-            let applied = applied_at(&watch, r, value, end);
-            let replaced = applied.and_then(|t| {
-                let later = watch.applies.iter().filter(|a| a.node == r && a.at >= t);
-                later.map(|a| (a.at, a.value)).find(|(_, v)| *v != value)
-            });
-            let status = nodes.get(r.index()).map(|n| n.status);
-            ReplicaStory {
-                node: r,
-                applied,
-                replaced,
-                held_at_end: held_at(&watch, &initial, r, end),
-                carriers: fates.carriers(&watch, r, end),
-                crashed: status == Some(NodeStatus::Crashed),
-                paused: status == Some(NodeStatus::Paused),
-            }
-        })
-        .collect();
+    let replicas = stories(sim, &watch, &fates, &initial, end);
     let mut nodes_hl: Vec<NodeId> = replicas.iter().map(|r| r.node).collect();
     nodes_hl.extend(coordinator);
     nodes_hl.sort();
@@ -146,6 +123,41 @@ pub fn explain_update(
         replicas,
         highlight,
     }
+}
+
+/// Each replica of the watched key: when it applied the update, what replaced it, what it ends
+/// with, and the copies sent to it.
+fn stories(
+    sim: &crate::sim::Sim,
+    watch: &Watch,
+    fates: &Fates,
+    initial: &[Option<ValueId>],
+    end: SimTime,
+) -> Vec<ReplicaStory> {
+    let value = watch.value;
+    let nodes = sim.nodes_info();
+    sim.metrics()
+        .replicas
+        .replicas_of(watch.key)
+        .into_iter()
+        .map(|r| {
+            let applied = applied_at(watch, r, value, end);
+            let replaced = applied.and_then(|t| {
+                let later = watch.applies.iter().filter(|a| a.node == r && a.at >= t);
+                later.map(|a| (a.at, a.value)).find(|(_, v)| *v != value)
+            });
+            let status = nodes.get(r.index()).map(|n| n.status);
+            ReplicaStory {
+                node: r,
+                applied,
+                replaced,
+                held_at_end: held_at(watch, initial, r, end),
+                carriers: fates.carriers(watch, r, end),
+                crashed: status == Some(NodeStatus::Crashed),
+                paused: status == Some(NodeStatus::Paused),
+            }
+        })
+        .collect()
 }
 
 impl UpdateStory {
