@@ -216,3 +216,43 @@ fn clicking_a_stale_marker_on_the_time_line_explains_that_read() {
         r.op
     );
 }
+
+#[test]
+fn clicking_the_stale_reads_plot_explains_a_read_near_the_click() {
+    let mut h = harness();
+    h.get_by_label("time").set_value_accesskit(5000.0);
+    settle(&mut h);
+    h.get_by_label("Plots").click();
+    h.run_steps(3);
+    // The stale-reads plot sits right under its hint; click about a quarter along its time
+    // axis (0 to the run's planned end, about 11 s), inside the partition (2 s to 5 s).
+    let hint = h
+        .get_by_label("Click near a spike to see why those reads were stale.")
+        .rect();
+    let pos = egui::pos2(
+        hint.left() + 0.3 * (h.ctx.content_rect().right() - hint.left()),
+        hint.bottom() + 60.0,
+    );
+    h.event(egui::Event::PointerMoved(pos));
+    h.run_steps(1);
+    // A plot senses drags too: press and release in separate frames, like a hand.
+    for pressed in [true, false] {
+        h.event(egui::Event::PointerButton {
+            pos,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: egui::Modifiers::default(),
+        });
+        h.run_steps(1);
+    }
+    settle(&mut h);
+    settle(&mut h);
+    let f = h.state_mut().frame();
+    let e = f
+        .why
+        .as_ref()
+        .and_then(|w| w.explanation.clone())
+        .expect("explained");
+    assert!(f.stale_ops.contains(&e.read.op));
+    assert!(e.read.invoked.as_ms() > 1000.0 && e.read.invoked.as_ms() < 5000.0);
+}
