@@ -161,7 +161,7 @@ fn check_history_follows_the_copies_of_a_lost_write() {
     assert!(
         why.findings
             .iter()
-            .any(|(k, e)| k == "lost write" && Some(e) == lost.example.as_ref())
+            .any(|(k, e, _)| k == "lost write" && Some(e) == lost.example.as_ref())
     );
     let story = why.story.as_ref().expect("the lost write followed");
     let (key, value, _) = lost.subject.unwrap();
@@ -169,6 +169,19 @@ fn check_history_follows_the_copies_of_a_lost_write() {
     let v = value.unwrap().to_string();
     assert!(!labels_containing(&h, &format!("The write k{key}={v}")).is_empty());
     assert!(f.highlight().is_some());
+    // A finding that is also a stale read (here read-your-writes: the session's own write was
+    // acknowledged before the read) explains in one more click.
+    let (_, _, op) = why
+        .findings
+        .iter()
+        .find(|(k, _, _)| k == "read your writes")
+        .expect("this lesson breaks read-your-writes");
+    let op = op.expect("that read is a recorded stale read");
+    h.get_all_by_label("Why this read?").next().unwrap().click();
+    settle(&mut h);
+    let f = h.state_mut().frame();
+    let e = f.why.as_ref().and_then(|w| w.explanation.clone());
+    assert_eq!(e.expect("explained").read.op, op);
 }
 
 #[test]

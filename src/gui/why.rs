@@ -10,6 +10,7 @@ use crate::check::explain::{
     Explainer, Explanation, MAX_RERUN_STEPS, Rerun, UpdateStory, explain_update,
 };
 use crate::check::stale::StaleRead;
+use crate::check::violations::ViolationKind;
 use crate::sim::Sim;
 use crate::trace::Stamped;
 use crate::types::SimTime;
@@ -30,8 +31,9 @@ pub struct Why {
     pub missing: Option<String>,
     /// Opened by the auto-pause: the explanation stays hidden until revealed.
     pub hidden: bool,
-    /// The history checks' findings (kind, first example), for "Check the history".
-    pub findings: Vec<(String, String)>,
+    /// The history checks' findings (kind, first example, and the stale read's operation id
+    /// when the example is a read the stale-read checker also recorded), for "Check history".
+    pub findings: Vec<(String, String, Option<u64>)>,
     /// Where the copies of the first lost write went.
     pub story: Option<UpdateStory>,
 }
@@ -108,10 +110,34 @@ pub fn at_anomaly(s: &Session, last_serial: u64) -> Why {
 /// guarantees, linearizability) and follows the copies of the first lost write.
 pub fn check_history(s: &Session, serial: u64) -> Why {
     let analysis = s.sim.analysis();
-    let findings: Vec<(String, String)> = analysis
+    let stale = &s.sim.metrics().stale.records;
+    let stale_op = |kind: ViolationKind| {
+        let read = match kind {
+            ViolationKind::Resurrected => analysis
+                .resurrected
+                .subject
+                .map(|(key, value, at)| (key, None, value, at)),
+            _ => analysis
+                .sessions
+                .reads
+                .get(&kind)
+                .map(|&(key, process, at)| (key, Some(process), None, at)),
+        };
+        let (key, process, value, at) = read?;
+        stale
+            .iter()
+            .find(|r| {
+                r.key == key
+                    && r.invoke_us == at
+                    && process.is_none_or(|p| p == r.process)
+                    && value.is_none_or(|v| Some(v) == r.returned)
+            })
+            .map(|r| r.op)
+    };
+    let findings: Vec<(String, String, Option<u64>)> = analysis
         .examples()
         .into_iter()
-        .map(|(k, e)| (k.name().replace('_', " "), e))
+        .map(|(k, e)| (k.name().replace('_', " "), e, stale_op(k)))
         .collect();
     let story = analysis.lost_writes.subject.map(|(key, value, acked_us)| {
         let from = invoked_before(s, value, acked_us);
@@ -240,11 +266,11 @@ pub fn why_ui(ui: &mut Ui, f: &super::worker::Frame, st: &mut WhyState, out: &mu
                     }
                 });
             });
-            body_ui(ui, why, st);
+            body_ui(ui, why, st, out);
         });
 }
 
-fn body_ui(ui: &mut Ui, why: &Why, st: &mut WhyState) {
+fn body_ui(ui: &mut Ui, why: &Why, st: &mut WhyState, out: &mut Vec<Command>) {
     let hidden = why.hidden && st.revealed_serial != why.serial;
     if hidden {
         ui.horizontal_wrapped(|ui| {
@@ -278,7 +304,24 @@ fn body_ui(ui: &mut Ui, why: &Why, st: &mut WhyState) {
                 } else {
                     RichText::new(line)
                 };
-                if i >= bullets {
+                // A finding whose read the stale-read checker recorded explains in one click.
+                let stale_op = why
+                    .explanation
+                    .is_none()
+                    .then(|| why.findings.get(i))
+                    .flatten();
+                if let Some((_, _, Some(op))) = stale_op {
+                    ui.horizontal_wrapped(|ui| {
+                        ui.label(text);
+                        if ui
+                            .small_button("Why this read?")
+                            .on_hover_text("It is also a stale read: explain it step by step")
+                            .clicked()
+                        {
+                            out.push(Command::Explain(*op));
+                        }
+                    });
+                } else if i >= bullets {
                     ui.horizontal_wrapped(|ui| {
                         ui.label("–");
                         ui.label(text);
@@ -295,7 +338,7 @@ fn findings_lines(why: &Why, story: Option<&UpdateStory>) -> Vec<String> {
     let mut out: Vec<String> = why
         .findings
         .iter()
-        .map(|(kind, example)| format!("{}: {example}.", capitalise(kind)))
+        .map(|(kind, example, _)| format!("{}: {example}.", capitalise(kind)))
         .collect();
     if let Some(story) = story {
         out.push("Where the lost write's copies went:".into());
