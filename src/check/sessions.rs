@@ -46,8 +46,8 @@ impl SessionViolations {
             _ => &mut self.writes_follow_reads,
         };
         *n += 1;
-        if !self.examples.contains_key(&kind) {
-            self.examples.insert(kind, example());
+        if let std::collections::btree_map::Entry::Vacant(e) = self.examples.entry(kind) {
+            e.insert(example());
             self.reads
                 .insert(kind, (read.key, read.process, read.start_us));
         }
