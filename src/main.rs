@@ -39,6 +39,9 @@ struct Args {
     /// Start in presenter mode (big, high contrast, speaker notes; F5 toggles it).
     #[arg(long)]
     presenter: bool,
+    /// Open the "Why?" explanation of the latest stale read (after --until-ms).
+    #[arg(long)]
+    explain_last: bool,
     /// Draw N frames without a window (after --until-ms) and print the UI's frame times.
     #[arg(long, value_name = "N")]
     bench_frames: Option<usize>,
@@ -290,6 +293,7 @@ fn open(args: Args) -> i32 {
         compare,
         view,
         presenter: args.presenter,
+        explain_last: args.explain_last,
     })
 }
 
@@ -336,6 +340,7 @@ fn open(args: Args) -> i32 {
         || args.presenter
         || args.bench_frames.is_some()
         || args.compare.is_some()
+        || args.explain_last
     {
         eprintln!("capsim: built without the GUI; window options are ignored");
     }

@@ -8,6 +8,7 @@ use crate::check::lost::FinalValues;
 use crate::check::metrics::Metrics;
 use crate::check::report::Report;
 use crate::engine::view::{MessageInfo, NodeInfo, OpInfo};
+use crate::engine::watch::Watch;
 use crate::engine::{Engine, Fault, Options, Phase};
 use crate::policy::event_log::EventLog;
 use crate::policy::event_log::domain::{TimeTravelStep, time_travel};
@@ -219,6 +220,17 @@ impl Sim {
     }
     pub fn applied_faults(&self) -> &[(SimTime, Fault)] {
         each!(self, e => e.applied_faults())
+    }
+    /// Starts (or stops) the extra recording an explanation needs; returns the previous one.
+    pub fn set_watch(&mut self, watch: Option<Watch>) -> Option<Watch> {
+        each!(self, e => e.set_watch(watch))
+    }
+    pub fn watch(&self) -> Option<&Watch> {
+        each!(self, e => e.watch())
+    }
+    /// Records every trace event for `drain_trace` (or stops recording).
+    pub fn set_recording(&mut self, record: bool) {
+        each!(self, e => e.tracer_mut().set_recording(record))
     }
     /// Names of the policy's message kinds.
     pub fn message_kinds(&self) -> &'static [&'static str] {

@@ -26,13 +26,17 @@ pub struct Found {
     pub count: u64,
     /// The first one, in words.
     pub example: Option<String>,
+    /// The first one's key, value and time (µs): for a lost write the write's acknowledgement,
+    /// for a resurrected value the read's start. Explanations start from it.
+    pub subject: Option<(Key, Option<ValueId>, u64)>,
 }
 
 impl Found {
-    fn add(&mut self, example: impl FnOnce() -> String) {
+    fn add(&mut self, subject: (Key, Option<ValueId>, u64), example: impl FnOnce() -> String) {
         self.count += 1;
         if self.example.is_none() {
             self.example = Some(example());
+            self.subject = Some(subject);
         }
     }
 }
@@ -105,7 +109,8 @@ pub fn lost_writes(
             None => !complete || dels.may_follow(w.start_us),
         };
         if !held.iter().any(explains) {
-            found.add(|| {
+            let acked = w.end_us.unwrap_or(w.start_us);
+            found.add((w.key, Some(value), acked), || {
                 let held: Vec<String> = held.iter().map(|h| show(*h)).collect();
                 format!(
                     "the write k{}={value} by process {}, acknowledged at {}, is gone: the live \
@@ -142,7 +147,7 @@ pub fn resurrected_reads(ops: &[Operation], index: &UpdateIndex<'_>) -> Found {
         if let Some(deleted) = dels.first_ack_of_deletes_invoked_after(written)
             && deleted < r.start_us
         {
-            found.add(|| {
+            found.add((r.key, Some(value), r.start_us), || {
                 format!(
                     "read of k{} by process {} at {} returned {value}, although a delete of k{} \
                      invoked after {value} was written had been acknowledged at {}",

@@ -3,6 +3,7 @@
 pub mod analysis;
 pub mod event_log;
 pub mod expect;
+pub mod explain;
 pub mod history;
 pub mod latency;
 pub mod linearizability;

@@ -33,10 +33,12 @@ pub struct SessionViolations {
     pub writes_follow_reads: u64,
     /// The first violation of each kind, in words.
     pub examples: BTreeMap<ViolationKind, String>,
+    /// The read of each example, as (key, process, start µs): explanations start from it.
+    pub reads: BTreeMap<ViolationKind, (Key, u64, u64)>,
 }
 
 impl SessionViolations {
-    fn count(&mut self, kind: ViolationKind, example: impl FnOnce() -> String) {
+    fn count(&mut self, kind: ViolationKind, read: &Operation, example: impl FnOnce() -> String) {
         let n = match kind {
             ViolationKind::ReadYourWrites => &mut self.read_your_writes,
             ViolationKind::MonotonicReads => &mut self.monotonic_reads,
@@ -44,7 +46,11 @@ impl SessionViolations {
             _ => &mut self.writes_follow_reads,
         };
         *n += 1;
-        self.examples.entry(kind).or_insert_with(example);
+        if let std::collections::btree_map::Entry::Vacant(e) = self.examples.entry(kind) {
+            e.insert(example());
+            self.reads
+                .insert(kind, (read.key, read.process, read.start_us));
+        }
     }
 }
 
@@ -158,7 +164,7 @@ fn judge_read(
     if let (Some(start), Some(own)) = (s.own_update_start_us, s.own_update_value)
         && src.newest.before(start)
     {
-        out.count(ViolationKind::ReadYourWrites, || {
+        out.count(ViolationKind::ReadYourWrites, op, || {
             format!(
                 "{} returned {}, older than its own earlier {}",
                 said(),
@@ -170,7 +176,7 @@ fn judge_read(
     if let Some((floor, seen)) = s.read_floor_us
         && src.newest.before(floor)
     {
-        out.count(ViolationKind::MonotonicReads, || {
+        out.count(ViolationKind::MonotonicReads, op, || {
             format!(
                 "{} returned {}, older than the {} an earlier read of the same process returned",
                 said(),
@@ -197,7 +203,7 @@ fn judge_read(
     ];
     for (broken, kind, verb) in why {
         if broken {
-            out.count(kind, || {
+            out.count(kind, op, || {
                 format!(
                     "{} returned {} after the same process had read {after}, but the process that \
                      wrote {after} had {verb} {} before writing it",

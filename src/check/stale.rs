@@ -109,6 +109,8 @@ pub struct StaleRead {
     pub missed_op: u64,
     pub missed_value: Option<ValueId>,
     pub missed_ack_us: u64,
+    /// When the missed update was invoked (explanations re-run the simulation from before it).
+    pub missed_invoke_us: u64,
     /// How many acknowledged updates the read missed.
     pub versions_behind: u64,
     /// `invoke_us - missed_ack_us`, in milliseconds.
@@ -299,6 +301,7 @@ impl StaleTracker {
                 missed_op: missed.op,
                 missed_value: missed.value(),
                 missed_ack_us: ack_us,
+                missed_invoke_us: missed.invoke_us,
                 versions_behind: behind,
                 behind_ms,
                 saturated,

@@ -11,6 +11,7 @@ pub mod queue;
 pub mod rng;
 mod step;
 pub mod view;
+pub mod watch;
 pub mod workload;
 
 use crate::check::history::HistoryEvent;
@@ -134,6 +135,8 @@ pub struct Engine<P: Policy> {
     /// in time order, with their undo delays. Kept out of the queue, where a fault scheduled
     /// at the start would come before the events queued later for the same time.
     late_faults: std::collections::VecDeque<(SimTime, Fault, Option<u64>)>,
+    /// Extra recording for an explanation (`None` in every ordinary run).
+    watch: Option<Box<watch::Watch>>,
 }
 
 impl<P: FromScenario> Engine<P> {
@@ -175,6 +178,7 @@ impl<P: FromScenario> Engine<P> {
             pending_undos: 0,
             applied_faults: Vec::new(),
             late_faults: Default::default(),
+            watch: None,
         };
         e.metrics.rebuild.applicable = matches!(
             &scenario.policy,

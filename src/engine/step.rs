@@ -220,10 +220,14 @@ impl<P: FromScenario> Engine<P> {
                     key,
                     value,
                     version,
-                } => self
-                    .metrics
-                    .replicas
-                    .on_applied(id, key, value, version, self.now),
+                } => {
+                    if self.watch.is_some() {
+                        self.watch_applied(id, key, value, version);
+                    }
+                    self.metrics
+                        .replicas
+                        .on_applied(id, key, value, version, self.now)
+                }
                 e => self.apply_effect(id, e),
             }
         }
@@ -255,6 +259,9 @@ impl<P: FromScenario> Engine<P> {
                 value,
                 version,
             } => {
+                if self.watch.is_some() {
+                    self.watch_applied(node, key, value, version);
+                }
                 self.metrics
                     .replicas
                     .on_applied(node, key, value, version, self.now);
@@ -287,6 +294,9 @@ impl<P: FromScenario> Engine<P> {
         self.next_msg += 1;
         self.metrics.messages_sent += 1;
         self.metrics.kinds_sent |= 1u64 << (kind & 63);
+        if self.watch.is_some() {
+            self.watch_send(id, from, to, &msg);
+        }
         match self.net.send(from, to, kind, self.now) {
             Fate::Dropped(reason) => self.dropped(from, to, kind, id, self.now, reason),
             Fate::Arrives(at, dup) => {
@@ -297,6 +307,9 @@ impl<P: FromScenario> Engine<P> {
                     let copy = self.next_msg;
                     self.next_msg += 1;
                     self.metrics.messages_sent += 1;
+                    if self.watch.is_some() {
+                        self.watch_send(copy, from, to, &msg);
+                    }
                     self.tracer.send(self.now, from, to, kind, copy, at2);
                     self.messages_in_flight += 1;
                     self.queue.push_at(

@@ -106,9 +106,12 @@ pub struct CapsimApp {
     pub exports: ExportsState,
     /// Presenter mode to switch to on the next frame (after the saved zoom is applied).
     presenter_pending: Option<bool>,
+    /// Whether presenter mode was on last frame (entering it turns pause-on-anomaly on).
+    presenter_was_on: bool,
     inspecting: bool,
     help_open: bool,
     applied_prefs: bool,
+    why: super::why::WhyState,
 }
 
 impl CapsimApp {
@@ -139,9 +142,11 @@ impl CapsimApp {
             presenter: PresenterState::default(),
             exports: ExportsState::default(),
             presenter_pending: None,
+            presenter_was_on: false,
             inspecting: false,
             help_open: false,
             applied_prefs: false,
+            why: Default::default(),
         }
     }
 
@@ -185,6 +190,16 @@ impl CapsimApp {
     }
 
     /// Turns presenter mode on or off from the next frame (`--presenter`, tests).
+    /// Presenter mode pauses at each anomaly (the class is asked what went wrong before "Reveal
+    /// why"); leaving it stops doing so. The timeline's checkbox still overrides either way.
+    fn pause_on_anomaly_with_presenter(&mut self) {
+        let on = self.presenter.on;
+        if on != self.presenter_was_on {
+            self.presenter_was_on = on;
+            self.send(Command::SetPauseOnAnomaly(on));
+        }
+    }
+
     pub fn set_presenter(&mut self, on: bool) {
         self.presenter_pending = Some(on);
     }
@@ -262,6 +277,7 @@ impl CapsimApp {
         let f = self.frame();
         let mut out = Vec::new();
         egui::Panel::top("top").show(ui, |ui| self.top_bar_ui(ui, &f));
+        self.pause_on_anomaly_with_presenter();
         if self.compare.show(ui, &f, self.editor.draft()) {
             if f.playing {
                 self.send(Command::Pause); // the hidden main view need not run meanwhile
@@ -288,6 +304,7 @@ impl CapsimApp {
             side_panel = side_panel.max_size((ui.available_width() * 0.42).max(280.0));
         }
         side_panel.show(ui, |ui| self.side_ui(ui, &f, &mut out));
+        super::why::why_ui(ui, &f, &mut self.why, &mut out);
         egui::CentralPanel::default_margins().show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.selectable_value(&mut self.prefs.view, View::Cluster, "Cluster");
@@ -297,7 +314,14 @@ impl CapsimApp {
             report_strip_ui(ui, &f);
             match self.prefs.view {
                 View::Cluster => cluster::cluster_ui(ui, &f, &mut self.cluster, &mut out),
-                View::SpaceTime => spacetime::spacetime_ui(ui, &f, &mut self.spacetime),
+                View::SpaceTime => {
+                    // The explanation on show outlines its messages here as in the cluster.
+                    self.spacetime.highlight = f
+                        .highlight()
+                        .map(|h| h.messages.clone())
+                        .unwrap_or_default();
+                    spacetime::spacetime_ui(ui, &f, &mut self.spacetime)
+                }
             }
         });
         self.help_ui(&ctx);
@@ -393,8 +417,8 @@ impl CapsimApp {
             out.push(Command::SetInspect(want_inspect));
         }
         match self.prefs.tab {
-            Tab::Log => log::log_ui(ui, f, &mut self.log),
-            Tab::Plots => plots::plots_ui(ui, f),
+            Tab::Log => log::log_ui(ui, f, &mut self.log, out),
+            Tab::Plots => plots::plots_ui(ui, f, out),
             Tab::Inspect => inspect::inspect_ui(ui, f, &mut self.inspect),
             Tab::Storage => {
                 storage::storage_ui(ui, f, &mut self.storage);

@@ -70,6 +70,7 @@ pub fn cluster_ui(ui: &mut Ui, f: &Frame, st: &mut ClusterState, out: &mut Vec<C
             );
         }
     }
+    super::why::draw_highlight(&painter, &geo.centers, geo.node_r, f);
     draw_messages(&painter, &geo, f);
     for info in &f.nodes {
         node_ui(ui, &painter, &geo, info, f, st, out);

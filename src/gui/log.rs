@@ -2,7 +2,7 @@
 
 use super::palette;
 use super::text::{self, OpIndex, Tone};
-use super::worker::Frame;
+use super::worker::{Command, Frame};
 use crate::trace::TraceEvent;
 use eframe::egui::{self, RichText, Ui};
 use std::collections::BTreeSet;
@@ -26,11 +26,18 @@ impl Default for LogState {
 /// Most lines drawn (the rest are scrolled off anyway).
 const MAX_LINES: usize = 400;
 
-pub fn log_ui(ui: &mut Ui, f: &Frame, st: &mut LogState) {
+pub fn log_ui(ui: &mut Ui, f: &Frame, st: &mut LogState, out: &mut Vec<Command>) {
     ui.horizontal_wrapped(|ui| {
         ui.checkbox(&mut st.show_messages, "messages");
         ui.checkbox(&mut st.show_ops, "client ops");
         ui.checkbox(&mut st.show_timers, "timers");
+        if ui
+            .button("Check history")
+            .on_hover_text("Look for lost writes, resurrected values, session-guarantee and linearizability violations so far, and explain them")
+            .clicked()
+        {
+            out.push(Command::CheckHistory);
+        }
     });
     if !f.status.is_empty() {
         ui.label(RichText::new(&f.status).strong());
@@ -66,7 +73,20 @@ pub fn log_ui(ui: &mut Ui, f: &Frame, st: &mut LogState) {
                 if matches!(tone, Tone::Stale | Tone::Fault | Tone::Note) {
                     text = text.strong();
                 }
-                ui.label(text);
+                match e.event {
+                    TraceEvent::Complete { op, .. } if stale.contains(&op) => {
+                        // One click from the stale read to its explanation.
+                        let resp = ui
+                            .add(egui::Label::new(text).sense(egui::Sense::click()))
+                            .on_hover_text("Why was this read stale? Click to explain");
+                        if resp.clicked() {
+                            out.push(Command::Explain(op));
+                        }
+                    }
+                    _ => {
+                        ui.label(text);
+                    }
+                }
             }
         });
 }

@@ -26,6 +26,7 @@ pub mod storage;
 pub mod text;
 pub mod time_travel;
 pub mod timeline;
+pub mod why;
 pub mod wire;
 pub mod worker;
 
@@ -60,6 +61,8 @@ pub struct Launch {
     pub view: Option<app::View>,
     /// Start in presenter mode.
     pub presenter: bool,
+    /// Open the explanation of the latest stale read (after `until_ms`).
+    pub explain_last: bool,
 }
 
 const PREFS_KEY: &str = "capsim-prefs";
@@ -232,6 +235,9 @@ pub fn run(launch: Launch) -> i32 {
                 if let Some(run) = &mut app.compare.run {
                     run.seek(SimTime::from_ms(ms));
                 }
+            }
+            if launch.explain_last {
+                app.send(Command::ExplainLatest);
             }
             let shot = launch.screenshot.map(|path| ScreenshotJob {
                 path,

@@ -1,7 +1,7 @@
 //! Plots over simulated time, each with a cursor at the current time.
 
 use super::palette;
-use super::worker::Frame;
+use super::worker::{Command, Frame};
 use eframe::egui::{self, Ui};
 use egui_plot::{AxisHints, GridInput, GridMark, Legend, Line, Plot, PlotPoints, VLine};
 
@@ -58,7 +58,15 @@ struct Curve<'a> {
     color: egui::Color32,
 }
 
-fn plot_ui(ui: &mut Ui, id: &str, title: &str, unit: &str, f: &Frame, curves: Vec<Curve<'_>>) {
+/// Draws one plot; returns the time (ms) under a click, if the plot was clicked.
+fn plot_ui(
+    ui: &mut Ui,
+    id: &str,
+    title: &str,
+    unit: &str,
+    f: &Frame,
+    curves: Vec<Curve<'_>>,
+) -> Option<f64> {
     // The latest value in the title: readable from the back of a lecture hall.
     let latest: Vec<String> = curves
         .iter()
@@ -104,12 +112,27 @@ fn plot_ui(ui: &mut Ui, id: &str, title: &str, unit: &str, f: &Frame, curves: Ve
     if curves.len() > 1 {
         plot = plot.legend(Legend::default().follow_insertion_order(true));
     }
-    plot.show(ui, |p| {
+    let shown = plot.show(ui, |p| {
         for c in curves {
             p.line(Line::new(c.name, points(t, c.y)).color(c.color));
         }
         p.vline(VLine::new("", now).color(palette::GREY).width(1.5));
+        p.pointer_coordinate()
     });
+    let clicked = shown.response.clicked();
+    shown.inner.filter(|_| clicked).map(|p| p.x)
+}
+
+/// The stale read nearest a click on the stale-reads plot (within two sample intervals).
+fn stale_near(f: &Frame, t_ms: f64) -> Option<u64> {
+    let reach = 2.0 * f.series.interval_ms.max(1.0);
+    f.stale_ms
+        .iter()
+        .zip(&f.stale_ops)
+        .map(|(ms, op)| ((ms - t_ms).abs(), *op))
+        .filter(|(d, _)| *d <= reach)
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, op)| op)
 }
 
 fn one<'a>(name: &str, y: &'a [f64], color: egui::Color32) -> Vec<Curve<'a>> {
@@ -120,7 +143,7 @@ fn one<'a>(name: &str, y: &'a [f64], color: egui::Color32) -> Vec<Curve<'a>> {
     }]
 }
 
-pub fn plots_ui(ui: &mut Ui, f: &Frame) {
+pub fn plots_ui(ui: &mut Ui, f: &Frame, out: &mut Vec<Command>) {
     let s = &f.series;
     if s.is_empty() {
         ui.weak("Plots fill in as the simulation runs.");
@@ -135,7 +158,7 @@ pub fn plots_ui(ui: &mut Ui, f: &Frame) {
                 y,
                 color: palette::cycle(i),
             });
-            plot_ui(
+            let _ = plot_ui(
                 ui,
                 "lag",
                 "Replication lag per replica",
@@ -145,18 +168,23 @@ pub fn plots_ui(ui: &mut Ui, f: &Frame) {
             );
             let per = format!("per {:.0} ms", s.interval_ms);
             let stale = one("stale", &s.stale, palette::PURPLE);
-            plot_ui(ui, "stale", "Stale reads", &per, f, stale);
+            ui.weak("Click near a spike to see why those reads were stale.");
+            if let Some(op) =
+                plot_ui(ui, "stale", "Stale reads", &per, f, stale).and_then(|t| stale_near(f, t))
+            {
+                out.push(Command::Explain(op));
+            }
             let avail = one("availability", &s.availability, palette::GREEN);
-            plot_ui(ui, "avail", "Availability (ok / completed)", "", f, avail);
+            let _ = plot_ui(ui, "avail", "Availability (ok / completed)", "", f, avail);
             let mut lat = one("p50", &s.p50_ms, palette::BLUE);
             lat.extend(one("p99", &s.p99_ms, palette::VERMILLION));
-            plot_ui(ui, "lat", "Latency of successful operations", "ms", f, lat);
+            let _ = plot_ui(ui, "lat", "Latency of successful operations", "ms", f, lat);
             let tput = one("throughput", &s.throughput, palette::BLUE);
-            plot_ui(ui, "tput", "Throughput (ok operations)", "ops/s", f, tput);
+            let _ = plot_ui(ui, "tput", "Throughput (ok operations)", "ops/s", f, tput);
             let inflight = one("in flight", &s.in_flight, palette::ORANGE);
-            plot_ui(ui, "inflight", "Messages in flight", "", f, inflight);
+            let _ = plot_ui(ui, "inflight", "Messages in flight", "", f, inflight);
             let div = one("divergent", &s.divergent, palette::VERMILLION);
-            plot_ui(
+            let _ = plot_ui(
                 ui,
                 "div",
                 "Divergent keys (replicas disagree)",

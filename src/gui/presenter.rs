@@ -56,8 +56,7 @@ impl PresenterState {
         self.on = true;
         self.notes_open = true;
         self.frames_on = 0;
-        // TODO(why-stale): after the merge, the app sends Command::SetPauseOnAnomaly(true) here
-        // (and opens the why-stale panel when it pauses), and SetPauseOnAnomaly(false) on leave.
+        // The app turns pause-on-anomaly on while presenter mode is on (CapsimApp::ui_root).
     }
 
     pub fn leave(&mut self, ctx: &Context) {

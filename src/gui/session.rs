@@ -80,6 +80,12 @@ pub struct Session {
     checkpoint_every_us: u64,
     /// The plots and notes of the furthest point reached, kept through a rewind.
     known: Option<Known>,
+    /// When set, every trace event is also copied here (an explanation's re-run reads them).
+    pub tap: Option<Vec<crate::trace::Stamped>>,
+    /// While set, `advance_to` stops right after an event that produced an anomaly (presenter
+    /// mode's auto-pause) and sets `stopped_at_anomaly`.
+    pub stop_on_anomaly: bool,
+    pub stopped_at_anomaly: bool,
 }
 
 /// What a run had produced when it was furthest along (see `Session::restore`).
@@ -139,6 +145,9 @@ impl Session {
             checkpoints: Vec::new(),
             known: None,
             checkpoint_every_us: ((run_ms * 1000.0 / 32.0) as u64).max(10_000),
+            tap: None,
+            stop_on_anomaly: false,
+            stopped_at_anomaly: false,
         };
         s.push_checkpoint();
         s
@@ -170,7 +179,13 @@ impl Session {
                     break;
                 }
             }
+            let anomalies = self.stop_on_anomaly.then(|| anomaly_count(&self.sim));
             self.step_raw();
+            if anomalies.is_some_and(|a| anomaly_count(&self.sim) > a) {
+                self.stopped_at_anomaly = true;
+                self.absorb_trace();
+                return true;
+            }
             n += 1;
             if n.is_multiple_of(4096) {
                 self.absorb_trace();
@@ -404,6 +419,9 @@ impl Session {
     fn absorb_trace(&mut self) {
         for e in self.sim.drain_trace() {
             self.wire.observe(&e);
+            if let Some(tap) = &mut self.tap {
+                tap.push(e.clone());
+            }
             if let TraceEvent::Note { node, text } = e.event
                 && self.notes.len() < MAX_NOTES
             {
@@ -413,6 +431,37 @@ impl Session {
                     text,
                 });
             }
+        }
+    }
+
+    /// A copy of the run as of the latest checkpoint at or before `t`, with the session's
+    /// interventions, for re-running a stretch with extra recording (explanations). It keeps
+    /// no checkpoints of its own.
+    pub fn fork_before(&self, t: SimTime) -> Session {
+        let idx = self
+            .checkpoints
+            .iter()
+            .rposition(|c| c.sim.now() <= t)
+            .unwrap_or(0);
+        let c = &self.checkpoints[idx];
+        Session {
+            sim: c.sim.clone(),
+            base: self.base.clone(),
+            steps: c.steps,
+            series: Series::default(),
+            series_generation: 0,
+            notes: Vec::new(),
+            interventions: self.interventions.clone(),
+            end: None,
+            sampler: c.sampler.clone(),
+            next_iv: c.next_iv,
+            checkpoints: vec![c.clone()],
+            checkpoint_every_us: u64::MAX,
+            known: None,
+            wire: WireLog::default(), // an explanation does not draw the diagram
+            tap: None,
+            stop_on_anomaly: false,
+            stopped_at_anomaly: false,
         }
     }
 
@@ -433,6 +482,17 @@ impl Session {
             }
         }
     }
+}
+
+/// Anomalies the run has shown so far: stale reads and the invariants policies report.
+fn anomaly_count(sim: &Sim) -> u64 {
+    let m = sim.metrics();
+    let v = &m.violations;
+    m.stale.count
+        + crate::check::violations::ViolationKind::ALL
+            .iter()
+            .map(|k| v.get(*k))
+            .sum::<u64>()
 }
 
 /// Counters whose change makes an event worth stopping at.

@@ -61,6 +61,15 @@ pub fn timeline_ui(ui: &mut Ui, f: &Frame, st: &mut TimelineState, out: &mut Vec
         ui.separator();
         speed_ui(ui, st, out);
         ui.separator();
+        let mut pause = f.pause_on_anomaly;
+        if ui
+            .checkbox(&mut pause, "pause on anomaly")
+            .on_hover_text("Stop playing at the event that produced a stale read or broke an invariant; the explanation waits behind \"Reveal why\"")
+            .changed()
+        {
+            out.push(Command::SetPauseOnAnomaly(pause));
+        }
+        ui.separator();
         let phase = match f.phase {
             Phase::Running => "running",
             Phase::Finishing => "finishing",
@@ -141,7 +150,7 @@ fn speed_ui(ui: &mut Ui, st: &mut TimelineState, out: &mut Vec<Command>) {
 fn scrubber_ui(ui: &mut Ui, f: &Frame, out: &mut Vec<Command>) {
     let end_ms = f.horizon.as_ms().max(f.now.as_ms()).max(1.0);
     let width = ui.available_width();
-    let (strip, _) = ui.allocate_exact_size(vec2(width, 16.0), Sense::hover());
+    let (strip, strip_resp) = ui.allocate_exact_size(vec2(width, 16.0), Sense::click());
     let mut t_ms = f.now.as_ms();
     let resp = ui
         .scope(|ui| {
@@ -164,6 +173,29 @@ fn scrubber_ui(ui: &mut Ui, f: &Frame, out: &mut Vec<Command>) {
     let track = resp.rect.shrink2(vec2(resp.rect.height() / 2.0, 0.0));
     let x = |ms: f64| track.left() + (ms / end_ms).clamp(0.0, 1.0) as f32 * track.width();
     markers(ui, strip, f, &x);
+    stale_marker_click(&strip_resp, f, &x, out);
+}
+
+/// A click on (or next to) a ▲ stale-read marker asks for that read's explanation.
+fn stale_marker_click(
+    resp: &egui::Response,
+    f: &Frame,
+    x: &dyn Fn(f64) -> f32,
+    out: &mut Vec<Command>,
+) {
+    let Some(pos) = resp.hover_pos() else { return };
+    let nearest = f
+        .stale_ms
+        .iter()
+        .zip(&f.stale_ops)
+        .map(|(ms, op)| ((x(*ms) - pos.x).abs(), *op))
+        .filter(|(d, _)| *d <= 6.0)
+        .min_by(|a, b| a.0.total_cmp(&b.0));
+    let Some((_, op)) = nearest else { return };
+    let resp = resp.clone().on_hover_text("Stale read: click to see why");
+    if resp.clicked() {
+        out.push(Command::Explain(op));
+    }
 }
 
 fn markers(ui: &Ui, strip: Rect, f: &Frame, x: &dyn Fn(f64) -> f32) {

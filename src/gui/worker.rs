@@ -55,6 +55,16 @@ pub enum Command {
     SetInspect(bool),
     /// A copy of the simulation as it is now (tests and saving use it).
     Snapshot(Sender<Box<Sim>>),
+    /// Explain the stale read with this operation id (re-runs from a checkpoint; see `why`).
+    Explain(u64),
+    /// Explain the latest stale read so far.
+    ExplainLatest,
+    /// Run the history checks on the run so far and explain what they find (`why`).
+    CheckHistory,
+    CloseExplanation,
+    /// Pause playing right after an event that produced an anomaly, with the explanation
+    /// opened but hidden behind "Reveal why" (presenter mode).
+    SetPauseOnAnomaly(bool),
     Shutdown,
 }
 
@@ -102,6 +112,23 @@ pub struct Frame {
     pub current_branch: usize,
     /// The scenario as the engine has it now (`scenario` plus the `Set`s applied so far).
     pub live_scenario: Arc<Scenario>,
+    /// Operation ids of the stale reads, in the order of `stale_ms`.
+    pub stale_ops: Vec<u64>,
+    /// The explanation on show, if any (its `highlight` is what views outline).
+    pub why: Option<Arc<super::why::Why>>,
+    pub pause_on_anomaly: bool,
+}
+
+impl Frame {
+    /// What the cluster view and the space-time diagram should outline.
+    pub fn highlight(&self) -> Option<&crate::check::explain::Highlight> {
+        let why = self.why.as_ref()?;
+        match (&why.explanation, &why.story) {
+            (Some(e), _) => Some(&e.highlight),
+            (None, Some(story)) => Some(&story.highlight),
+            (None, None) => None,
+        }
+    }
 }
 
 /// Where the worker leaves the latest frame for the UI.
@@ -132,6 +159,8 @@ pub struct Worker {
     wire_cache: std::cell::RefCell<((u64, u64, u64), Arc<WireLog>)>,
     repaint: Box<dyn Fn() + Send>,
     slot: FrameSlot,
+    why: Option<Arc<super::why::Why>>,
+    pause_on_anomaly: bool,
 }
 
 impl Worker {
@@ -153,6 +182,8 @@ impl Worker {
             wire_cache: Default::default(),
             repaint,
             slot: Arc::new(Mutex::new(Arc::new(placeholder()))),
+            why: None,
+            pause_on_anomaly: false,
         };
         w.publish();
         let slot = w.slot.clone();
@@ -208,6 +239,7 @@ impl Worker {
     fn tick(&mut self, dt_s: f64) {
         let deadline = Some(Instant::now() + Duration::from_millis(30));
         let s = &mut self.session;
+        s.stop_on_anomaly = self.pause_on_anomaly;
         match self.speed {
             Speed::Max => {
                 s.advance_to(SimTime::MAX, deadline);
@@ -222,6 +254,15 @@ impl Worker {
                 }
             }
         }
+        if s.stop_on_anomaly && std::mem::take(&mut s.stopped_at_anomaly) {
+            self.playing = false;
+            self.carry_us = 0.0;
+            let why = super::why::at_anomaly(s, self.why.as_ref().map_or(0, |w| w.serial));
+            self.status = format!("paused at an anomaly: {}", why.title);
+            self.why = Some(Arc::new(why));
+        }
+        let s = &mut self.session;
+        s.stop_on_anomaly = false;
         if s.sim.is_done() {
             self.playing = false;
             self.status = "the run is over".into();
@@ -246,7 +287,11 @@ impl Worker {
             | Command::Load(_)
             | Command::Restart(_)
             | Command::Shutdown => self.seeking = None,
-            Command::Seek(_) | Command::SetSpeed(_) | Command::SetInspect(_) => {}
+            Command::Seek(_)
+            | Command::SetSpeed(_)
+            | Command::SetInspect(_)
+            | Command::CloseExplanation
+            | Command::SetPauseOnAnomaly(_) => {}
             _ => self.finish_seek(),
         }
         let s = &mut self.session;
@@ -299,6 +344,7 @@ impl Worker {
                 self.branches = Branches::default();
                 self.session = Session::new(*scenario);
                 self.session_id += 1;
+                self.why = None;
                 self.status = "scenario loaded".into();
             }
             Command::Restart(scenario) => {
@@ -311,15 +357,42 @@ impl Worker {
                 self.branches = Branches::default();
                 self.session = Session::with_interventions(*scenario, keep);
                 self.session_id += 1;
+                self.why = None;
                 self.status = "restarted from t=0 with the edited scenario".into();
             }
             Command::SetInspect(on) => self.inspect = on,
             Command::Snapshot(reply) => {
                 let _ = reply.send(Box::new(s.sim.clone()));
             }
+            Command::Explain(op) => self.explain(op),
+            Command::ExplainLatest => {
+                let now = s.sim.now().0;
+                let recs = &s.sim.metrics().stale.records;
+                if let Some(op) = recs.iter().rev().find(|r| r.invoke_us <= now).map(|r| r.op) {
+                    self.explain(op);
+                } else {
+                    self.status = "no stale read yet".into();
+                }
+            }
+            Command::CheckHistory => {
+                let serial = self.why.as_ref().map_or(0, |w| w.serial) + 1;
+                let why = super::why::check_history(s, serial);
+                self.status = why.title.clone();
+                self.why = Some(Arc::new(why));
+            }
+            Command::CloseExplanation => self.why = None,
+            Command::SetPauseOnAnomaly(on) => self.pause_on_anomaly = on,
             Command::Shutdown => return false,
         }
         true
+    }
+
+    /// Builds the explanation of a stale read and puts it on show.
+    fn explain(&mut self, op: u64) {
+        let serial = self.why.as_ref().map_or(0, |w| w.serial) + 1;
+        let why = super::why::explain_op(&self.session, op, serial);
+        self.status = why.title.clone();
+        self.why = Some(Arc::new(why));
     }
 
     fn publish(&mut self) {
@@ -413,6 +486,9 @@ impl Worker {
             branches: Vec::new(),
             current_branch: 0,
             live_scenario: self.live_for_frame(),
+            stale_ops: recs.iter().map(|r| r.op).collect(),
+            why: self.why.clone(),
+            pause_on_anomaly: self.pause_on_anomaly,
         }
     }
 }
@@ -451,6 +527,9 @@ fn placeholder() -> Frame {
         branches: Vec::new(),
         current_branch: 0,
         live_scenario: Arc::default(),
+        stale_ops: Vec::new(),
+        why: None,
+        pause_on_anomaly: false,
     }
 }
 

@@ -187,6 +187,25 @@ pub trait Message: Clone + Debug + Send + Sync + 'static {
     fn size_bytes(&self) -> u32 {
         64
     }
+    /// For explanations ("why was this read stale?"), never called on the engine's hot path:
+    /// whether this message carries the update that wrote `value` to `key` (`None`: a delete of
+    /// `key`), as a request, a repair, a log entry or a streamed cell. Default: it does not.
+    fn carries(&self, _key: Key, _value: Option<ValueId>) -> bool {
+        false
+    }
+    /// For explanations: this message asks a replica for a key on a read's behalf, or answers
+    /// such a question (matched by the coordinator's request id). Policies whose reads are
+    /// answered by one node without asking others keep the default.
+    fn read_part(&self) -> Option<ReadPart> {
+        None
+    }
+}
+
+/// A message's part in a read that asks several replicas (see [`Message::read_part`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadPart {
+    Ask { req: u64, key: Key },
+    Answer { req: u64 },
 }
 
 /// A per-node replication state machine.

@@ -1,6 +1,6 @@
 //! The leaderless policy's messages and timers.
 
-use super::super::Message;
+use super::super::{Message, ReadPart};
 use super::siblings::Sibling;
 use crate::types::{Key, NodeId, ValueId, Version};
 use std::sync::Arc;
@@ -138,6 +138,40 @@ impl Message for QuorumMsg {
             }
             QuorumMsg::CartWrite { sibling, .. } => 24 + sibling_bytes(sibling),
             _ => 64,
+        }
+    }
+
+    fn carries(&self, key: Key, value: Option<ValueId>) -> bool {
+        let in_sibling = |s: &Sibling| value.is_some_and(|v| s.items.iter().any(|i| i.value == v));
+        match self {
+            QuorumMsg::WriteReq {
+                key: k, value: v, ..
+            }
+            | QuorumMsg::Repair {
+                key: k, value: v, ..
+            } => *k == key && *v == value,
+            // A read reply names no key, but a written value is unique to its write.
+            QuorumMsg::ReadResp { value: v, .. } => value.is_some() && *v == value,
+            QuorumMsg::RangeData { cells, .. } => {
+                cells.iter().any(|c| c.key == key && c.value == value)
+            }
+            QuorumMsg::CartWrite {
+                key: k, sibling, ..
+            } => *k == key && in_sibling(sibling),
+            QuorumMsg::CartResp { siblings, .. } => siblings.iter().any(in_sibling),
+            _ => false,
+        }
+    }
+
+    fn read_part(&self) -> Option<ReadPart> {
+        match *self {
+            QuorumMsg::ReadReq { req, key }
+            | QuorumMsg::DigestReq { req, key }
+            | QuorumMsg::CartRead { req, key } => Some(ReadPart::Ask { req, key }),
+            QuorumMsg::ReadResp { req, .. }
+            | QuorumMsg::DigestResp { req, .. }
+            | QuorumMsg::CartResp { req, .. } => Some(ReadPart::Answer { req }),
+            _ => None,
         }
     }
 }

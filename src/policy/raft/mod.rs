@@ -233,6 +233,13 @@ impl Message for RaftMsg {
             RaftMsg::Vote { .. } | RaftMsg::HeartbeatResp { .. } => 32,
         }
     }
+    fn carries(&self, key: Key, value: Option<ValueId>) -> bool {
+        let put = Command::Put { key, value };
+        match self {
+            RaftMsg::Append { entries, .. } => entries.iter().any(|e| e.cmd == put),
+            _ => false,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -225,6 +225,14 @@ impl Message for LeaderMsg {
             _ => 40,
         }
     }
+    fn carries(&self, key: Key, value: Option<ValueId>) -> bool {
+        match self {
+            LeaderMsg::Append { entries, .. } => {
+                entries.iter().any(|e| e.key == key && e.value == value)
+            }
+            _ => false,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
