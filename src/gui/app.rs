@@ -10,11 +10,10 @@ use super::log::{self, LogState};
 use super::presenter::{self, PresenterState};
 use super::spacetime::{self, SpaceTimeState};
 use super::timeline::{self, TimelineState};
-use super::worker::{self, Command, Frame, FrameSlot};
+use super::worker::{Command, Frame, WorkerHandle};
 use super::{palette, plots, storage};
 use crate::scenario::Scenario;
 use crate::sim::Sim;
-use crossbeam_channel::Sender;
 use eframe::egui::{self, Key, Modifiers, RichText, Ui};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -86,11 +85,7 @@ impl Default for Prefs {
 }
 
 pub struct CapsimApp {
-    tx: Sender<Command>,
-    slot: FrameSlot,
-    frame: Arc<Frame>,
-    sent: u64,
-    worker: Option<std::thread::JoinHandle<()>>,
+    worker: WorkerHandle,
     pub prefs: Prefs,
     cluster: ClusterState,
     timeline: TimelineState,
@@ -118,18 +113,9 @@ impl CapsimApp {
     /// Starts the simulation thread for `scenario`; `ctx` is repainted whenever a frame arrives.
     pub fn new(ctx: &egui::Context, scenario: Scenario, prefs: Prefs) -> CapsimApp {
         let repaint_ctx = ctx.clone();
-        let (tx, slot, handle) =
-            worker::spawn(scenario, Box::new(move || repaint_ctx.request_repaint()));
-        let frame = slot
-            .lock()
-            .map(|f| f.clone())
-            .unwrap_or_else(|e| e.into_inner().clone());
+        let worker = WorkerHandle::spawn(scenario, Box::new(move || repaint_ctx.request_repaint()));
         CapsimApp {
-            tx,
-            slot,
-            frame,
-            sent: 0,
-            worker: Some(handle),
+            worker,
             prefs,
             cluster: ClusterState::default(),
             timeline: TimelineState::default(),
@@ -152,29 +138,23 @@ impl CapsimApp {
 
     /// Commands sent so far (the worker's frames count those it handled).
     pub fn sent(&self) -> u64 {
-        self.sent
+        self.worker.sent()
     }
 
     pub fn send(&mut self, cmd: Command) {
-        if self.tx.send(cmd).is_ok() {
-            self.sent += 1;
-        }
+        self.worker.send(cmd);
     }
 
     /// The latest frame the worker published.
     pub fn frame(&mut self) -> Arc<Frame> {
-        if let Ok(f) = self.slot.lock() {
-            self.frame = f.clone();
-        }
-        self.frame.clone()
+        self.worker.frame()
     }
 
     /// Waits until the worker has handled every command sent so far (tests and screenshots).
     pub fn wait_for_worker(&mut self, timeout: Duration) -> bool {
         let start = Instant::now();
         while start.elapsed() < timeout {
-            let f = self.frame();
-            if f.acked >= self.sent && !f.busy {
+            if self.worker.idle() {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(2));
@@ -527,13 +507,4 @@ fn report_strip_ui(ui: &mut Ui, f: &Frame) {
             None,
         );
     });
-}
-
-impl Drop for CapsimApp {
-    fn drop(&mut self) {
-        let _ = self.tx.send(Command::Shutdown);
-        if let Some(h) = self.worker.take() {
-            let _ = h.join();
-        }
-    }
 }

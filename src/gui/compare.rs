@@ -9,12 +9,11 @@
 //! exactly those of `capsim run` of its matched scenario.
 
 use super::dialog::{Answer, FileDialog, Purpose};
-use super::worker::{self, Command, Frame, FrameSlot};
+use super::worker::{Command, Frame, WorkerHandle};
 use super::{cluster, compare_panels, palette};
 use crate::compare::{Matched, match_faults, policy_label};
 use crate::scenario::Scenario;
 use crate::types::SimTime;
-use crossbeam_channel::Sender;
 use eframe::egui::{self, RichText, Ui};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,61 +24,33 @@ pub struct Side {
     pub name: &'static str,
     /// Policy and key settings, e.g. "Raft, ReadIndex reads (CP)".
     pub label: String,
-    tx: Sender<Command>,
-    slot: FrameSlot,
-    frame: Arc<Frame>,
-    sent: u64,
-    handle: Option<std::thread::JoinHandle<()>>,
+    worker: WorkerHandle,
 }
 
 impl Side {
     fn spawn(name: &'static str, scenario: Scenario, ctx: &egui::Context) -> Side {
         let label = policy_label(&scenario);
         let repaint_ctx = ctx.clone();
-        let (tx, slot, handle) =
-            worker::spawn(scenario, Box::new(move || repaint_ctx.request_repaint()));
-        let frame = slot
-            .lock()
-            .map(|f| f.clone())
-            .unwrap_or_else(|e| e.into_inner().clone());
+        let worker = WorkerHandle::spawn(scenario, Box::new(move || repaint_ctx.request_repaint()));
         Side {
             name,
             label,
-            tx,
-            slot,
-            frame,
-            sent: 0,
-            handle: Some(handle),
+            worker,
         }
     }
 
     fn send(&mut self, cmd: Command) {
-        if self.tx.send(cmd).is_ok() {
-            self.sent += 1;
-        }
+        self.worker.send(cmd);
     }
 
     /// The latest frame this side's worker published.
     pub fn frame(&mut self) -> Arc<Frame> {
-        if let Ok(f) = self.slot.lock() {
-            self.frame = f.clone();
-        }
-        self.frame.clone()
+        self.worker.frame()
     }
 
     /// Whether the worker has handled every command and finished its seek.
     fn idle(&mut self) -> bool {
-        let f = self.frame();
-        f.acked >= self.sent && !f.busy
-    }
-}
-
-impl Drop for Side {
-    fn drop(&mut self) {
-        let _ = self.tx.send(Command::Shutdown);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
+        self.worker.idle()
     }
 }
 

@@ -534,15 +534,69 @@ fn placeholder() -> Frame {
 }
 
 /// Starts the worker thread; returns the command sender, the frame slot and the thread handle.
-pub fn spawn(
-    scenario: Scenario,
-    repaint: Box<dyn Fn() + Send>,
-) -> (Sender<Command>, FrameSlot, std::thread::JoinHandle<()>) {
-    let (tx, rx) = crossbeam_channel::unbounded();
-    let (worker, slot) = Worker::new(scenario, repaint);
-    let handle = std::thread::Builder::new()
-        .name("capsim-sim".into())
-        .spawn(move || worker.run(rx))
-        .expect("spawning the simulation thread");
-    (tx, slot, handle)
+/// The UI's end of a worker thread: send commands, read the latest frame. The main view and
+/// each side of compare mode hold one; dropping it stops the thread.
+pub struct WorkerHandle {
+    tx: Sender<Command>,
+    slot: FrameSlot,
+    frame: Arc<Frame>,
+    sent: u64,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl WorkerHandle {
+    /// Starts a simulation thread for `scenario`; `repaint` runs whenever a frame arrives.
+    pub fn spawn(scenario: Scenario, repaint: Box<dyn Fn() + Send>) -> WorkerHandle {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let (worker, slot) = Worker::new(scenario, repaint);
+        let thread = std::thread::Builder::new()
+            .name("capsim-sim".into())
+            .spawn(move || worker.run(rx))
+            .expect("spawning the simulation thread");
+        let frame = slot
+            .lock()
+            .map(|f| f.clone())
+            .unwrap_or_else(|e| e.into_inner().clone());
+        WorkerHandle {
+            tx,
+            slot,
+            frame,
+            sent: 0,
+            thread: Some(thread),
+        }
+    }
+
+    /// Commands sent so far (the worker's frames count those it handled).
+    pub fn sent(&self) -> u64 {
+        self.sent
+    }
+
+    pub fn send(&mut self, cmd: Command) {
+        if self.tx.send(cmd).is_ok() {
+            self.sent += 1;
+        }
+    }
+
+    /// The latest frame the worker published.
+    pub fn frame(&mut self) -> Arc<Frame> {
+        if let Ok(f) = self.slot.lock() {
+            self.frame = f.clone();
+        }
+        self.frame.clone()
+    }
+
+    /// Whether the worker has handled every command sent and finished its seek.
+    pub fn idle(&mut self) -> bool {
+        let f = self.frame();
+        f.acked >= self.sent && !f.busy
+    }
+}
+
+impl Drop for WorkerHandle {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Command::Shutdown);
+        if let Some(h) = self.thread.take() {
+            let _ = h.join();
+        }
+    }
 }
