@@ -17,6 +17,7 @@
 
 mod constraints;
 mod explain;
+pub mod generate;
 mod search;
 mod shrink;
 
