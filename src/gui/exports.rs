@@ -183,6 +183,8 @@ pub fn exports_ui(ctx: &Context, f: &Frame, state: &mut ExportsState, window: (S
         .open(&mut open)
         .collapsible(false)
         .default_width(380.0)
+        // Under the top bar's Export button, over the side panel: the title stays readable.
+        .default_pos(egui::pos2(ctx.content_rect().right() - 420.0, 40.0))
         .show(ctx, |ui| body_ui(ui, f, state, window));
     state.open = open && state.open;
 }
