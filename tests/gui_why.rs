@@ -292,3 +292,32 @@ fn clicking_the_stale_reads_plot_explains_a_read_near_the_click() {
     assert!(f.stale_ops.contains(&e.read.op));
     assert!(e.read.invoked.as_ms() > 1000.0 && e.read.invoked.as_ms() < 5000.0);
 }
+
+/// A non-linearizable history's counterexample usually holds a read that missed a completed
+/// write: Check history links it to that stale read's step-by-step explanation.
+#[test]
+fn a_linearizability_counterexample_links_to_its_stale_read() {
+    let mut s = capsim::gui::session::Session::new(lesson());
+    s.advance_to(capsim::types::SimTime::from_ms(4000.0), None);
+    let why = capsim::gui::why::check_history(&s, 1);
+    let (_, text, op) = why
+        .findings
+        .iter()
+        .find(|(kind, _, _)| kind == "linearizability")
+        .expect("R=W=1 under a partition is not linearizable");
+    let op = op.unwrap_or_else(|| panic!("no stale read in the counterexample: {text}"));
+    let stale = &s.sim.metrics().stale.records;
+    let read = stale
+        .iter()
+        .find(|r| r.op == op)
+        .expect("a recorded stale read");
+    let analysis = s.sim.analysis();
+    let c = analysis.counterexample.expect("a counterexample");
+    assert_eq!(read.key, c.key, "the read is on the counterexample's key");
+    assert!(
+        c.ops
+            .iter()
+            .any(|o| o.start_us == read.invoke_us && o.process == read.process),
+        "the read is one of the counterexample's operations"
+    );
+}

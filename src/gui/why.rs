@@ -112,6 +112,9 @@ pub fn check_history(s: &Session, serial: u64) -> Why {
     let analysis = s.sim.analysis();
     let stale = &s.sim.metrics().stale.records;
     let stale_op = |kind: ViolationKind| {
+        if kind == ViolationKind::Linearizability {
+            return counterexample_stale_read(analysis.counterexample.as_ref()?, stale);
+        }
         let read = match kind {
             ViolationKind::Resurrected => analysis
                 .resurrected
@@ -158,6 +161,23 @@ pub fn check_history(s: &Session, serial: u64) -> Why {
         findings,
         story,
     }
+}
+
+/// A read of a non-linearizable counterexample that the stale-read checker also recorded: most
+/// counterexamples are a read that missed a completed write, which then explains step by step.
+fn counterexample_stale_read(
+    c: &crate::check::linearizability::Counterexample,
+    stale: &[crate::check::stale::StaleRead],
+) -> Option<u64> {
+    c.ops
+        .iter()
+        .filter(|op| op.f == crate::types::OpKind::Read)
+        .find_map(|op| {
+            stale
+                .iter()
+                .find(|r| r.key == c.key && r.invoke_us == op.start_us && r.process == op.process)
+        })
+        .map(|r| r.op)
 }
 
 /// When the write of `value` was invoked (from the history kept in memory), else the start.
