@@ -200,7 +200,17 @@ fn check_history_follows_the_copies_of_a_lost_write() {
         .find(|(k, _, _)| k == "read your writes")
         .expect("this lesson breaks read-your-writes");
     let op = op.expect("that read is a recorded stale read");
-    h.get_all_by_label("Why this read?").next().unwrap().click();
+    // One button per finding whose read is a recorded stale read, in the findings' order.
+    let nth = why
+        .findings
+        .iter()
+        .filter(|(_, _, op)| op.is_some())
+        .position(|(k, _, _)| k == "read your writes")
+        .unwrap();
+    h.get_all_by_label("Why this read?")
+        .nth(nth)
+        .unwrap()
+        .click();
     settle(&mut h);
     let f = h.state_mut().frame();
     let e = f.why.as_ref().and_then(|w| w.explanation.clone());
