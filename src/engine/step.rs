@@ -10,7 +10,7 @@ use crate::check::stale::ReadDone;
 use crate::policy::{ClientReq, Ctx, Effect, FailReason, Message, OpRef, OpResult};
 use crate::scenario::schema::{Scenario, SetValue};
 use crate::trace::{DropReason, FaultEvent, TraceEvent};
-use crate::types::{NodeId, OpKind, SimTime, ValueId, ms_to_us};
+use crate::types::{Key, NodeId, OpKind, SimTime, ValueId, Version, ms_to_us};
 
 /// Least time between a client's reply and its next request.
 const MIN_CLIENT_GAP_US: u64 = 1;
@@ -220,19 +220,24 @@ impl<P: FromScenario> Engine<P> {
                     key,
                     value,
                     version,
-                } => {
-                    if self.watch.is_some() {
-                        self.watch_applied(id, key, value, version);
-                    }
-                    self.metrics
-                        .replicas
-                        .on_applied(id, key, value, version, self.now)
-                }
+                } => self.applied(id, key, value, version),
                 e => self.apply_effect(id, e),
             }
         }
         out.clear();
         self.effect_pool.push(out);
+    }
+
+    /// A replica's value changed: lag and divergence tracking, and an explanation's recording.
+    /// Always inlined: it is on the hot path of every step.
+    #[inline(always)]
+    fn applied(&mut self, node: NodeId, key: Key, value: Option<ValueId>, version: Version) {
+        if self.watch.is_some() {
+            self.watch_applied(node, key, value, version);
+        }
+        self.metrics
+            .replicas
+            .on_applied(node, key, value, version, self.now);
     }
 
     #[inline(never)]
@@ -258,14 +263,7 @@ impl<P: FromScenario> Engine<P> {
                 key,
                 value,
                 version,
-            } => {
-                if self.watch.is_some() {
-                    self.watch_applied(node, key, value, version);
-                }
-                self.metrics
-                    .replicas
-                    .on_applied(node, key, value, version, self.now);
-            }
+            } => self.applied(node, key, value, version),
             Effect::Violation(kind) => self.count_violation(node, kind),
             Effect::Note(note) => {
                 if let crate::policy::Note::BecameLeader { term } = note {
