@@ -28,7 +28,7 @@
 //! Left out: the offset map's memory limit (`log.cleaner.dedupe.buffer.size`; here it holds
 //! every key), transactions and producer state, and `cleanup.policy=compact,delete`.
 
-use super::segment::{LogRecord, Segment, SegmentedLog, Stored};
+use super::segment::{LogRecord, Segment, SegmentedLog};
 use crate::types::Key;
 use std::collections::BTreeMap;
 
@@ -147,8 +147,7 @@ impl<E: LogRecord> SegmentedLog<E> {
             let mut out = Segment::new(seg.base_offset);
             for mut s in seg.records {
                 let superseded = map.get(&s.rec.key()).is_some_and(|o| *o > s.rec.offset());
-                let expired =
-                    s.rec.is_tombstone() && s.delete_horizon_us.is_some_and(|h| now_us >= h);
+                let expired = s.tombstone_expired(now_us);
                 if superseded || expired {
                     result.records_removed += 1;
                     result.bytes_removed += s.size_bytes as u64;
@@ -183,28 +182,17 @@ impl<E: LogRecord> SegmentedLog<E> {
             ..CleanResult::default()
         };
         let active = self.segments.len() - 1;
-        for seg in &mut self.segments[..active] {
-            if seg.base_offset >= to {
-                break;
-            }
-            let expired = |s: &Stored<E>| {
-                s.rec.is_tombstone() && s.delete_horizon_us.is_some_and(|h| now_us >= h)
-            };
-            let gone: Vec<u64> = seg
-                .records
-                .iter()
-                .filter(|s| expired(s))
-                .map(|s| s.size_bytes as u64)
-                .collect();
-            if gone.is_empty() {
-                continue;
-            }
-            seg.records.retain(|s| !expired(s));
-            let bytes: u64 = gone.iter().sum();
-            seg.bytes -= bytes;
-            result.records_removed += gone.len() as u64;
-            result.tombstones_purged += gone.len() as u64;
-            result.bytes_removed += bytes;
+        for seg in self.segments[..active]
+            .iter_mut()
+            .take_while(|seg| seg.base_offset < to)
+        {
+            let (before, bytes_before) = (seg.records.len(), seg.bytes);
+            seg.records.retain(|s| !s.tombstone_expired(now_us));
+            seg.bytes = seg.records.iter().map(|s| s.size_bytes as u64).sum();
+            let gone = (before - seg.records.len()) as u64;
+            result.records_removed += gone;
+            result.tombstones_purged += gone;
+            result.bytes_removed += bytes_before - seg.bytes;
         }
         if result.records_removed > 0 {
             // Segments the purge emptied are deleted (never the active one).

@@ -102,6 +102,13 @@ pub struct Segment<E> {
     pub max_timestamp_us: u64,
 }
 
+impl<E: LogRecord> Stored<E> {
+    /// A tombstone whose delete horizon has passed: the next cleaning drops it.
+    pub fn tombstone_expired(&self, now_us: u64) -> bool {
+        self.rec.is_tombstone() && self.delete_horizon_us.is_some_and(|h| now_us >= h)
+    }
+}
+
 impl<E: LogRecord> Segment<E> {
     pub fn new(base_offset: u64) -> Segment<E> {
         Segment {

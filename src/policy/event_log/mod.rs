@@ -17,6 +17,7 @@ use crate::check::event_log::LogNote;
 use crate::engine::FromScenario;
 use crate::policy::{ClientReq, Cluster, Ctx, Message, NodeView, Note, Policy, StoredValue};
 use crate::scenario::schema::{EventLogSpec, PolicySpec, Scenario};
+use crate::storage::compaction::CleanResult;
 use crate::storage::segment::{LogLayout, SegmentedLog};
 use crate::types::{Key, NodeId, ValueId, Version, ms_to_us};
 use domain::{Aggregate, EventBody, StoredEvent};
@@ -178,7 +179,13 @@ fn compact(log: &mut EventStore, now_us: u64, spec: &EventLogSpec) -> (u64, u64)
     let retention_us = ms_to_us(spec.delete_retention_ms);
     let c = log.cleanable(now_us, log.last_index(), lag_us);
     let cleaned = log.clean(c, now_us, retention_us);
-    let purged = log.purge_expired_tombstones(now_us);
+    // A pass over a dirty section rewrites every segment below it, expired tombstones included;
+    // only without one do the clean segments need a look of their own.
+    let purged = if cleaned.to > cleaned.from {
+        CleanResult::default()
+    } else {
+        log.purge_expired_tombstones(now_us)
+    };
     (
         cleaned.records_removed - cleaned.tombstones_purged,
         cleaned.tombstones_purged + purged.tombstones_purged,
