@@ -83,15 +83,8 @@ impl SpaceTime {
                 kind,
                 sent,
                 ..
-            } if *sent >= self.from => Arrow {
-                from: *from,
-                to: *to,
-                kind: *kind,
-                sent: *sent,
-                end: e.at,
-                dropped: false,
-            },
-            TraceEvent::Drop {
+            }
+            | TraceEvent::Drop {
                 from,
                 to,
                 kind,
@@ -103,7 +96,7 @@ impl SpaceTime {
                 kind: *kind,
                 sent: *sent,
                 end: e.at,
-                dropped: true,
+                dropped: matches!(e.event, TraceEvent::Drop { .. }),
             },
             TraceEvent::Fault(f) => {
                 self.observe_fault(e.at, f);
