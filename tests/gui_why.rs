@@ -39,6 +39,22 @@ fn settle(h: &mut Harness<'_, CapsimApp>) {
     h.run_steps(3);
 }
 
+/// A left click at `pos` by hand: move there, then press and release in separate frames (a
+/// plot senses drags too, so a press and release in one frame would not be a click there).
+fn click_at(h: &mut Harness<'_, CapsimApp>, pos: egui::Pos2) {
+    h.event(egui::Event::PointerMoved(pos));
+    h.run_steps(1);
+    for pressed in [true, false] {
+        h.event(egui::Event::PointerButton {
+            pos,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: egui::Modifiers::default(),
+        });
+        h.run_steps(1);
+    }
+}
+
 fn labels_containing(h: &Harness<'_, CapsimApp>, text: &str) -> Vec<String> {
     h.query_all_by_label_contains(text)
         .filter_map(|n| n.value())
@@ -236,16 +252,7 @@ fn clicking_a_stale_marker_on_the_time_line_explains_that_read() {
     );
     let x = left + (ms / end_ms) as f32 * width;
     let pos = egui::pos2(x, slider.top() - 11.0);
-    h.event(egui::Event::PointerMoved(pos));
-    h.run_steps(1);
-    for pressed in [true, false] {
-        h.event(egui::Event::PointerButton {
-            pos,
-            button: egui::PointerButton::Primary,
-            pressed,
-            modifiers: egui::Modifiers::default(),
-        });
-    }
+    click_at(&mut h, pos);
     settle(&mut h);
     let f = h.state_mut().frame();
     let e = f
@@ -279,18 +286,7 @@ fn clicking_the_stale_reads_plot_explains_a_read_near_the_click() {
         hint.left() + 0.3 * (h.ctx.content_rect().right() - hint.left()),
         hint.bottom() + 60.0,
     );
-    h.event(egui::Event::PointerMoved(pos));
-    h.run_steps(1);
-    // A plot senses drags too: press and release in separate frames, like a hand.
-    for pressed in [true, false] {
-        h.event(egui::Event::PointerButton {
-            pos,
-            button: egui::PointerButton::Primary,
-            pressed,
-            modifiers: egui::Modifiers::default(),
-        });
-        h.run_steps(1);
-    }
+    click_at(&mut h, pos);
     settle(&mut h);
     settle(&mut h);
     let f = h.state_mut().frame();
