@@ -217,16 +217,21 @@ pub fn aggregate_at<'a>(
 ) -> Option<Aggregate> {
     let mut agg: Option<Aggregate> = None;
     for e in log.into_iter().take_while(|e| e.offset <= upto) {
-        if e.key != key {
-            continue;
-        }
-        if e.body == EventBody::Erased {
-            agg = None;
-        } else {
-            agg.get_or_insert_with(Aggregate::default).apply(e);
+        if e.key == key {
+            fold(&mut agg, e);
         }
     }
     agg
+}
+
+/// One step of an aggregate's fold: an event applies to it (starting it if needed), an erasure
+/// tombstone ends it.
+fn fold(agg: &mut Option<Aggregate>, e: &StoredEvent) {
+    if e.body == EventBody::Erased {
+        *agg = None;
+    } else {
+        agg.get_or_insert_with(Aggregate::default).apply(e);
+    }
 }
 
 /// One step of an aggregate's history: the event at `offset` and the state right after it.
@@ -251,14 +256,10 @@ pub fn time_travel<'a>(
     let mut agg: Option<Aggregate> = None;
     let mut steps = Vec::new();
     for e in log.into_iter().filter(|e| e.key == key) {
-        let state = if e.body == EventBody::Erased {
-            agg = None;
-            "erased".to_string()
-        } else {
-            let a = agg.get_or_insert_with(Aggregate::default);
-            a.apply(e);
-            a.describe(domain)
-        };
+        fold(&mut agg, e);
+        let state = agg
+            .as_ref()
+            .map_or_else(|| "erased".to_string(), |a| a.describe(domain));
         steps.push(TimeTravelStep {
             offset: e.offset,
             event: e.body.name(),
