@@ -336,7 +336,22 @@ impl Workload {
         self.free.push(slot);
         self.in_flight -= 1;
         self.clients[op.client as usize].busy = None;
+        self.drop_finished_timeouts();
         Some(op)
+    }
+
+    /// Forgets the timeouts at the front of the FIFO whose operations have finished. Nearly every
+    /// operation finishes long before its timeout, and operations finish roughly in the order they
+    /// began, so the front is usually one; dropping it here costs a comparison, where letting it
+    /// come due cost a whole engine step that did nothing (a sixth of all steps on the benchmark).
+    #[inline]
+    fn drop_finished_timeouts(&mut self) {
+        while let Some(&(_, _, op)) = self.timeouts.items.front() {
+            if self.get(op).is_some() {
+                break;
+            }
+            self.timeouts.items.pop_front();
+        }
     }
 
     /// Operations in progress, in slot order (deterministic).
