@@ -369,3 +369,17 @@ fn optional_fields_need_no_some() {
     assert_eq!(with_attribute.run.ops, Some(10));
     assert!(from_str("t.ron", "\u{feff}(seed: 3)").is_ok_and(|s| s.seed == 3));
 }
+
+#[test]
+fn a_field_claimed_twice_in_expect_is_an_error_not_a_silently_dropped_claim() {
+    let text = "(\n  run: (ops: 10),\n  expect: {\n    \"availability\": \"<0.99\",\n    \"availability\": \">0.5\",\n  },\n)";
+    let (line, _, message) = syntax(text);
+    assert_eq!(line, 5, "points at the second claim: {message}");
+    assert!(
+        message.contains("\"availability\" is given twice"),
+        "{message}"
+    );
+    // Different fields are fine.
+    let ok = "(run: (ops: 10), expect: {\"availability\": \">0.5\", \"stale_reads\": 0})";
+    assert_eq!(from_str("t.ron", ok).unwrap().expect.len(), 2);
+}

@@ -21,7 +21,41 @@ pub struct Scenario {
     pub random_faults: Vec<RandomFault>,
     pub run: RunSpec,
     /// Assertions on `capsim run --json` fields: `"stale_reads": ">0"`, `"availability": ">=0.99"`.
+    #[serde(deserialize_with = "unique_expectations")]
     pub expect: BTreeMap<String, Expectation>,
+}
+
+/// Reads the `expect` map, refusing a field named twice: a map keeps only the last value, so the
+/// first claim would otherwise vanish without a word.
+fn unique_expectations<'de, D>(d: D) -> Result<BTreeMap<String, Expectation>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct Unique;
+    impl<'de> serde::de::Visitor<'de> for Unique {
+        type Value = BTreeMap<String, Expectation>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a map from report fields to expectations")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut m: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            // Checked at the key, so the error points at the second claim.
+            while let Some(field) = m.next_key::<String>()? {
+                if out.contains_key(&field) {
+                    return Err(serde::de::Error::custom(format!(
+                        "expect: \"{field}\" is given twice; each field takes one claim"
+                    )));
+                }
+                let claim = m.next_value::<Expectation>()?;
+                out.insert(field, claim);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Unique)
 }
 
 impl Default for Scenario {
