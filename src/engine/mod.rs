@@ -4,6 +4,7 @@
 
 mod checks;
 pub mod dist;
+mod fault_apply;
 pub mod faults;
 pub mod network;
 pub mod node;
