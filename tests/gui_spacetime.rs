@@ -3,11 +3,12 @@
 //! the context's zoom, files on disk) against something derived independently.
 #![cfg(feature = "gui")]
 
+mod gui_common;
+
 use capsim::engine::Options;
 use capsim::gui::app::{Tab, View};
 use capsim::gui::spacetime::{DEFAULT_SPAN_MS, Diagram, Fate, SpanKind, State, build_from, window};
 use capsim::gui::{CapsimApp, Prefs};
-use capsim::scenario::Scenario;
 use capsim::sim::Sim;
 use capsim::trace::TraceEvent;
 use capsim::types::SimTime;
@@ -15,24 +16,10 @@ use eframe::egui;
 use eframe::egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
+use gui_common::{SIZE, WAIT, click, gpu_renderer, harness, harness_sized, lesson, seek};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-const WAIT: Duration = Duration::from_secs(30);
-
-fn lesson() -> Scenario {
-    capsim::io::read_scenario(Path::new("scenarios/quorum-partition.ron")).unwrap()
-}
-
-fn harness(prefs: Prefs) -> Harness<'static, CapsimApp> {
-    let app = CapsimApp::new(&egui::Context::default(), lesson(), prefs);
-    let mut h = Harness::builder()
-        .with_size([1280.0, 800.0])
-        .build_ui_state(|ui, app: &mut CapsimApp| app.ui_root(ui), app);
-    h.run_steps(2);
-    h
-}
 
 fn spacetime_prefs() -> Prefs {
     Prefs {
@@ -40,22 +27,6 @@ fn spacetime_prefs() -> Prefs {
         tab: Tab::Plots, // no event log: its lines name nodes too
         ..Prefs::default()
     }
-}
-
-/// Moves the time line to `ms` and waits for the worker to get there.
-fn seek(h: &mut Harness<'_, CapsimApp>, ms: f64) {
-    h.get_by_label("time").set_value_accesskit(ms);
-    h.run_steps(1);
-    assert!(
-        h.state_mut().wait_for_worker(WAIT),
-        "the worker did not answer"
-    );
-    h.run_steps(3);
-}
-
-fn click(h: &mut Harness<'_, CapsimApp>, label: &str) {
-    h.get_by_label(label).click();
-    h.run_steps(2);
 }
 
 fn label_containing(h: &Harness<'_, CapsimApp>, part: &str) -> String {
@@ -311,20 +282,11 @@ fn the_export_replay_reproduces_the_session_with_its_interventions() {
 
 #[test]
 fn png_export_saves_the_rendered_window() {
-    let renderer = std::panic::catch_unwind(egui_kittest::wgpu::WgpuTestRenderer::new);
-    let Ok(renderer) = renderer else {
-        if std::env::var("CAPSIM_REQUIRE_DISPLAY").is_ok_and(|v| v == "1") {
-            panic!("no GPU adapter (CAPSIM_REQUIRE_DISPLAY=1)");
-        }
-        eprintln!("skipping png_export_saves_the_rendered_window: no GPU adapter for wgpu");
+    let Some(renderer) = gpu_renderer("png_export_saves_the_rendered_window") else {
         return;
     };
     let app = CapsimApp::new(&egui::Context::default(), lesson(), spacetime_prefs());
-    let mut h = Harness::builder()
-        .with_size([1280.0, 800.0])
-        .renderer(renderer)
-        .build_ui_state(|ui, app: &mut CapsimApp| app.ui_root(ui), app);
-    h.run_steps(2);
+    let mut h = harness_sized(app, SIZE, Some(renderer));
     seek(&mut h, 300.0);
     let base = temp_base("window");
     export(&mut h, &base, "PNG of the window", ".png");
