@@ -19,7 +19,7 @@ use eframe::egui;
 use egui_kittest::kittest::Queryable;
 use gui_common::{
     SIZE, WAIT, click, click_below, engine, gpu_renderer, harness, harness_of, harness_sized,
-    lesson, load, set_time, type_below,
+    lesson, load, set_time, temp_dir, type_below,
 };
 use std::time::{Duration, Instant};
 
@@ -243,8 +243,7 @@ fn every_symbol_the_ui_uses_has_a_glyph() {
 
 #[test]
 fn policy_tab_saves_interventions_and_opens_files() {
-    let dir = std::env::temp_dir().join(format!("capsim-gui-save-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("save");
     let path = dir.join("saved.ron");
     let mut h = harness(Prefs::default());
     set_time(&mut h, 1200.0);

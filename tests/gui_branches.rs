@@ -18,7 +18,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use gui_common::{
     click, click_below, engine, gpu_renderer, harness, harness_sized, lesson, save_screenshot,
-    set_time, type_below,
+    set_time, temp_dir, type_below,
 };
 
 /// Moves the time line to `ms` and waits for the worker's snapshot there.
@@ -62,8 +62,7 @@ fn names(h: &mut Harness<'_, CapsimApp>) -> Vec<String> {
 
 #[test]
 fn a_saved_branch_replays_to_the_branch_trace_hash() {
-    let dir = std::env::temp_dir().join(format!("capsim-branches-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("branches");
     let path = dir.join("branch.ron");
     let mut h = harness(Prefs::default());
     make_branches(&mut h);

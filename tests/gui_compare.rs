@@ -14,7 +14,7 @@ use capsim::types::{NodeId, SimTime};
 use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use gui_common::{WAIT, click, harness_of, load, set_time};
+use gui_common::{WAIT, click, harness_of, load, set_time, temp_dir};
 use std::time::{Duration, Instant};
 
 const CP: &str = "scenarios/cap-cp-raft.ron";
@@ -160,8 +160,7 @@ fn a_users_interventions_are_applied_to_both_sides() {
 
 #[test]
 fn a_side_b_without_the_faulted_nodes_is_an_error_in_the_window() {
-    let dir = std::env::temp_dir().join(format!("capsim-gui-compare-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("compare");
     let small = dir.join("three-nodes.ron");
     let mut b = load(AP);
     b.nodes.count = 3;

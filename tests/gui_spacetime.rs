@@ -22,7 +22,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use gui_common::{
     SIZE, WAIT, click, click_at, gpu_renderer, harness, harness_sized, lesson, save_screenshot,
-    screenshot_dir, seek,
+    screenshot_dir, seek, temp_dir,
 };
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -146,11 +146,9 @@ fn presenter_mode_hides_editing_raises_zoom_and_shows_speaker_notes() {
     assert!(h.query_by_label_contains("next fault").is_none());
 }
 
+/// `name` in a directory of its own (see [`temp_dir`]), as the base of export file names.
 fn temp_base(name: &str) -> PathBuf {
-    // One directory per test: tests run in parallel in one process and remove theirs.
-    let dir = std::env::temp_dir().join(format!("capsim-gui-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    temp_dir(name).join(name)
 }
 
 /// Opens the Export window, types the path and clicks one export; waits for the file.

@@ -82,6 +82,14 @@ pub fn save_screenshot(image: &image::RgbaImage, name: &str) {
     }
 }
 
+/// A directory of its own for one test's files (the tests of a file run in parallel in one
+/// process; each removes its directory at the end).
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("capsim-gui-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// Lets the worker handle what the UI sent, then returns its simulation.
 pub fn engine(h: &mut Harness<'_, CapsimApp>) -> Box<Sim> {
     h.run_steps(1);
