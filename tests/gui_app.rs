@@ -6,55 +6,22 @@
 //! CAPSIM_REQUIRE_DISPLAY=1 makes that a failure.
 #![cfg(feature = "gui")]
 
+mod gui_common;
+
 use capsim::engine::Fault;
 use capsim::engine::node::NodeStatus;
 use capsim::gui::session::sim_options;
 use capsim::gui::{CapsimApp, Prefs};
-use capsim::scenario::Scenario;
 use capsim::scenario::schema::PolicySpec;
 use capsim::sim::Sim;
 use capsim::types::{NodeId, SimTime};
 use eframe::egui;
-use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+use gui_common::{
+    SIZE, WAIT, click, click_below, engine, gpu_renderer, harness, harness_of, harness_sized,
+    lesson, load, set_time, temp_dir, type_below,
+};
 use std::time::{Duration, Instant};
-
-const WAIT: Duration = Duration::from_secs(20);
-
-fn lesson() -> Scenario {
-    capsim::io::read_scenario(std::path::Path::new("scenarios/quorum-partition.ron")).unwrap()
-}
-
-fn harness(prefs: Prefs) -> Harness<'static, CapsimApp> {
-    let app = CapsimApp::new(&egui::Context::default(), lesson(), prefs);
-    let mut h = Harness::builder()
-        .with_size([1280.0, 800.0])
-        .build_ui_state(|ui, app: &mut CapsimApp| app.ui_root(ui), app);
-    h.run_steps(2);
-    h
-}
-
-/// Lets the worker handle what the UI sent, then returns its simulation.
-fn engine(h: &mut Harness<'_, CapsimApp>) -> Box<Sim> {
-    h.run_steps(1);
-    let app = h.state_mut();
-    assert!(app.wait_for_worker(WAIT), "the worker did not answer");
-    let sim = app.snapshot(WAIT).expect("snapshot");
-    h.run_steps(2); // draw the new frame
-    sim
-}
-
-fn click(h: &mut Harness<'_, CapsimApp>, label: &str) {
-    h.get_by_label(label).click();
-    h.run_steps(2);
-}
-
-/// Clicks a widget that may be scrolled out of view first.
-fn click_below(h: &mut Harness<'_, CapsimApp>, label: &str) {
-    h.get_by_label(label).scroll_to_me();
-    h.run_steps(30); // let the scroll animation finish before clicking where the widget is
-    click(h, label);
-}
 
 #[test]
 fn step_button_and_arrow_key_process_exactly_one_event_each() {
@@ -174,17 +141,13 @@ fn partition_tool_cuts_a_group_off_and_heal_all_undoes_it() {
 #[test]
 fn seeking_back_with_the_scrubber_replays_clicked_faults() {
     let mut h = harness(Prefs::default());
-    let seek = |h: &mut Harness<'_, CapsimApp>, ms: f64| {
-        h.get_by_label("time").set_value_accesskit(ms);
-        h.run_steps(2);
-    };
-    seek(&mut h, 1500.0);
+    set_time(&mut h, 1500.0);
     click(&mut h, "n3");
     click(&mut h, "Crash n3");
-    seek(&mut h, 3000.0);
+    set_time(&mut h, 3000.0);
     let forward = engine(&mut h);
     assert_eq!(forward.now(), SimTime::from_ms(3000.0));
-    seek(&mut h, 1000.0);
+    set_time(&mut h, 1000.0);
     let back = engine(&mut h);
     assert_eq!(back.now(), SimTime::from_ms(1000.0));
     assert_eq!(
@@ -192,7 +155,7 @@ fn seeking_back_with_the_scrubber_replays_clicked_faults() {
         NodeStatus::Up,
         "before the crash"
     );
-    seek(&mut h, 3000.0);
+    set_time(&mut h, 3000.0);
     let again = engine(&mut h);
     assert_eq!(again.nodes_info()[2].status, NodeStatus::Crashed);
     assert_eq!(again.trace_hash(), forward.trace_hash());
@@ -201,8 +164,7 @@ fn seeking_back_with_the_scrubber_replays_clicked_faults() {
 #[test]
 fn editing_the_read_quorum_validates_and_restarts_the_run() {
     let mut h = harness(Prefs::default());
-    h.get_by_label("time").set_value_accesskit(2500.0);
-    h.run_steps(2);
+    set_time(&mut h, 2500.0);
     click(&mut h, "Policy");
     h.get_by_role_and_label(egui::accesskit::Role::SpinButton, "read quorum R")
         .set_value_accesskit(9.0);
@@ -230,22 +192,13 @@ fn editing_the_read_quorum_validates_and_restarts_the_run() {
 
 #[test]
 fn renders_the_cluster_view() {
-    let renderer = std::panic::catch_unwind(egui_kittest::wgpu::WgpuTestRenderer::new);
-    let Ok(renderer) = renderer else {
-        if std::env::var("CAPSIM_REQUIRE_DISPLAY").is_ok_and(|v| v == "1") {
-            panic!("no GPU adapter (CAPSIM_REQUIRE_DISPLAY=1)");
-        }
-        eprintln!("skipping renders_the_cluster_view: no GPU adapter for wgpu");
+    let Some(renderer) = gpu_renderer("renders_the_cluster_view") else {
         return;
     };
     let app = CapsimApp::new(&egui::Context::default(), lesson(), Prefs::default());
-    let mut h = Harness::builder()
-        .with_size([1280.0, 800.0])
-        .renderer(renderer)
-        .build_ui_state(|ui, app: &mut CapsimApp| app.ui_root(ui), app);
+    let mut h = harness_sized(app, SIZE, Some(renderer));
     // Faults clicked at t = 0, before any event: the picture depends on the GUI, not on how the
     // policies behave (which other work changes), yet shows cut links and every node status.
-    h.run_steps(2);
     click(&mut h, "✂ Partition tool");
     click(&mut h, "n1");
     click(&mut h, "n2");
@@ -290,23 +243,15 @@ fn every_symbol_the_ui_uses_has_a_glyph() {
 
 #[test]
 fn policy_tab_saves_interventions_and_opens_files() {
-    let dir = std::env::temp_dir().join(format!("capsim-gui-save-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("save");
     let path = dir.join("saved.ron");
     let mut h = harness(Prefs::default());
-    h.get_by_label("time").set_value_accesskit(1200.0);
-    h.run_steps(2);
+    set_time(&mut h, 1200.0);
     click(&mut h, "n4");
     click(&mut h, "Pause n4");
     engine(&mut h);
     click(&mut h, "Policy");
-    h.get_by_label("scenario path").scroll_to_me();
-    h.run_steps(30);
-    h.get_by_label("scenario path").focus();
-    h.run_steps(1);
-    h.get_by_label("scenario path")
-        .type_text(path.to_str().unwrap());
-    h.run_steps(2);
+    type_below(&mut h, "scenario path", path.to_str().unwrap());
     click_below(&mut h, "Save");
     let saved = capsim::io::read_scenario(&path).expect("the saved file loads and validates");
     let last = saved.faults.last().expect("the pause was saved");
@@ -316,8 +261,7 @@ fn policy_tab_saves_interventions_and_opens_files() {
 
     // Opening it starts over from t = 0 and the saved pause now happens on its own.
     click_below(&mut h, "Open");
-    h.get_by_label("time").set_value_accesskit(1300.0);
-    h.run_steps(2);
+    set_time(&mut h, 1300.0);
     let sim = engine(&mut h);
     assert_eq!(sim.nodes_info()[3].status, NodeStatus::Paused);
     assert_eq!(sim.scenario().faults.len(), saved.faults.len());
@@ -345,13 +289,9 @@ fn projector_controls_zoom_and_switch_theme() {
 
 #[test]
 fn event_log_marks_stale_reads() {
-    let path = std::path::Path::new("scenarios/quorum-partition-one.ron");
-    let scenario = capsim::io::read_scenario(path).unwrap();
+    let scenario = load("scenarios/quorum-partition-one.ron");
     let app = CapsimApp::new(&egui::Context::default(), scenario, Prefs::default());
-    let mut h = Harness::builder()
-        .with_size([1280.0, 800.0])
-        .build_ui_state(|ui, app: &mut CapsimApp| app.ui_root(ui), app);
-    h.run_steps(2);
+    let mut h = harness_of(app);
     h.get_by_label("time").set_value_accesskit(4000.0);
     let sim = engine(&mut h);
     let recent = h.state_mut().frame().stale_recent.clone();

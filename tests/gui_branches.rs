@@ -6,66 +6,24 @@
 //! CAPSIM_SCREENSHOT_DIR=assets writes the README's pictures there.
 #![cfg(feature = "gui")]
 
+mod gui_common;
+
 use capsim::engine::{Fault, Options};
 use capsim::gui::{CapsimApp, Prefs};
-use capsim::scenario::Scenario;
 use capsim::scenario::schema::FaultSpec;
 use capsim::sim::Sim;
 use capsim::types::{NodeId, SimTime};
 use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use std::time::Duration;
+use gui_common::{
+    click, click_below, engine, gpu_renderer, harness, harness_sized, lesson, save_screenshot,
+    set_time, temp_dir, type_below,
+};
 
-const WAIT: Duration = Duration::from_secs(30);
-
-fn lesson() -> Scenario {
-    capsim::io::read_scenario(std::path::Path::new("scenarios/quorum-partition.ron")).unwrap()
-}
-
-fn harness_sized(
-    size: [f32; 2],
-    renderer: Option<egui_kittest::wgpu::WgpuTestRenderer>,
-) -> Harness<'static, CapsimApp> {
-    let app = CapsimApp::new(&egui::Context::default(), lesson(), Prefs::default());
-    let mut b = Harness::builder().with_size(size);
-    if let Some(r) = renderer {
-        b = b.renderer(r);
-    }
-    let mut h = b.build_ui_state(|ui, app: &mut CapsimApp| app.ui_root(ui), app);
-    h.run_steps(2);
-    h
-}
-
-fn harness() -> Harness<'static, CapsimApp> {
-    harness_sized([1280.0, 800.0], None)
-}
-
-/// Lets the worker handle what the UI sent, then returns its simulation.
-fn engine(h: &mut Harness<'_, CapsimApp>) -> Box<Sim> {
-    h.run_steps(1);
-    let app = h.state_mut();
-    assert!(app.wait_for_worker(WAIT), "the worker did not answer");
-    let sim = app.snapshot(WAIT).expect("snapshot");
-    h.run_steps(2);
-    sim
-}
-
-fn click(h: &mut Harness<'_, CapsimApp>, label: &str) {
-    h.get_by_label(label).click();
-    h.run_steps(2);
-}
-
-/// Clicks a widget that may be scrolled out of view first.
-fn click_below(h: &mut Harness<'_, CapsimApp>, label: &str) {
-    h.get_by_label(label).scroll_to_me();
-    h.run_steps(30);
-    click(h, label);
-}
-
+/// Moves the time line to `ms` and waits for the worker's snapshot there.
 fn seek(h: &mut Harness<'_, CapsimApp>, ms: f64) {
-    h.get_by_label("time").set_value_accesskit(ms);
-    h.run_steps(2);
+    set_time(h, ms);
     engine(h);
 }
 
@@ -104,10 +62,9 @@ fn names(h: &mut Harness<'_, CapsimApp>) -> Vec<String> {
 
 #[test]
 fn a_saved_branch_replays_to_the_branch_trace_hash() {
-    let dir = std::env::temp_dir().join(format!("capsim-branches-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("branches");
     let path = dir.join("branch.ron");
-    let mut h = harness();
+    let mut h = harness(Prefs::default());
     make_branches(&mut h);
     let names = names(&mut h);
     assert_eq!(names.len(), 3, "{names:?}");
@@ -119,13 +76,7 @@ fn a_saved_branch_replays_to_the_branch_trace_hash() {
     seek(&mut h, 2600.0);
     let branch = engine(&mut h);
     assert_eq!(branch.now(), SimTime::from_ms(2600.0));
-    h.get_by_label("branch file").scroll_to_me();
-    h.run_steps(30);
-    h.get_by_label("branch file").focus();
-    h.run_steps(1);
-    h.get_by_label("branch file")
-        .type_text(path.to_str().unwrap());
-    h.run_steps(2);
+    type_below(&mut h, "branch file", path.to_str().unwrap());
     click_below(&mut h, "save branch 3");
 
     let saved = capsim::io::read_scenario(&path).expect("the saved branch loads and validates");
@@ -146,7 +97,7 @@ fn a_saved_branch_replays_to_the_branch_trace_hash() {
 
 #[test]
 fn switching_branches_restores_each_ones_history() {
-    let mut h = harness();
+    let mut h = harness(Prefs::default());
     make_branches(&mut h);
     seek(&mut h, 2600.0);
     let third = engine(&mut h);
@@ -177,7 +128,7 @@ fn switching_branches_restores_each_ones_history() {
 
 #[test]
 fn branches_can_be_renamed_and_deleted() {
-    let mut h = harness();
+    let mut h = harness(Prefs::default());
     make_branches(&mut h);
     click_below(&mut h, "rename branch 2");
     h.get_by_label("branch name").focus();
@@ -199,15 +150,11 @@ fn branches_can_be_renamed_and_deleted() {
 #[test]
 fn renders_the_branch_list() {
     for size in [[1280.0, 800.0], [1024.0, 768.0]] {
-        let renderer = std::panic::catch_unwind(egui_kittest::wgpu::WgpuTestRenderer::new);
-        let Ok(renderer) = renderer else {
-            if std::env::var("CAPSIM_REQUIRE_DISPLAY").is_ok_and(|v| v == "1") {
-                panic!("no GPU adapter (CAPSIM_REQUIRE_DISPLAY=1)");
-            }
-            eprintln!("skipping renders_the_branch_list: no GPU adapter for wgpu");
+        let Some(renderer) = gpu_renderer("renders_the_branch_list") else {
             return;
         };
-        let mut h = harness_sized(size, Some(renderer));
+        let app = CapsimApp::new(&egui::Context::default(), lesson(), Prefs::default());
+        let mut h = harness_sized(app, size, Some(renderer));
         make_branches(&mut h);
         seek(&mut h, 4000.0);
         h.get_by_label("switch to branch 1").scroll_to_me();
@@ -220,7 +167,7 @@ fn renders_the_branch_list() {
         );
         let first = image.get_pixel(0, 0);
         assert!(image.pixels().filter(|p| *p != first).count() > 1000);
-        save(&image, &format!("branches-{}x{}.png", size[0], size[1]));
+        save_screenshot(&image, &format!("branches-{}x{}.png", size[0], size[1]));
         // The "Apply from now" notes, with a change that cannot be made mid-run.
         h.get_by_role_and_label(egui::accesskit::Role::SpinButton, "nodes")
             .set_value_accesskit(6.0);
@@ -234,15 +181,9 @@ fn renders_the_branch_list() {
                 .is_some()
         );
         let image = h.render().expect("render");
-        save(
+        save_screenshot(
             &image,
             &format!("branches-apply-{}x{}.png", size[0], size[1]),
         );
-    }
-}
-
-fn save(image: &image::RgbaImage, name: &str) {
-    if let Ok(dir) = std::env::var("CAPSIM_SCREENSHOT_DIR") {
-        image.save(std::path::Path::new(&dir).join(name)).unwrap();
     }
 }

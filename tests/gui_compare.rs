@@ -3,39 +3,30 @@
 //! `capsim run` of each side with B forced to A's seed and faults.
 #![cfg(feature = "gui")]
 
+mod gui_common;
+
 use capsim::compare::match_faults;
 use capsim::engine::Fault;
 use capsim::gui::compare_panels::{Row, rows};
 use capsim::gui::{CapsimApp, Prefs};
-use capsim::scenario::Scenario;
 use capsim::scenario::schema::PolicySpec;
 use capsim::types::{NodeId, SimTime};
 use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use std::path::Path;
+use gui_common::{WAIT, click, harness_of, load, set_time, temp_dir};
 use std::time::{Duration, Instant};
 
-const WAIT: Duration = Duration::from_secs(60);
 const CP: &str = "scenarios/cap-cp-raft.ron";
 const AP: &str = "scenarios/cap-ap-one.ron";
 
-fn load(path: &str) -> Scenario {
-    capsim::io::read_scenario(Path::new(path)).unwrap()
-}
-
+/// The app on the scenario file at `a` (side A of a comparison).
 fn harness(a: &str) -> Harness<'static, CapsimApp> {
-    let app = CapsimApp::new(&egui::Context::default(), load(a), Prefs::default());
-    let mut h = Harness::builder()
-        .with_size([1280.0, 800.0])
-        .build_ui_state(|ui, app: &mut CapsimApp| app.ui_root(ui), app);
-    h.run_steps(2);
-    h
-}
-
-fn click(h: &mut Harness<'_, CapsimApp>, label: &str) {
-    h.get_by_label(label).click();
-    h.run_steps(2);
+    harness_of(CapsimApp::new(
+        &egui::Context::default(),
+        load(a),
+        Prefs::default(),
+    ))
 }
 
 /// Opens the "Compare…" window and starts comparing with the file at `path`.
@@ -49,7 +40,7 @@ fn compare_with(h: &mut Harness<'_, CapsimApp>, path: &str) {
 }
 
 /// Draws frames until both compare workers have handled everything (and the main one too).
-fn settle(h: &mut Harness<'_, CapsimApp>) {
+fn settle_both_sides(h: &mut Harness<'_, CapsimApp>) {
     let start = Instant::now();
     loop {
         h.run_steps(1);
@@ -105,7 +96,7 @@ fn compare_mode_shows_each_sides_numbers_as_a_separate_run_gives_them() {
     h.get_by_label("A: Raft, ReadIndex reads (CP)");
     h.get_by_label("B: Leaderless N=5 R=One W=One (AP)");
     click(&mut h, "Run to end ⏭");
-    settle(&mut h);
+    settle_both_sides(&mut h);
 
     let m = match_faults(&load(CP), &load(AP)).unwrap();
     let expected = [capsim::sim::run(&m.a), capsim::sim::run(&m.b)];
@@ -139,15 +130,13 @@ fn compare_mode_shows_each_sides_numbers_as_a_separate_run_gives_them() {
 #[test]
 fn a_users_interventions_are_applied_to_both_sides() {
     let mut h = harness(CP);
-    h.get_by_label("time").set_value_accesskit(1200.0);
-    h.run_steps(2);
+    set_time(&mut h, 1200.0);
     click(&mut h, "n4");
     click(&mut h, "Pause n4");
     assert!(h.state_mut().wait_for_worker(WAIT));
     compare_with(&mut h, AP);
-    h.get_by_label("time").set_value_accesskit(1300.0);
-    h.run_steps(2);
-    settle(&mut h);
+    set_time(&mut h, 1300.0);
+    settle_both_sides(&mut h);
     let run = h.state_mut().compare.run.as_mut().unwrap();
     for side in &mut run.sides {
         let f = side.frame();
@@ -171,8 +160,7 @@ fn a_users_interventions_are_applied_to_both_sides() {
 
 #[test]
 fn a_side_b_without_the_faulted_nodes_is_an_error_in_the_window() {
-    let dir = std::env::temp_dir().join(format!("capsim-gui-compare-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("compare");
     let small = dir.join("three-nodes.ron");
     let mut b = load(AP);
     b.nodes.count = 3;
@@ -201,7 +189,7 @@ fn comparing_with_the_unedited_policy_shows_no_difference() {
     click(&mut h, "Compare…");
     click(&mut h, "Compare with the edited policy");
     click(&mut h, "Run to end ⏭");
-    settle(&mut h);
+    settle_both_sides(&mut h);
     let shown = shown_rows(&mut h);
     assert_eq!(
         row(&shown, "ops").a,
@@ -227,7 +215,7 @@ fn the_edited_policy_is_side_b_without_being_applied() {
     click(&mut h, "Compare with the edited policy");
     h.get_by_label("B: Leaderless N=3 R=1 W=1 (AP)");
     click(&mut h, "Run to end ⏭");
-    settle(&mut h);
+    settle_both_sides(&mut h);
 
     let a = load(lesson);
     let mut b = a.clone();
@@ -294,14 +282,14 @@ fn play_and_pause_keep_both_sides_at_the_same_simulated_time() {
         std::thread::sleep(Duration::from_millis(5));
     }
     click(&mut h, "⏸ Pause");
-    settle(&mut h);
+    settle_both_sides(&mut h);
     let run = h.state_mut().compare.run.as_mut().unwrap();
     let [a, b] = &mut run.sides;
     let (ta, tb) = (a.frame().now, b.frame().now);
     assert_eq!(ta, tb, "time-locked");
     assert!(ta < SimTime::from_ms(8000.0), "paused before the end");
     h.run_steps(10);
-    settle(&mut h);
+    settle_both_sides(&mut h);
     let run = h.state_mut().compare.run.as_mut().unwrap();
     assert_eq!(run.sides[0].frame().now, ta, "paused means paused");
 }

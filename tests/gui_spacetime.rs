@@ -3,36 +3,30 @@
 //! the context's zoom, files on disk) against something derived independently.
 #![cfg(feature = "gui")]
 
+mod gui_common;
+
 use capsim::engine::Options;
 use capsim::gui::app::{Tab, View};
-use capsim::gui::spacetime::{DEFAULT_SPAN_MS, Diagram, Fate, SpanKind, State, build_from, window};
+use capsim::gui::spacetime::{
+    DEFAULT_SPAN_MS, DIAGRAM_LABEL, Diagram, Fate, Geometry, SpanKind, State, build, build_from,
+    window,
+};
 use capsim::gui::{CapsimApp, Prefs};
-use capsim::scenario::Scenario;
 use capsim::sim::Sim;
 use capsim::trace::TraceEvent;
 use capsim::types::SimTime;
 use eframe::egui;
+use eframe::egui::Pos2;
 use eframe::egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
+use gui_common::{
+    SIZE, WAIT, click, click_at, gpu_renderer, harness, harness_sized, lesson, save_screenshot,
+    screenshot_dir, seek, temp_dir,
+};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-const WAIT: Duration = Duration::from_secs(30);
-
-fn lesson() -> Scenario {
-    capsim::io::read_scenario(Path::new("scenarios/quorum-partition.ron")).unwrap()
-}
-
-fn harness(prefs: Prefs) -> Harness<'static, CapsimApp> {
-    let app = CapsimApp::new(&egui::Context::default(), lesson(), prefs);
-    let mut h = Harness::builder()
-        .with_size([1280.0, 800.0])
-        .build_ui_state(|ui, app: &mut CapsimApp| app.ui_root(ui), app);
-    h.run_steps(2);
-    h
-}
 
 fn spacetime_prefs() -> Prefs {
     Prefs {
@@ -40,22 +34,6 @@ fn spacetime_prefs() -> Prefs {
         tab: Tab::Plots, // no event log: its lines name nodes too
         ..Prefs::default()
     }
-}
-
-/// Moves the time line to `ms` and waits for the worker to get there.
-fn seek(h: &mut Harness<'_, CapsimApp>, ms: f64) {
-    h.get_by_label("time").set_value_accesskit(ms);
-    h.run_steps(1);
-    assert!(
-        h.state_mut().wait_for_worker(WAIT),
-        "the worker did not answer"
-    );
-    h.run_steps(3);
-}
-
-fn click(h: &mut Harness<'_, CapsimApp>, label: &str) {
-    h.get_by_label(label).click();
-    h.run_steps(2);
 }
 
 fn label_containing(h: &Harness<'_, CapsimApp>, part: &str) -> String {
@@ -168,11 +146,9 @@ fn presenter_mode_hides_editing_raises_zoom_and_shows_speaker_notes() {
     assert!(h.query_by_label_contains("next fault").is_none());
 }
 
+/// `name` in a directory of its own (see [`temp_dir`]), as the base of export file names.
 fn temp_base(name: &str) -> PathBuf {
-    // One directory per test: tests run in parallel in one process and remove theirs.
-    let dir = std::env::temp_dir().join(format!("capsim-gui-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    temp_dir(name).join(name)
 }
 
 /// Opens the Export window, types the path and clicks one export; waits for the file.
@@ -311,20 +287,11 @@ fn the_export_replay_reproduces_the_session_with_its_interventions() {
 
 #[test]
 fn png_export_saves_the_rendered_window() {
-    let renderer = std::panic::catch_unwind(egui_kittest::wgpu::WgpuTestRenderer::new);
-    let Ok(renderer) = renderer else {
-        if std::env::var("CAPSIM_REQUIRE_DISPLAY").is_ok_and(|v| v == "1") {
-            panic!("no GPU adapter (CAPSIM_REQUIRE_DISPLAY=1)");
-        }
-        eprintln!("skipping png_export_saves_the_rendered_window: no GPU adapter for wgpu");
+    let Some(renderer) = gpu_renderer("png_export_saves_the_rendered_window") else {
         return;
     };
     let app = CapsimApp::new(&egui::Context::default(), lesson(), spacetime_prefs());
-    let mut h = Harness::builder()
-        .with_size([1280.0, 800.0])
-        .renderer(renderer)
-        .build_ui_state(|ui, app: &mut CapsimApp| app.ui_root(ui), app);
-    h.run_steps(2);
+    let mut h = harness_sized(app, SIZE, Some(renderer));
     seek(&mut h, 300.0);
     let base = temp_base("window");
     export(&mut h, &base, "PNG of the window", ".png");
@@ -396,4 +363,110 @@ fn the_partition_shows_as_a_span_with_drops_across_it_and_survives_a_rewind() {
     );
     s.seek(SimTime::from_ms(2100.0));
     assert_eq!(diagram_of(&s, 200.0), d);
+}
+
+/// How far `p` is from the segment `a`–`b` (the test's own measure, to pick clear spots).
+fn distance_to_segment(p: Pos2, (a, b): (Pos2, Pos2)) -> f32 {
+    let ab = b - a;
+    let t = if ab.length_sq() > 0.0 {
+        ((p - a).dot(ab) / ab.length_sq()).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    (a + ab * t - p).length()
+}
+
+/// A delivered arrow between two lanes whose middle is well clear of every other arrow, and
+/// that middle (`segments` are the arrows' ends on screen).
+fn arrow_on_its_own(d: &Diagram, segments: &[(Pos2, Pos2)]) -> Option<(usize, Pos2)> {
+    let clear_of_others = |i: usize, p: Pos2| {
+        (0..segments.len()).all(|j| j == i || distance_to_segment(p, segments[j]) > 12.0)
+    };
+    (0..d.arrows.len())
+        .filter(|&i| d.arrows[i].fate == Fate::Delivered && d.arrows[i].from != d.arrows[i].to)
+        .map(|i| (i, segments[i].0 + (segments[i].1 - segments[i].0) * 0.5))
+        .find(|&(i, mid)| clear_of_others(i, mid))
+}
+
+/// A point of a 40 × 30 grid over `area` at least 25 points from every arrow.
+fn clear_spot(area: egui::Rect, segments: &[(Pos2, Pos2)]) -> Option<Pos2> {
+    (0..40)
+        .flat_map(|x| (0..30).map(move |y| (x, y)))
+        .map(|(x, y)| {
+            area.min + egui::vec2(x as f32, y as f32) * area.size() / egui::vec2(40.0, 30.0)
+        })
+        .find(|&p| segments.iter().all(|&s| distance_to_segment(p, s) > 25.0))
+}
+
+/// The text of every label on screen that names a message (hover text or selection).
+fn message_labels(h: &Harness<'_, CapsimApp>) -> Vec<String> {
+    h.query_all_by_label_contains("(msg #")
+        .map(|n| {
+            let n = n.accesskit_node();
+            n.value().or_else(|| n.label()).unwrap_or_default()
+        })
+        .collect()
+}
+
+#[test]
+fn hovering_an_arrow_names_its_message_and_clicking_selects_it() {
+    // CAPSIM_SCREENSHOT_DIR=dir also draws the hover and the selection there, to look at.
+    let renderer = screenshot_dir().and_then(|_| gpu_renderer("the space-time screenshots"));
+    let shots = renderer.is_some();
+    let app = CapsimApp::new(&egui::Context::default(), lesson(), spacetime_prefs());
+    let mut h = harness_sized(app, SIZE, renderer);
+    seek(&mut h, 1000.0);
+    let f = h.state_mut().frame();
+    let (from, until) = window(f.now, h.state().spacetime.span_ms);
+    let d = build(&f, from, until);
+    let rect = h.get_by_label(DIAGRAM_LABEL).rect();
+    let g = Geometry::new(rect, &d);
+    let segments: Vec<_> = d.arrows.iter().map(|a| g.ends(a, f.now)).collect();
+    let (i, mid) = arrow_on_its_own(&d, &segments).expect("an arrow on its own at 1 s");
+    let a = &d.arrows[i];
+    let kind = f.kinds[a.kind];
+    let names = |text: &str| {
+        let (from, to) = (a.from.index() + 1, a.to.index() + 1);
+        text.contains(&format!(
+            "{kind} n{from} → n{to}, sent {:.3} ms",
+            a.sent.as_ms()
+        )) && text.contains(&format!("(msg #{})", a.id))
+    };
+
+    h.hover_at(mid);
+    h.run_steps(4); // past the tooltip delay
+    let hover = message_labels(&h);
+    assert!(
+        hover.len() == 1 && names(&hover[0]),
+        "hover {hover:?}, {a:?}"
+    );
+    if shots {
+        save_screenshot(&h.render().expect("render"), "spacetime-hover.png");
+    }
+    click_at(&mut h, mid);
+    h.run_steps(2);
+    assert_eq!(h.state().spacetime.selected, Some(a.id));
+    let moved = h.get_by_label(DIAGRAM_LABEL).rect();
+    assert_eq!(moved, rect, "selecting does not move the diagram");
+    let selected = label_containing(&h, "selected: ");
+    assert!(names(&selected), "selection {selected:?}, {a:?}");
+    if shots {
+        save_screenshot(&h.render().expect("render"), "spacetime-selected.png");
+    }
+
+    // A spot inside the lanes' area (right of the lane names, below the axis) far from every
+    // arrow: no hover text, and a click there clears the selection.
+    let area = egui::Rect::from_min_max(rect.min + egui::vec2(60.0, 30.0), rect.max);
+    let empty = clear_spot(area, &segments).expect("an empty spot in the diagram");
+    h.hover_at(empty);
+    h.run_steps(4);
+    let shown = message_labels(&h);
+    assert!(
+        shown.len() == 1 && shown[0].starts_with("selected: "),
+        "{shown:?}"
+    );
+    click_at(&mut h, empty);
+    h.run_steps(2);
+    assert_eq!(h.state().spacetime.selected, None);
+    assert!(message_labels(&h).is_empty(), "{:?}", message_labels(&h));
 }

@@ -3,21 +3,20 @@
 //! compensating event.
 #![cfg(feature = "gui")]
 
+mod gui_common;
+
 use capsim::gui::app::Tab;
 use capsim::gui::{CapsimApp, Command, Prefs};
 use capsim::policy::event_log::domain::aggregate_at;
 use capsim::sim::Sim;
 use capsim::types::{NodeId, SimTime};
 use eframe::egui;
-use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use std::time::Duration;
-
-const WAIT: Duration = Duration::from_secs(20);
+use egui_kittest::wgpu::WgpuTestRenderer;
+use gui_common::{SIZE, WAIT, harness_sized, load, save_screenshot, screenshot_dir};
 
 fn bank() -> capsim::scenario::Scenario {
-    let path = std::path::Path::new("scenarios/bank-compensating-event.ron");
-    capsim::io::read_scenario(path).unwrap()
+    load("scenarios/bank-compensating-event.ron")
 }
 
 #[test]
@@ -29,13 +28,9 @@ fn the_slider_shows_an_account_as_of_any_event() {
     let mut app = CapsimApp::new(&egui::Context::default(), bank(), prefs);
     app.send(Command::Seek(SimTime::from_ms(2500.0)));
     assert!(app.wait_for_worker(WAIT));
-    let shot_dir = std::env::var("CAPSIM_SCREENSHOT_DIR").ok();
-    let mut builder = Harness::builder().with_size([1280.0, 800.0]);
-    if shot_dir.is_some() {
-        builder = builder.renderer(egui_kittest::wgpu::WgpuTestRenderer::new());
-    }
-    let mut h = builder.build_ui_state(|ui, app: &mut CapsimApp| app.ui_root(ui), app);
-    h.run_steps(2);
+    let shot_dir = screenshot_dir();
+    let renderer = shot_dir.is_some().then(WgpuTestRenderer::new);
+    let mut h = harness_sized(app, SIZE, renderer);
     h.get_by_role_and_label(egui::accesskit::Role::SpinButton, "account")
         .set_value_accesskit(2.0);
     h.run_steps(2);
@@ -74,12 +69,10 @@ fn the_slider_shows_an_account_as_of_any_event() {
     let shown = format!("account 2 after event #{at}: balance {}", balance(at));
     assert!(h.query_by_label(&shown).is_some(), "missing {shown:?}");
     // For the README: CAPSIM_SCREENSHOT_DIR=assets renders the window (software wgpu).
-    if let Some(dir) = shot_dir {
+    if shot_dir.is_some() {
         h.remove_cursor();
         h.run_steps(3);
         let image = h.render().expect("render");
-        image
-            .save(format!("{dir}/screenshot-time-travel.png"))
-            .expect("save");
+        save_screenshot(&image, "screenshot-time-travel.png");
     }
 }

@@ -2,6 +2,8 @@
 //! event log to its explanation, and presenter mode's pause on the first anomaly.
 #![cfg(feature = "gui")]
 
+mod gui_common;
+
 use capsim::check::explain::explain_stale_read;
 use capsim::engine::Options;
 use capsim::gui::session::sim_options;
@@ -11,48 +13,20 @@ use capsim::sim::Sim;
 use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+use gui_common::{WAIT, click_at, harness_of, load, seek, settle};
 use std::time::{Duration, Instant};
 
-const WAIT: Duration = Duration::from_secs(30);
-
+/// This file's lesson: the quorum lesson with R = W = 1, so the partition gives stale reads.
 fn lesson() -> Scenario {
-    let path = std::path::Path::new("scenarios/quorum-partition-one.ron");
-    capsim::io::read_scenario(path).unwrap()
+    load("scenarios/quorum-partition-one.ron")
 }
 
 fn harness() -> Harness<'static, CapsimApp> {
-    let app = CapsimApp::new(&egui::Context::default(), lesson(), Prefs::default());
-    let mut h = Harness::builder()
-        .with_size([1280.0, 800.0])
-        .build_ui_state(|ui, app: &mut CapsimApp| app.ui_root(ui), app);
-    h.run_steps(2);
-    h
-}
-
-/// Lets the worker handle what the UI sent, then draws its newest frame.
-fn settle(h: &mut Harness<'_, CapsimApp>) {
-    h.run_steps(1);
-    assert!(
-        h.state_mut().wait_for_worker(WAIT),
-        "the worker did not answer"
-    );
-    h.run_steps(3);
-}
-
-/// A left click at `pos` by hand: move there, then press and release in separate frames (a
-/// plot senses drags too, so a press and release in one frame would not be a click there).
-fn click_at(h: &mut Harness<'_, CapsimApp>, pos: egui::Pos2) {
-    h.event(egui::Event::PointerMoved(pos));
-    h.run_steps(1);
-    for pressed in [true, false] {
-        h.event(egui::Event::PointerButton {
-            pos,
-            button: egui::PointerButton::Primary,
-            pressed,
-            modifiers: egui::Modifiers::default(),
-        });
-        h.run_steps(1);
-    }
+    harness_of(CapsimApp::new(
+        &egui::Context::default(),
+        lesson(),
+        Prefs::default(),
+    ))
 }
 
 fn labels_containing(h: &Harness<'_, CapsimApp>, text: &str) -> Vec<String> {
@@ -64,8 +38,7 @@ fn labels_containing(h: &Harness<'_, CapsimApp>, text: &str) -> Vec<String> {
 #[test]
 fn clicking_a_stale_read_in_the_event_log_explains_it() {
     let mut h = harness();
-    h.get_by_label("time").set_value_accesskit(2600.0);
-    settle(&mut h);
+    seek(&mut h, 2600.0);
     let row = labels_containing(&h, "(stale!)")
         .into_iter()
         .next()
@@ -175,20 +148,15 @@ fn presenter_mode_pauses_at_the_first_anomaly() {
 
 #[test]
 fn check_history_follows_the_copies_of_a_lost_write() {
-    let path = std::path::Path::new("scenarios/lww-clock-skew.ron");
-    let scenario = capsim::io::read_scenario(path).unwrap();
+    let scenario = load("scenarios/lww-clock-skew.ron");
     let app = CapsimApp::new(
         &egui::Context::default(),
         scenario.clone(),
         Prefs::default(),
     );
-    let mut h = Harness::builder()
-        .with_size([1280.0, 800.0])
-        .build_ui_state(|ui, app: &mut CapsimApp| app.ui_root(ui), app);
-    h.run_steps(2);
+    let mut h = harness_of(app);
     let end = scenario.run.duration_ms.unwrap() + scenario.run.drain_ms + 1.0;
-    h.get_by_label("time").set_value_accesskit(end);
-    settle(&mut h);
+    seek(&mut h, end);
     h.get_by_label("Check history").click();
     settle(&mut h);
     let f = h.state_mut().frame();
@@ -236,8 +204,7 @@ fn check_history_follows_the_copies_of_a_lost_write() {
 #[test]
 fn clicking_a_stale_marker_on_the_time_line_explains_that_read() {
     let mut h = harness();
-    h.get_by_label("time").set_value_accesskit(2600.0);
-    settle(&mut h);
+    seek(&mut h, 2600.0);
     let f = h.state_mut().frame();
     let (ms, op) = (
         *f.stale_ms.last().expect("a stale read"),
@@ -273,8 +240,7 @@ fn clicking_a_stale_marker_on_the_time_line_explains_that_read() {
 #[test]
 fn clicking_the_stale_reads_plot_explains_a_read_near_the_click() {
     let mut h = harness();
-    h.get_by_label("time").set_value_accesskit(5000.0);
-    settle(&mut h);
+    seek(&mut h, 5000.0);
     h.get_by_label("Plots").click();
     h.run_steps(3);
     // The stale-reads plot sits right under its hint; click about a quarter along its time

@@ -8,7 +8,7 @@
 //! arrow names it and a click selects it. Colours per message kind are the cluster view's.
 //! `build` turns a frame into the diagram (pure, tested); `spacetime_ui` draws it.
 
-pub use super::spacetime_draw::{describe, spacetime_ui};
+pub use super::spacetime_draw::{DIAGRAM_LABEL, Geometry, describe, spacetime_ui};
 
 use super::wire::WireLog;
 use super::worker::Frame;

@@ -8,10 +8,13 @@ use crate::check::history::EventType;
 use crate::gui::palette;
 use crate::gui::worker::Frame;
 use crate::types::{NodeId, SimTime};
-use eframe::egui::{self, Color32, Pos2, Rect, RichText, Sense, Stroke, Ui, pos2, vec2};
+use eframe::egui::{
+    self, Color32, Pos2, Rect, RichText, Sense, Stroke, Ui, WidgetInfo, pos2, vec2,
+};
 
-/// Where the diagram's parts go on screen.
-struct Geometry {
+/// Where the diagram's parts go on screen: the drawing and the pointer's hit test both place
+/// arrows with it (public so that UI tests can point at a real arrow).
+pub struct Geometry {
     rect: Rect,
     plot: Rect,
     from: SimTime,
@@ -20,7 +23,8 @@ struct Geometry {
 }
 
 impl Geometry {
-    fn new(rect: Rect, d: &Diagram) -> Geometry {
+    /// The layout of `d` drawn in `rect` (the diagram's whole area, axis and lane names included).
+    pub fn new(rect: Rect, d: &Diagram) -> Geometry {
         let plot = Rect::from_min_max(rect.min + vec2(46.0, 26.0), rect.max - vec2(14.0, 8.0));
         Geometry {
             rect,
@@ -41,8 +45,8 @@ impl Geometry {
         self.plot.top() + (n.index() as f32 + 0.5) * self.lane_h
     }
 
-    /// The arrow's two ends on screen.
-    fn ends(&self, a: &Arrow, now: SimTime) -> (Pos2, Pos2) {
+    /// The arrow's two ends on screen, at the current time `now`.
+    pub fn ends(&self, a: &Arrow, now: SimTime) -> (Pos2, Pos2) {
         let start = pos2(self.x(a.sent), self.y(a.from));
         let (y0, y1) = (self.y(a.from), self.y(a.to));
         let end = match a.fate {
@@ -59,6 +63,9 @@ impl Geometry {
     }
 }
 
+/// The accessible name of the diagram's area.
+pub const DIAGRAM_LABEL: &str = "space-time diagram";
+
 /// The diagram panel: a header (window, zoom, counts) above the lanes.
 pub fn spacetime_ui(ui: &mut Ui, f: &Frame, state: &mut SpaceTimeState) {
     let (from, until) = window(f.now, state.span_ms);
@@ -66,6 +73,8 @@ pub fn spacetime_ui(ui: &mut Ui, f: &Frame, state: &mut SpaceTimeState) {
     header_ui(ui, f, state, &d);
     let size = ui.available_size_before_wrap().max(vec2(200.0, 120.0));
     let (rect, resp) = ui.allocate_exact_size(size, Sense::click());
+    // Named for screen readers (and for UI tests, which find the diagram's area by this label).
+    resp.widget_info(|| WidgetInfo::labeled(egui::Role::Canvas, true, DIAGRAM_LABEL));
     let g = Geometry::new(rect, &d);
     let p = ui.painter_at(rect);
     p.rect_filled(rect, 4.0, ui.visuals().extreme_bg_color);
@@ -139,12 +148,15 @@ fn header_ui(ui: &mut Ui, f: &Frame, state: &mut SpaceTimeState, d: &Diagram) {
             ui.add(egui::Label::new(legend).wrap_mode(egui::TextWrapMode::Extend));
         }
     });
-    if let Some(a) = state
+    // Always one line, so that selecting does not move the lanes (and the arrows) under the
+    // pointer that just clicked.
+    match state
         .selected
         .and_then(|id| d.arrows.iter().find(|a| a.id == id))
     {
-        ui.label(RichText::new(format!("selected: {}", describe(f, a))).strong());
-    }
+        Some(a) => ui.label(RichText::new(format!("selected: {}", describe(f, a))).strong()),
+        None => ui.weak("Hover an arrow to name its message, click it to select it."),
+    };
 }
 
 fn ms(t: SimTime) -> String {
