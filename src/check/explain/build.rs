@@ -142,6 +142,7 @@ impl Explainer {
             answered,
             replicas,
             rule: rule(sim.scenario()),
+            kept_on_receipt: kept_on_receipt(sim.scenario()),
             highlight,
         }
     }
@@ -318,6 +319,23 @@ fn written_at(sim: &Sim, value: Option<ValueId>) -> Option<SimTime> {
 }
 
 /// The policy's rule behind the read, in a few words.
+/// What a leaderless replica's conflict rule did with a write that arrived and was not applied
+/// (`Leaderless::wins`: it stores a write only if it beats the cell it holds).
+fn kept_on_receipt(s: &Scenario) -> Option<&'static str> {
+    use crate::scenario::schema::ConflictResolution as C;
+    let PolicySpec::Leaderless(l) = &s.policy else {
+        return None;
+    };
+    Some(match l.conflict {
+        C::LastWriteWins | C::VersionVectors => {
+            "the replica kept its own value, whose timestamp was later (last write wins)"
+        }
+        C::FirstWriteWins => {
+            "the replica kept its own value, whose timestamp was earlier (first write wins)"
+        }
+    })
+}
+
 fn rule(s: &Scenario) -> Option<String> {
     Some(match &s.policy {
         PolicySpec::Leaderless(l) => {

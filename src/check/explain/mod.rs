@@ -132,6 +132,10 @@ pub struct Explanation {
     pub replicas: Vec<Whereabouts>,
     /// The policy's rule that let it happen ("R=1, W=1 of N=3").
     pub rule: Option<String>,
+    /// Why a replica that received the update still holds something else, when its policy
+    /// applies a write as soon as it arrives (leaderless replicas: the conflict rule kept the
+    /// value it had). `None`: received-but-unapplied means not yet committed or applied.
+    pub kept_on_receipt: Option<&'static str>,
     pub highlight: Highlight,
 }
 

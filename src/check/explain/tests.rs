@@ -190,3 +190,63 @@ fn a_resurrected_value_is_explained_as_a_read_that_missed_the_delete() {
     let w = e.replicas.iter().find(|w| w.node == source.node).unwrap();
     assert_eq!(w.applied, None, "{text}");
 }
+
+/// First write wins: the missed update reached the replicas that answered, and they kept the
+/// value they had. The explanation says so, not "not committed yet" (the log policies' reason).
+#[test]
+fn a_write_rejected_by_first_write_wins_is_explained_by_the_conflict_rule() {
+    let text = include_str!("../../../scenarios/fww-lost-updates.ron");
+    let (start, stale) = first_stale(text);
+    let e = explain_stale_read(&start, &stale).expect("explained");
+    assert!(
+        e.kept_on_receipt
+            .is_some_and(|k| k.contains("first write wins"))
+    );
+    let delivered_unapplied = |w: &&Whereabouts| {
+        w.applied.is_none()
+            && w.carriers
+                .last()
+                .is_some_and(|c| matches!(c.fate, Fate::Delivered { .. }))
+    };
+    let rejected: Vec<&Whereabouts> = e.replicas.iter().filter(delivered_unapplied).collect();
+    assert!(!rejected.is_empty(), "{e:?}");
+    let text = e.sentences().join("\n");
+    assert!(text.contains("kept its own value"), "{text}");
+    assert!(!text.contains("not committed"), "{text}");
+}
+
+/// Log-based policies keep the generic reason: a received entry waits for its commit.
+#[test]
+fn a_log_policy_explanation_names_no_conflict_rule() {
+    let text = include_str!("../../../scenarios/async-follower-stale.ron");
+    let (start, stale) = first_stale(text);
+    let e = explain_stale_read(&start, &stale).expect("explained");
+    assert_eq!(e.kept_on_receipt, None);
+}
+
+/// The coordinator of a write rejected by its own conflict rule is not said to be waiting for a
+/// message: it wrote (or refused) its copy itself.
+#[test]
+fn a_coordinator_that_kept_its_own_value_is_not_waiting_for_a_message() {
+    let text = include_str!("../../../scenarios/fww-lost-updates.ron");
+    let (start, stale) = first_stale(text);
+    let e = explain_stale_read(&start, &stale).expect("explained");
+    let coordinator = e.missed.coordinator.expect("write coordinator");
+    let w = e.replicas.iter().find(|w| w.node == coordinator);
+    let w = w.expect("every node replicates the key (N = 3 of 3)");
+    assert!(w.applied.is_none() && w.carriers.is_empty(), "{w:?}");
+    let line = whereabouts_line(&e, coordinator);
+    assert!(
+        line.contains(&format!(
+            "it coordinated v{}",
+            stale.missed_value.unwrap().0
+        )),
+        "{line}"
+    );
+    assert!(!line.contains("no message"), "{line}");
+}
+
+fn whereabouts_line(e: &Explanation, node: NodeId) -> String {
+    let w = e.replicas.iter().find(|w| w.node == node).expect("replica");
+    text::whereabouts(e, w)
+}

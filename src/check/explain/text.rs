@@ -109,7 +109,12 @@ pub fn whereabouts(e: &Explanation, w: &Whereabouts) -> String {
     }
     let mut parts = Vec::new();
     match w.carriers.last() {
-        Some(c) => parts.push(carrier(c, &v, w.carriers.len())),
+        Some(c) => parts.push(carrier(c, &v, w.carriers.len(), e.kept_on_receipt)),
+        // A coordinator writes its own copy without a message.
+        None if e.missed.coordinator == Some(w.node) => parts.push(match e.kept_on_receipt {
+            Some(why) => format!("it coordinated {v}, but {why}"),
+            None => format!("it coordinated {v} but had not applied it to its own copy"),
+        }),
         None => parts.push(format!("no message carrying {v} had been sent to it yet")),
     }
     if !w.cut_from.is_empty() {
@@ -133,7 +138,7 @@ pub fn whereabouts(e: &Explanation, w: &Whereabouts) -> String {
 
 /// The latest carrier's story: "the message n3→n1 (#812, sent 3.002 s) was dropped at 3.010 s
 /// (partition)".
-fn carrier(c: &CarrierMsg, v: &str, count: usize) -> String {
+fn carrier(c: &CarrierMsg, v: &str, count: usize, kept: Option<&str>) -> String {
     let more = if count > 1 {
         format!(" (the last of {count} carrying {v})")
     } else {
@@ -146,7 +151,10 @@ fn carrier(c: &CarrierMsg, v: &str, count: usize) -> String {
         c.id,
         secs(c.sent)
     );
-    format!("{what} {}", fate(c.fate))
+    match (c.fate, kept) {
+        (Fate::Delivered { at }, Some(why)) => format!("{what} arrived at {}, but {why}", secs(at)),
+        _ => format!("{what} {}", fate(c.fate)),
+    }
 }
 
 /// What became of a message: "was dropped at 3.010 s (partition)".
