@@ -13,6 +13,8 @@ use std::path::PathBuf;
 pub enum Purpose {
     Open,
     Save,
+    /// Where exported files go: a base path the exports add their endings to.
+    Export,
 }
 
 /// What a finished dialog gave back.
@@ -64,7 +66,10 @@ impl FileDialog {
 }
 
 fn show(purpose: Purpose, start_in: Option<PathBuf>) -> Option<PathBuf> {
-    let mut d = rfd::FileDialog::new().add_filter("capsim scenario", &["ron"]);
+    let mut d = rfd::FileDialog::new();
+    if purpose != Purpose::Export {
+        d = d.add_filter("capsim scenario", &["ron"]);
+    }
     if let Some(dir) = start_in {
         d = d.set_directory(dir);
     }
@@ -74,6 +79,10 @@ fn show(purpose: Purpose, start_in: Option<PathBuf>) -> Option<PathBuf> {
             .set_title("Save the scenario")
             .set_file_name("scenario.ron")
             .save_file(),
+        Purpose::Export => d
+            .set_title("Export to (each file adds its ending: .png, .svg, .csv, ...)")
+            .set_file_name("capsim-export")
+            .save_file(),
     }
 }
 
@@ -82,6 +91,7 @@ pub fn nothing_chosen(purpose: Purpose) -> String {
     let what = match purpose {
         Purpose::Open => "opened",
         Purpose::Save => "saved",
+        Purpose::Export => "chosen",
     };
     format!(
         "nothing {what}: the dialog was cancelled, or this desktop has no file-dialog portal \

@@ -286,7 +286,8 @@ fn file_ui(ui: &mut Ui, f: &Frame, st: &mut EditorState, out: &mut Vec<Command>)
                 st.path = path.display().to_string();
                 st.message = Some(match purpose {
                     Purpose::Open => open(&st.path, out),
-                    Purpose::Save => save(f, &st.path),
+                    // The editor only asks for Open and Save; an export path is no file to save.
+                    Purpose::Save | Purpose::Export => save(f, &st.path),
                 });
             }
             Answer::Nothing(purpose) => {

@@ -67,6 +67,8 @@ pub struct ExportsState {
     job: Option<Receiver<String>>,
     /// A screenshot on its way: frames to wait (for the export window to go), then its image.
     png: Option<(PathBuf, u8, Option<Shot>)>,
+    /// "Choose…": the desktop's save dialog for the path field.
+    dialog: super::dialog::FileDialog,
 }
 
 impl ExportsState {
@@ -135,6 +137,20 @@ impl ExportsState {
             }
         }
         self.poll_png(ctx);
+        self.poll_dialog();
+    }
+
+    /// A chosen file becomes the path field, without an ending the exports add themselves.
+    fn poll_dialog(&mut self) {
+        use super::dialog::Answer;
+        match self.dialog.poll() {
+            Some(Answer::Chosen(_, path)) => {
+                self.base = base_of(&path.display().to_string());
+                self.status.clear();
+            }
+            Some(Answer::Nothing(p)) => self.status = super::dialog::nothing_chosen(p),
+            None => {}
+        }
     }
 
     fn poll_png(&mut self, ctx: &Context) {
@@ -191,12 +207,21 @@ pub fn exports_ui(ctx: &Context, f: &Frame, state: &mut ExportsState, window: (S
 
 fn body_ui(ui: &mut Ui, f: &Frame, state: &mut ExportsState, window: (SimTime, SimTime)) {
     ui.label("Writes the path below plus .png, .svg, .csv, .history.jsonl or .trace.jsonl.");
-    ui.add(
-        egui::TextEdit::singleline(&mut state.base)
-            .hint_text("e.g. /tmp/lesson1 (default: capsim-export here)")
-            .desired_width(f32::INFINITY),
-    )
-    .accessible_name("export path");
+    ui.horizontal(|ui| {
+        let choose = ui.add_enabled(!state.dialog.is_open(), egui::Button::new("Choose…"));
+        if choose
+            .on_hover_text("Pick the folder and name in a dialog")
+            .clicked()
+        {
+            state.dialog.open(super::dialog::Purpose::Export, None);
+        }
+        ui.add(
+            egui::TextEdit::singleline(&mut state.base)
+                .hint_text("e.g. /tmp/lesson1 (default: capsim-export here)")
+                .desired_width(f32::INFINITY),
+        )
+        .accessible_name("export path");
+    });
     ui.weak(format!(
         "as of {:.1} ms; the diagram shows {:.1}–{:.1} ms",
         f.now.0 as f64 / 1000.0,
@@ -214,6 +239,17 @@ fn body_ui(ui: &mut Ui, f: &Frame, state: &mut ExportsState, window: (SimTime, S
         ui.separator();
         ui.label(&state.status);
     }
+}
+
+/// A path field value from a chosen file: an ending one of the exports adds is dropped, so
+/// choosing `lesson.png` and exporting SVG writes `lesson.svg`, not `lesson.png.svg`.
+fn base_of(chosen: &str) -> String {
+    let endings = [Kind::History, Kind::Trace, Kind::Png, Kind::Svg, Kind::Csv];
+    endings
+        .iter()
+        .find_map(|k| chosen.strip_suffix(k.suffix()))
+        .unwrap_or(chosen)
+        .to_string()
 }
 
 /// The plotted series as CSV: one row per sample, one column per curve (lag per node).
@@ -408,4 +444,19 @@ fn drain(
         on_history(&e)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::base_of;
+
+    #[test]
+    fn a_chosen_file_loses_the_ending_an_export_adds() {
+        assert_eq!(base_of("/tmp/lesson.png"), "/tmp/lesson");
+        assert_eq!(base_of("/tmp/lesson.history.jsonl"), "/tmp/lesson");
+        assert_eq!(base_of("/tmp/lesson.trace.jsonl"), "/tmp/lesson");
+        // Other endings are part of the name the user chose.
+        assert_eq!(base_of("/tmp/lesson.v2"), "/tmp/lesson.v2");
+        assert_eq!(base_of("/tmp/run.jsonl"), "/tmp/run.jsonl");
+    }
 }
