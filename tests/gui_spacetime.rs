@@ -146,6 +146,37 @@ fn presenter_mode_hides_editing_raises_zoom_and_shows_speaker_notes() {
     assert!(h.query_by_label_contains("next fault").is_none());
 }
 
+/// The notes move to a window of their own (for a second screen) and back; kittest has one
+/// window, so egui shows the separate one embedded, with the same notes in it.
+#[test]
+fn speaker_notes_move_to_their_own_window_and_back() {
+    let mut h = harness(Prefs::default());
+    click(&mut h, "Present");
+    h.run_steps(3);
+    click(&mut h, "Own window ↗");
+    h.run_steps(3);
+    assert!(h.state().presenter.notes_apart);
+    assert!(
+        h.query_by_label_contains("capsim — speaker notes")
+            .is_some(),
+        "the separate window's title"
+    );
+    let next = label_containing(&h, "next fault");
+    assert!(next.contains("at 2000 ms"), "{next}");
+    assert!(h.query_by_label("Own window ↗").is_none());
+    click(&mut h, "Back into the app");
+    h.run_steps(3);
+    assert!(!h.state().presenter.notes_apart);
+    assert!(
+        h.query_by_label("Own window ↗").is_some(),
+        "the in-app notes again"
+    );
+    assert!(
+        h.query_by_label_contains("capsim — speaker notes")
+            .is_none()
+    );
+}
+
 /// `name` in a directory of its own (see [`temp_dir`]), as the base of export file names.
 fn temp_base(name: &str) -> PathBuf {
     temp_dir(name).join(name)

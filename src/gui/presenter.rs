@@ -22,6 +22,9 @@ struct Saved {
 pub struct PresenterState {
     pub on: bool,
     pub notes_open: bool,
+    /// The notes are in a window of their own (for the laptop's screen while the projector
+    /// shows the app), not inside the app's window.
+    pub notes_apart: bool,
     saved: Option<Saved>,
     /// Frames drawn since presenter mode began (a new zoom takes effect one frame late).
     frames_on: u32,
@@ -122,7 +125,11 @@ pub fn notes_ui(ctx: &Context, f: &Frame, state: &mut PresenterState) {
         ctx.request_repaint();
         return;
     }
+    if state.notes_apart {
+        return notes_viewport_ui(ctx, f, state);
+    }
     let mut open = state.notes_open;
+    let mut apart = false;
     egui::Window::new("Speaker notes")
         .open(&mut open)
         .default_width(300.0)
@@ -131,23 +138,61 @@ pub fn notes_ui(ctx: &Context, f: &Frame, state: &mut PresenterState) {
         .anchor(egui::Align2::RIGHT_BOTTOM, egui::vec2(-12.0, -110.0))
         .constrain_to(ctx.content_rect())
         .show(ctx, |ui| {
-            ui.label(RichText::new(&f.scenario.title).strong());
-            egui::ScrollArea::vertical()
-                .max_height(90.0)
-                .show(ui, |ui| {
-                    let text = f.scenario.description.trim();
-                    ui.label(if text.is_empty() {
-                        "(this scenario has no description)"
-                    } else {
-                        text
-                    });
-                });
+            notes_body_ui(ui, f, 90.0);
             ui.separator();
-            ui.label(format!("now: {:.1} ms", f.now.0 as f64 / 1000.0));
-            match next_fault(f) {
-                Some(next) => ui.label(RichText::new(format!("next fault {next}")).strong()),
-                None => ui.label("no more scheduled faults"),
-            };
+            apart = ui
+                .button("Own window ↗")
+                .on_hover_text(
+                    "Moves the notes to a window of their own, e.g. for the laptop's screen",
+                )
+                .clicked();
         });
     state.notes_open = open;
+    state.notes_apart = apart;
+}
+
+/// The notes in a native window of their own. Closing it brings them back into the app. Where
+/// the platform has no second window (egui embeds viewports), it is an in-app window.
+fn notes_viewport_ui(ctx: &Context, f: &Frame, state: &mut PresenterState) {
+    let builder = egui::ViewportBuilder::default()
+        .with_title("capsim — speaker notes")
+        .with_inner_size([460.0, 360.0]);
+    let id = egui::ViewportId::from_hash_of("capsim-speaker-notes");
+    let back = ctx.show_viewport_immediate(id, builder, |ui, class| {
+        if class == egui::ViewportClass::EmbeddedWindow {
+            notes_body_ui(ui, f, 200.0);
+            return ui.button("Back into the app").clicked();
+        }
+        let mut back = false;
+        egui::CentralPanel::default().show(ui, |ui| {
+            notes_body_ui(ui, f, 220.0);
+            ui.separator();
+            back = ui.button("Back into the app").clicked();
+        });
+        back || ui.ctx().input(|i| i.viewport().close_requested())
+    });
+    if back {
+        state.notes_apart = false;
+    }
+}
+
+/// Title, description, the time now and the next scheduled fault.
+fn notes_body_ui(ui: &mut egui::Ui, f: &Frame, description_height: f32) {
+    ui.label(RichText::new(&f.scenario.title).strong());
+    egui::ScrollArea::vertical()
+        .max_height(description_height)
+        .show(ui, |ui| {
+            let text = f.scenario.description.trim();
+            ui.label(if text.is_empty() {
+                "(this scenario has no description)"
+            } else {
+                text
+            });
+        });
+    ui.separator();
+    ui.label(format!("now: {:.1} ms", f.now.0 as f64 / 1000.0));
+    match next_fault(f) {
+        Some(next) => ui.label(RichText::new(format!("next fault {next}")).strong()),
+        None => ui.label("no more scheduled faults"),
+    };
 }
