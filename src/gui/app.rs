@@ -314,10 +314,8 @@ impl CapsimApp {
     }
 
     fn top_bar_ui(&mut self, ui: &mut Ui, f: &Frame) {
-        ui.horizontal_wrapped(|ui| {
+        ui.horizontal(|ui| {
             ui.label(RichText::new("capsim").strong().size(18.0));
-            ui.label(RichText::new(&f.scenario.title).size(16.0));
-            ui.weak(format!("seed {}", f.scenario.seed));
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 if ui
                     .button("Help")
@@ -367,6 +365,11 @@ impl CapsimApp {
                     ui.ctx()
                         .set_zoom_factor((ui.ctx().zoom_factor() - 0.1).max(0.5));
                 }
+                // The title takes what the buttons leave, cut short with "…" (full on hover):
+                // a long lesson title under presenter zoom ran under the buttons.
+                ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                    title_ui(ui, f);
+                });
             });
         });
     }
@@ -507,4 +510,17 @@ fn report_strip_ui(ui: &mut Ui, f: &Frame) {
             None,
         );
     });
+}
+
+/// The scenario's title and seed in the space left of the top bar's buttons.
+fn title_ui(ui: &mut Ui, f: &Frame) {
+    let seed = format!("seed {}", f.scenario.seed);
+    let seed_width = 70.0;
+    let title_width = (ui.available_width() - seed_width).max(40.0);
+    let title = &f.scenario.title;
+    ui.allocate_ui(egui::vec2(title_width, ui.available_height()), |ui| {
+        let label = egui::Label::new(RichText::new(title).size(16.0)).truncate();
+        ui.add(label).on_hover_text(title);
+    });
+    ui.weak(seed);
 }

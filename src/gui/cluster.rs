@@ -31,17 +31,28 @@ impl Geometry {
     fn new(rect: Rect, n: usize) -> Geometry {
         // Room below each node for its labels (role, status, lag, clock).
         let label_room = 58.0;
-        let c = rect.center() - vec2(0.0, label_room * 0.35);
-        let r_max = ((rect.width() * 0.5) - 60.0).min(rect.height() * 0.5 - label_room);
-        let node_r = (r_max * 0.16).clamp(16.0, 30.0);
-        let radius = (r_max - node_r).max(node_r * 1.5);
+        let half_w = rect.width() * 0.5 - 60.0;
+        let node_r = (half_w.min(rect.height() * 0.5 - label_room) * 0.16).clamp(16.0, 30.0);
+        // The nodes' band: the top node's circle above, the lowest node's labels below.
+        let rx_room = half_w - node_r;
+        let margin = 6.0;
+        let ry_room = (rect.height() - 2.0 * (node_r + margin) - label_room) * 0.5;
+        let ry = ry_room.min(rx_room).max(node_r * 1.5);
+        // An ellipse up to 2.5 times as wide as tall: a short, wide area (presenter zoom on a
+        // 1280x800 projector) spreads the nodes and their labels sideways instead of piling
+        // them up in the middle; a tall one keeps the circle.
+        let rx = rx_room.min(ry * 2.5).max(ry.min(rx_room)).max(node_r * 1.5);
+        let c = pos2(
+            rect.center().x,
+            rect.top() + margin + node_r + ry_room.max(ry),
+        );
         let centers = (0..n)
             .map(|i| {
                 let a = -PI / 2.0 + i as f32 * TAU / n.max(1) as f32;
                 if n == 1 {
                     c
                 } else {
-                    c + radius * vec2(a.cos(), a.sin())
+                    c + vec2(rx * a.cos(), ry * a.sin())
                 }
             })
             .collect();
