@@ -145,22 +145,27 @@ type LCtx<'a> = Ctx<'a, QuorumMsg, QuorumTimer>;
 /// The cell a replica holds for `key`, with absent keys as `(None, Version::default())`.
 type Held = (Option<ValueId>, Version);
 
+/// Does `incoming` beat `held` under the conflict rule? An absent cell loses to anything.
+fn wins(conflict: ConflictResolution, incoming: Held, held: Held) -> bool {
+    if held.1 == Version::default() {
+        return incoming.1 != Version::default();
+    }
+    if incoming.1 == Version::default() {
+        return false;
+    }
+    match conflict {
+        // Carts keep their own siblings (siblings.rs); plain cells fall back to LWW.
+        ConflictResolution::LastWriteWins | ConflictResolution::VersionVectors => {
+            incoming.1 > held.1
+        }
+        ConflictResolution::FirstWriteWins => incoming.1 < held.1,
+    }
+}
+
 impl Leaderless {
-    /// Does `incoming` beat `held` under the conflict rule? An absent cell loses to anything.
+    /// Does `incoming` beat `held` under this node's conflict rule?
     fn wins(&self, incoming: Held, held: Held) -> bool {
-        if held.1 == Version::default() {
-            return incoming.1 != Version::default();
-        }
-        if incoming.1 == Version::default() {
-            return false;
-        }
-        match self.config.conflict {
-            // Carts keep their own siblings (siblings.rs); plain cells fall back to LWW.
-            ConflictResolution::LastWriteWins | ConflictResolution::VersionVectors => {
-                incoming.1 > held.1
-            }
-            ConflictResolution::FirstWriteWins => incoming.1 < held.1,
-        }
+        wins(self.config.conflict, incoming, held)
     }
 
     /// Applies a replicated write locally if it wins; reports a change to the metrics.
