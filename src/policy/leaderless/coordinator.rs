@@ -243,6 +243,8 @@ impl Leaderless {
         let id = self.start_request(ctx, req, needed);
         if let Some(p) = self.pending_mut(id) {
             p.best = (req.value, version);
+            // All at once, before any is asked: an ack from this node itself reads no `asked`.
+            p.asked = targets.iter().fold(0, |m, &(r, _)| m | bit(r));
         }
         let hinted = self.config.hinted_handoff
             && self.hint_down_replicas(ctx, req.key, (req.value, version), &targets);
@@ -253,9 +255,6 @@ impl Leaderless {
             return ctx.reply(req.op, OpResult::Written(version));
         }
         for &(r, hint_for) in &targets {
-            if let Some(p) = self.pending_mut(id) {
-                p.asked |= bit(r);
-            }
             if r == self.me {
                 self.store(ctx, req.key, req.value, version);
                 self.on_write_ack(ctx, r, id);

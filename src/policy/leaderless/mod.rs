@@ -138,6 +138,8 @@ pub struct Leaderless {
     in_progress: usize,
     /// Reused by every write for its target list.
     scratch_targets: Vec<(NodeId, Option<NodeId>)>,
+    /// `config.ticks()`, read on every message: cached here (and on `reconfigure`).
+    ticks: bool,
 }
 
 type LCtx<'a> = Ctx<'a, QuorumMsg, QuorumTimer>;
@@ -177,7 +179,8 @@ impl Leaderless {
         self.kv.put(key, value, version);
         if value.is_none() {
             self.deleted_at.insert(key, ctx.local_now_us);
-        } else {
+        } else if !self.deleted_at.is_empty() {
+            // Most runs never delete: skip the (out-of-line) map call on every write.
             self.deleted_at.remove(&key);
         }
         ctx.applied(key, value, version);
@@ -269,6 +272,7 @@ impl Policy for Leaderless {
             next_generation: 0,
             in_progress: 0,
             scratch_targets: Vec::new(),
+            ticks: config.ticks(),
         }
     }
 
@@ -299,7 +303,7 @@ impl Policy for Leaderless {
 
     #[inline]
     fn on_message(&mut self, ctx: &mut LCtx<'_>, from: NodeId, msg: QuorumMsg) {
-        if self.config.ticks() {
+        if self.ticks {
             self.heard_from(ctx, from);
         }
         match msg {
@@ -353,6 +357,7 @@ impl Policy for Leaderless {
 
     fn reconfigure(&mut self, config: &LeaderlessConfig) {
         self.config = config.clone();
+        self.ticks = config.ticks();
     }
 
     fn replicas_of(&self, key: Key, out: &mut Vec<NodeId>) {
