@@ -157,7 +157,7 @@ impl Leaderless {
             }
             Phase::Collect | Phase::FullRead => {
                 let p = *p;
-                self.resolve(ctx, req, p)
+                self.resolve(ctx, req, &p)
             }
             Phase::Repair | Phase::CartWrite => {}
         }
@@ -183,17 +183,18 @@ impl Leaderless {
     }
 
     /// Enough replies: repair the stale replicas first when read repair blocks, then answer.
-    fn resolve(&mut self, ctx: &mut LCtx<'_>, req: u64, mut p: Pending) {
+    fn resolve(&mut self, ctx: &mut LCtx<'_>, req: u64, p: &Pending) {
         let stale = p.data_from & !p.at_best;
         if !self.config.read_repair || stale == 0 || p.background {
             return self.answer(ctx, req, p);
         }
+        let mut p = *p;
         p.phase = Phase::Repair;
         p.repairing = stale & !bit(self.me);
         self.put_back(req, p);
         self.repair_stale(ctx, req, &p);
         if p.repairing == 0 {
-            self.answer(ctx, req, p);
+            self.answer(ctx, req, &p);
         }
     }
 
@@ -220,10 +221,11 @@ impl Leaderless {
         }
     }
 
-    fn answer(&mut self, ctx: &mut LCtx<'_>, req: u64, mut p: Pending) {
-        let (value, _) = self.session_read(ctx, &p);
+    fn answer(&mut self, ctx: &mut LCtx<'_>, req: u64, p: &Pending) {
+        let (value, _) = self.session_read(ctx, p);
         ctx.reply(p.op, OpResult::Read(value));
         if p.background && p.answered != p.asked {
+            let mut p = *p;
             p.client_answered = true;
             p.phase = Phase::Collect;
             self.put_back(req, p);
@@ -231,7 +233,7 @@ impl Leaderless {
         }
         self.finish(req);
         if p.background {
-            self.repair_stale(ctx, req, &p);
+            self.repair_stale(ctx, req, p);
         }
     }
 
@@ -247,7 +249,7 @@ impl Leaderless {
         }
         p.repairing &= !bit(from);
         if p.repairing == 0 {
-            self.answer(ctx, req, p);
+            self.answer(ctx, req, &p);
         } else {
             self.put_back(req, p);
         }
