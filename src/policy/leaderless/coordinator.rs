@@ -311,13 +311,21 @@ impl Leaderless {
         p.answered |= bit(from);
         p.replies += 1;
         if p.replies == p.needed {
-            let (op, version) = (p.op, p.best.1);
-            if p.guarantees.any() {
-                let p = *p;
-                self.session_wrote(&p);
-            }
-            self.finish(req);
-            ctx.reply(op, OpResult::Written(version));
+            self.write_done(ctx, req);
         }
+    }
+
+    /// The write's level is reached: answer the client. Out of line so that the many acks that
+    /// only count (or come late) run a small function.
+    #[inline(never)]
+    fn write_done(&mut self, ctx: &mut LCtx<'_>, req: u64) {
+        let Some(&mut p) = self.pending_mut(req) else {
+            return;
+        };
+        if p.guarantees.any() {
+            self.session_wrote(&p);
+        }
+        self.finish(req);
+        ctx.reply(p.op, OpResult::Written(p.best.1));
     }
 }

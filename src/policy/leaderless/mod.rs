@@ -177,13 +177,22 @@ impl Leaderless {
             return;
         }
         self.kv.put(key, value, version);
-        if value.is_none() {
-            self.deleted_at.insert(key, ctx.local_now_us);
-        } else if !self.deleted_at.is_empty() {
-            // Most runs never delete: skip the (out-of-line) map call on every write.
-            self.deleted_at.remove(&key);
+        // Most runs never delete: no map work on the common write.
+        if value.is_none() || !self.deleted_at.is_empty() {
+            self.note_tombstone(key, value.is_none(), ctx.local_now_us);
         }
         ctx.applied(key, value, version);
+    }
+
+    /// Keeps `deleted_at` in step with a stored cell. Out of line: inlined, the map code made
+    /// every `store` save and restore more registers.
+    #[inline(never)]
+    fn note_tombstone(&mut self, key: Key, deleted: bool, local_now_us: u64) {
+        if deleted {
+            self.deleted_at.insert(key, local_now_us);
+        } else {
+            self.deleted_at.remove(&key);
+        }
     }
 
     fn local_read(&self, key: Key) -> Held {
