@@ -96,7 +96,12 @@ impl Leaderless {
     pub(super) fn start_request(&mut self, ctx: &mut LCtx<'_>, req: ClientReq, needed: u16) -> u64 {
         // 31-bit generations keep HINT_BIT free.
         self.next_generation = self.next_generation.wrapping_add(1) & 0x7fff_ffff;
-        let p = Pending {
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.pending.push(None);
+            (self.pending.len() - 1) as u32
+        });
+        // Built straight into its slot (no copy of the whole struct through the stack).
+        self.pending[slot as usize] = Some(Pending {
             op: req.op,
             kind: req.kind,
             key: req.key,
@@ -120,17 +125,7 @@ impl Leaderless {
             background: false,
             generation: self.next_generation,
             started_us: ctx.local_now_us,
-        };
-        let slot = match self.free.pop() {
-            Some(s) => {
-                self.pending[s as usize] = Some(p);
-                s
-            }
-            None => {
-                self.pending.push(Some(p));
-                (self.pending.len() - 1) as u32
-            }
-        };
+        });
         self.in_progress += 1;
         (self.next_generation as u64) << 32 | slot as u64
     }
