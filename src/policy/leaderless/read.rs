@@ -68,6 +68,8 @@ impl Leaderless {
     }
 
     /// Sends a data (or digest) request to `r`, answering it at once when `r` is this node.
+    /// Inlined: a read calls it once per replica, and it is mostly one `send`.
+    #[inline]
     fn ask(&mut self, ctx: &mut LCtx<'_>, id: u64, r: NodeId, key: Key, data: bool) {
         if r == self.me {
             let held = self.local_read(key);
