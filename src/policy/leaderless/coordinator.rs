@@ -96,7 +96,12 @@ impl Leaderless {
     pub(super) fn start_request(&mut self, ctx: &mut LCtx<'_>, req: ClientReq, needed: u16) -> u64 {
         // 31-bit generations keep HINT_BIT free.
         self.next_generation = self.next_generation.wrapping_add(1) & 0x7fff_ffff;
-        let p = Pending {
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.pending.push(None);
+            (self.pending.len() - 1) as u32
+        });
+        // Built straight into its slot (no copy of the whole struct through the stack).
+        self.pending[slot as usize] = Some(Pending {
             op: req.op,
             kind: req.kind,
             key: req.key,
@@ -120,17 +125,7 @@ impl Leaderless {
             background: false,
             generation: self.next_generation,
             started_us: ctx.local_now_us,
-        };
-        let slot = match self.free.pop() {
-            Some(s) => {
-                self.pending[s as usize] = Some(p);
-                s
-            }
-            None => {
-                self.pending.push(Some(p));
-                (self.pending.len() - 1) as u32
-            }
-        };
+        });
         self.in_progress += 1;
         (self.next_generation as u64) << 32 | slot as u64
     }
@@ -145,10 +140,18 @@ impl Leaderless {
         let slot = (req & 0xffff_ffff) as u32;
         self.pending[slot as usize] = None;
         if !self.carts.collecting.is_empty() {
-            self.carts.collecting.remove(&req);
+            self.forget_cart_read(req);
         }
         self.free.push(slot);
         self.in_progress -= 1;
+    }
+
+    /// Out of line: only version-vector runs collect carts, and inlining the map removal made
+    /// every `finish` save and restore more registers.
+    #[cold]
+    #[inline(never)]
+    fn forget_cart_read(&mut self, req: u64) {
+        self.carts.collecting.remove(&req);
     }
 
     /// Gives up on every request older than the timeout. Like Cassandra, which expires its
@@ -243,6 +246,8 @@ impl Leaderless {
         let id = self.start_request(ctx, req, needed);
         if let Some(p) = self.pending_mut(id) {
             p.best = (req.value, version);
+            // All at once, before any is asked: an ack from this node itself reads no `asked`.
+            p.asked = targets.iter().fold(0, |m, &(r, _)| m | bit(r));
         }
         let hinted = self.config.hinted_handoff
             && self.hint_down_replicas(ctx, req.key, (req.value, version), &targets);
@@ -253,9 +258,6 @@ impl Leaderless {
             return ctx.reply(req.op, OpResult::Written(version));
         }
         for &(r, hint_for) in &targets {
-            if let Some(p) = self.pending_mut(id) {
-                p.asked |= bit(r);
-            }
             if r == self.me {
                 self.store(ctx, req.key, req.value, version);
                 self.on_write_ack(ctx, r, id);
@@ -304,13 +306,21 @@ impl Leaderless {
         p.answered |= bit(from);
         p.replies += 1;
         if p.replies == p.needed {
-            let (op, version) = (p.op, p.best.1);
-            if p.guarantees.any() {
-                let p = *p;
-                self.session_wrote(&p);
-            }
-            self.finish(req);
-            ctx.reply(op, OpResult::Written(version));
+            self.write_done(ctx, req);
         }
+    }
+
+    /// The write's level is reached: answer the client. Out of line so that the many acks that
+    /// only count (or come late) run a small function.
+    #[inline(never)]
+    fn write_done(&mut self, ctx: &mut LCtx<'_>, req: u64) {
+        let Some(&mut p) = self.pending_mut(req) else {
+            return;
+        };
+        if p.guarantees.any() {
+            self.session_wrote(&p);
+        }
+        self.finish(req);
+        ctx.reply(p.op, OpResult::Written(p.best.1));
     }
 }

@@ -138,6 +138,8 @@ pub struct Leaderless {
     in_progress: usize,
     /// Reused by every write for its target list.
     scratch_targets: Vec<(NodeId, Option<NodeId>)>,
+    /// `config.ticks()`, read on every message: cached here (and on `reconfigure`).
+    ticks: bool,
 }
 
 type LCtx<'a> = Ctx<'a, QuorumMsg, QuorumTimer>;
@@ -145,22 +147,27 @@ type LCtx<'a> = Ctx<'a, QuorumMsg, QuorumTimer>;
 /// The cell a replica holds for `key`, with absent keys as `(None, Version::default())`.
 type Held = (Option<ValueId>, Version);
 
+/// Does `incoming` beat `held` under the conflict rule? An absent cell loses to anything.
+fn wins(conflict: ConflictResolution, incoming: Held, held: Held) -> bool {
+    if held.1 == Version::default() {
+        return incoming.1 != Version::default();
+    }
+    if incoming.1 == Version::default() {
+        return false;
+    }
+    match conflict {
+        // Carts keep their own siblings (siblings.rs); plain cells fall back to LWW.
+        ConflictResolution::LastWriteWins | ConflictResolution::VersionVectors => {
+            incoming.1 > held.1
+        }
+        ConflictResolution::FirstWriteWins => incoming.1 < held.1,
+    }
+}
+
 impl Leaderless {
-    /// Does `incoming` beat `held` under the conflict rule? An absent cell loses to anything.
+    /// Does `incoming` beat `held` under this node's conflict rule?
     fn wins(&self, incoming: Held, held: Held) -> bool {
-        if held.1 == Version::default() {
-            return incoming.1 != Version::default();
-        }
-        if incoming.1 == Version::default() {
-            return false;
-        }
-        match self.config.conflict {
-            // Carts keep their own siblings (siblings.rs); plain cells fall back to LWW.
-            ConflictResolution::LastWriteWins | ConflictResolution::VersionVectors => {
-                incoming.1 > held.1
-            }
-            ConflictResolution::FirstWriteWins => incoming.1 < held.1,
-        }
+        wins(self.config.conflict, incoming, held)
     }
 
     /// Applies a replicated write locally if it wins; reports a change to the metrics.
@@ -170,12 +177,22 @@ impl Leaderless {
             return;
         }
         self.kv.put(key, value, version);
-        if value.is_none() {
-            self.deleted_at.insert(key, ctx.local_now_us);
+        // Most runs never delete: no map work on the common write.
+        if value.is_none() || !self.deleted_at.is_empty() {
+            self.note_tombstone(key, value.is_none(), ctx.local_now_us);
+        }
+        ctx.applied(key, value, version);
+    }
+
+    /// Keeps `deleted_at` in step with a stored cell. Out of line: inlined, the map code made
+    /// every `store` save and restore more registers.
+    #[inline(never)]
+    fn note_tombstone(&mut self, key: Key, deleted: bool, local_now_us: u64) {
+        if deleted {
+            self.deleted_at.insert(key, local_now_us);
         } else {
             self.deleted_at.remove(&key);
         }
-        ctx.applied(key, value, version);
     }
 
     fn local_read(&self, key: Key) -> Held {
@@ -264,6 +281,7 @@ impl Policy for Leaderless {
             next_generation: 0,
             in_progress: 0,
             scratch_targets: Vec::new(),
+            ticks: config.ticks(),
         }
     }
 
@@ -294,7 +312,7 @@ impl Policy for Leaderless {
 
     #[inline]
     fn on_message(&mut self, ctx: &mut LCtx<'_>, from: NodeId, msg: QuorumMsg) {
-        if self.config.ticks() {
+        if self.ticks {
             self.heard_from(ctx, from);
         }
         match msg {
@@ -348,6 +366,7 @@ impl Policy for Leaderless {
 
     fn reconfigure(&mut self, config: &LeaderlessConfig) {
         self.config = config.clone();
+        self.ticks = config.ticks();
     }
 
     fn replicas_of(&self, key: Key, out: &mut Vec<NodeId>) {

@@ -2,7 +2,7 @@
 //! mismatch, blocking and background read repair (see `coordinator.rs` for the sources).
 
 use super::coordinator::{HINT_BIT, Pending, Phase, bit, digest};
-use super::{Held, LCtx, Leaderless, QuorumMsg};
+use super::{Held, LCtx, Leaderless, QuorumMsg, wins};
 use crate::policy::{ClientReq, Note, OpResult};
 use crate::types::{Key, NodeId, OpKind};
 use std::sync::Arc;
@@ -68,6 +68,8 @@ impl Leaderless {
     }
 
     /// Sends a data (or digest) request to `r`, answering it at once when `r` is this node.
+    /// Inlined: a read calls it once per replica, and it is mostly one `send`.
+    #[inline]
     fn ask(&mut self, ctx: &mut LCtx<'_>, id: u64, r: NodeId, key: Key, data: bool) {
         if r == self.me {
             let held = self.local_read(key);
@@ -83,8 +85,11 @@ impl Leaderless {
         }
     }
 
-    fn pending_copy(&mut self, req: u64, from: NodeId) -> Option<Pending> {
-        let p = *self.pending_mut(req)?;
+    /// The read `req` still waiting for `from`'s reply, edited in place: a late or duplicated
+    /// reply finds none. (Copying the whole `Pending` out and back per reply cost more than the
+    /// reply's own bookkeeping.)
+    fn read_awaiting(&mut self, req: u64, from: NodeId) -> Option<&mut Pending> {
+        let p = self.pending_mut(req)?;
         (p.kind == OpKind::Read && p.answered & bit(from) == 0).then_some(p)
     }
 
@@ -103,14 +108,15 @@ impl Leaderless {
     }
 
     pub(super) fn on_data(&mut self, ctx: &mut LCtx<'_>, from: NodeId, req: u64, held: Held) {
-        let Some(mut p) = self.pending_copy(req, from) else {
+        let conflict = self.config.conflict;
+        let Some(p) = self.read_awaiting(req, from) else {
             return;
         };
         let b = bit(from);
         p.answered |= b;
         p.data_from |= b;
         p.replies += 1;
-        if !p.has_best || self.wins(held, p.best) {
+        if !p.has_best || wins(conflict, held, p.best) {
             p.best = held;
             p.has_best = true;
             p.at_best = b;
@@ -118,37 +124,44 @@ impl Leaderless {
             p.at_best |= b;
         }
         if p.digests {
-            Self::note_digest(&mut p, digest(held));
+            Self::note_digest(p, digest(held));
         }
-        self.progress(ctx, req, p);
+        self.progress(ctx, req);
     }
 
     pub(super) fn on_digest(&mut self, ctx: &mut LCtx<'_>, from: NodeId, req: u64, d: u64) {
-        let Some(mut p) = self.pending_copy(req, from) else {
+        let Some(p) = self.read_awaiting(req, from) else {
             return;
         };
         p.answered |= bit(from);
         p.replies += 1;
-        Self::note_digest(&mut p, d);
-        self.progress(ctx, req, p);
+        Self::note_digest(p, d);
+        self.progress(ctx, req);
     }
 
-    fn progress(&mut self, ctx: &mut LCtx<'_>, req: u64, p: Pending) {
+    /// After a reply was counted: go on waiting, or take the read's next step.
+    fn progress(&mut self, ctx: &mut LCtx<'_>, req: u64) {
+        let Some(p) = self.pending_mut(req) else {
+            return;
+        };
         match p.phase {
             Phase::Collect if p.client_answered => {
                 if p.answered == p.asked {
+                    let p = *p;
                     self.finish(req);
                     self.repair_stale(ctx, req, &p);
-                } else {
-                    self.put_back(req, p);
                 }
             }
-            Phase::Collect | Phase::FullRead if p.replies < p.needed => self.put_back(req, p),
+            Phase::Collect | Phase::FullRead if p.replies < p.needed => {}
             Phase::Collect if p.mismatch && p.answered & !p.data_from != 0 => {
+                let p = *p;
                 self.full_read(ctx, req, p)
             }
-            Phase::Collect | Phase::FullRead => self.resolve(ctx, req, p),
-            Phase::Repair | Phase::CartWrite => self.put_back(req, p),
+            Phase::Collect | Phase::FullRead => {
+                let p = *p;
+                self.resolve(ctx, req, &p)
+            }
+            Phase::Repair | Phase::CartWrite => {}
         }
     }
 
@@ -172,17 +185,18 @@ impl Leaderless {
     }
 
     /// Enough replies: repair the stale replicas first when read repair blocks, then answer.
-    fn resolve(&mut self, ctx: &mut LCtx<'_>, req: u64, mut p: Pending) {
+    fn resolve(&mut self, ctx: &mut LCtx<'_>, req: u64, p: &Pending) {
         let stale = p.data_from & !p.at_best;
         if !self.config.read_repair || stale == 0 || p.background {
             return self.answer(ctx, req, p);
         }
+        let mut p = *p;
         p.phase = Phase::Repair;
         p.repairing = stale & !bit(self.me);
         self.put_back(req, p);
         self.repair_stale(ctx, req, &p);
         if p.repairing == 0 {
-            self.answer(ctx, req, p);
+            self.answer(ctx, req, &p);
         }
     }
 
@@ -209,10 +223,11 @@ impl Leaderless {
         }
     }
 
-    fn answer(&mut self, ctx: &mut LCtx<'_>, req: u64, mut p: Pending) {
-        let (value, _) = self.session_read(ctx, &p);
+    fn answer(&mut self, ctx: &mut LCtx<'_>, req: u64, p: &Pending) {
+        let (value, _) = self.session_read(ctx, p);
         ctx.reply(p.op, OpResult::Read(value));
         if p.background && p.answered != p.asked {
+            let mut p = *p;
             p.client_answered = true;
             p.phase = Phase::Collect;
             self.put_back(req, p);
@@ -220,7 +235,7 @@ impl Leaderless {
         }
         self.finish(req);
         if p.background {
-            self.repair_stale(ctx, req, &p);
+            self.repair_stale(ctx, req, p);
         }
     }
 
@@ -236,7 +251,7 @@ impl Leaderless {
         }
         p.repairing &= !bit(from);
         if p.repairing == 0 {
-            self.answer(ctx, req, p);
+            self.answer(ctx, req, &p);
         } else {
             self.put_back(req, p);
         }
