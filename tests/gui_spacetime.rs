@@ -146,6 +146,33 @@ fn presenter_mode_hides_editing_raises_zoom_and_shows_speaker_notes() {
     assert!(h.query_by_label_contains("next fault").is_none());
 }
 
+/// Starting in presenter mode when egui's restored memory already holds presenter zoom (the
+/// last session ended presenting): the user's zoom set on the first frame must not win over
+/// presenter mode's, and leaving presenter mode restores the user's zoom, not the stale one.
+#[test]
+fn presenter_zoom_wins_over_a_zoom_restored_from_the_last_session() {
+    let mut app = CapsimApp::new(
+        &egui::Context::default(),
+        lesson(),
+        Prefs {
+            zoom: 1.2,
+            ..Prefs::default()
+        },
+    );
+    app.set_presenter(true);
+    let mut h = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .build_ui_state(|ui, app: &mut CapsimApp| app.ui_root(ui), app);
+    h.ctx.options_mut(|o| o.zoom_factor = 1.6); // what eframe restores from storage
+    h.run_steps(3);
+    assert!(h.state().presenter.on);
+    assert_eq!(h.ctx.zoom_factor(), 1.6);
+    h.key_press(egui::Key::F5);
+    h.run_steps(3);
+    assert!(!h.state().presenter.on);
+    assert_eq!(h.ctx.zoom_factor(), 1.2, "the user's own zoom comes back");
+}
+
 /// The notes move to a window of their own (for a second screen) and back; kittest has one
 /// window, so egui shows the separate one embedded, with the same notes in it.
 #[test]

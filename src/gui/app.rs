@@ -187,7 +187,12 @@ impl CapsimApp {
     fn apply_prefs(&mut self, ctx: &egui::Context) {
         if !self.applied_prefs {
             self.applied_prefs = true;
-            ctx.set_zoom_factor(self.prefs.zoom);
+            // Starting in presenter mode sets the zoom once, below. Two settings in one frame
+            // would keep the first: egui compares a new zoom with the one in effect, not with
+            // one still pending.
+            if self.presenter_pending != Some(true) {
+                ctx.set_zoom_factor(self.prefs.zoom);
+            }
             ctx.set_fonts(fonts());
         }
         let theme = if self.prefs.dark {
@@ -199,7 +204,7 @@ impl CapsimApp {
         if let Some(on) = self.presenter_pending.take()
             && on != self.presenter.on
         {
-            self.presenter.toggle(ctx);
+            self.presenter.toggle(ctx, self.prefs.zoom);
         }
         if !self.presenter.on {
             // Presenter mode's zoom is not the user's preference.
@@ -235,7 +240,7 @@ impl CapsimApp {
             self.help_open = !self.help_open;
         }
         if pressed(Key::F5) {
-            self.presenter.toggle(ctx);
+            self.presenter.toggle(ctx, self.prefs.zoom);
         }
         if faster || slower {
             let t = &mut self.timeline;
@@ -336,7 +341,7 @@ impl CapsimApp {
                     .on_hover_text("Presenter mode: big, high contrast, speaker notes (F5)")
                     .clicked()
                 {
-                    self.presenter.toggle(ui.ctx());
+                    self.presenter.toggle(ui.ctx(), self.prefs.zoom);
                 }
                 if ui
                     .button("Export")

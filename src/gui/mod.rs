@@ -97,6 +97,12 @@ impl eframe::App for NativeApp {
         }
     }
 
+    /// Not while presenting: egui's memory carries the zoom, and the next start would size its
+    /// window by presenter mode's 1.6 before the app sets the user's zoom again.
+    fn persist_egui_memory(&self) -> bool {
+        self.shot.is_none() && !self.app.presenter.on
+    }
+
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         if self.shot.is_none() {
             eframe::set_value(storage, PREFS_KEY, &self.app.prefs);
@@ -197,8 +203,12 @@ pub fn run(launch: Launch) -> i32 {
     };
     if shooting {
         // A screenshot must show the requested size and the default look, not saved state.
+        // egui's own memory holds the zoom of the last session: restored, it scaled the new
+        // window (1280x800 at a presenter session's 1.6 came out screen-sized) and then lost to
+        // the prefs' zoom, so every other presenter screenshot was the wrong size and zoom.
+        // `persistence_path: None` means eframe's default place, so a fresh, empty one instead.
         options.persist_window = false;
-        options.persistence_path = None;
+        options.persistence_path = Some(shot_storage());
     }
     let exit = Arc::new(AtomicI32::new(0));
     let job_exit = exit.clone();
@@ -248,6 +258,9 @@ pub fn run(launch: Launch) -> i32 {
             Ok(Box::new(NativeApp { app, shot }))
         }),
     );
+    if shooting {
+        let _ = std::fs::remove_dir_all(shot_storage());
+    }
     match result {
         Ok(()) => exit.load(Ordering::SeqCst),
         Err(e) => {
@@ -256,4 +269,9 @@ pub fn run(launch: Launch) -> i32 {
             1
         }
     }
+}
+
+/// An empty storage folder for one screenshot run (removed when the run ends).
+fn shot_storage() -> PathBuf {
+    std::env::temp_dir().join(format!("capsim-screenshot-{}", std::process::id()))
 }

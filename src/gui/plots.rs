@@ -79,7 +79,9 @@ fn plot_ui(
             }
         })
         .collect();
-    ui.horizontal(|ui| {
+    // Wrapped: with nine replicas' values under presenter zoom the line is wider than the side
+    // panel, and an unwrapped line pushed the panel's content out of its left edge.
+    ui.horizontal_wrapped(|ui| {
         ui.label(egui::RichText::new(title).strong());
         if !latest.is_empty() {
             ui.label(format!("now: {} {unit}", latest.join(", ")));

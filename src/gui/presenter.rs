@@ -31,11 +31,13 @@ pub struct PresenterState {
 }
 
 impl PresenterState {
-    pub fn toggle(&mut self, ctx: &Context) {
+    /// Enters or leaves presenter mode; `base_zoom` is the user's own zoom, which presenter
+    /// mode raises and leaving restores.
+    pub fn toggle(&mut self, ctx: &Context, base_zoom: f32) {
         if self.on {
             self.leave(ctx);
         } else {
-            self.enter(ctx);
+            self.enter(ctx, base_zoom);
         }
     }
 
@@ -44,16 +46,17 @@ impl PresenterState {
         self.on && self.frames_on >= 2
     }
 
-    pub fn enter(&mut self, ctx: &Context) {
+    pub fn enter(&mut self, ctx: &Context, base_zoom: f32) {
         if self.on {
             return;
         }
         self.saved = Some(Saved {
-            zoom: ctx.zoom_factor(),
+            // Not `ctx.zoom_factor()`: a zoom set earlier in this frame is not in effect yet.
+            zoom: base_zoom,
             dark: ctx.style_of(Theme::Dark),
             light: ctx.style_of(Theme::Light),
         });
-        ctx.set_zoom_factor(ctx.zoom_factor().max(PRESENTER_ZOOM));
+        ctx.set_zoom_factor(base_zoom.max(PRESENTER_ZOOM));
         ctx.style_mut_of(Theme::Dark, |s| high_contrast(s, true));
         ctx.style_mut_of(Theme::Light, |s| high_contrast(s, false));
         self.on = true;
