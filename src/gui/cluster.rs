@@ -64,11 +64,14 @@ pub fn cluster_ui(ui: &mut Ui, f: &Frame, st: &mut ClusterState, out: &mut Vec<C
     toolbar_ui(ui, f, st, out);
     let size = ui.available_size().max(vec2(200.0, 200.0));
     let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
-    // Keep the bottom-left legend clear of the nodes.
+    let painter = ui.painter_at(rect);
+    let legend_right = legend(ui, &painter, rect, f);
+    // Keep the legends clear of the nodes: the bottom-left lines below them, the message
+    // legend in the top-left corner to their left (the layout's side margin covers 50 of it).
     let mut layout_rect = rect;
     layout_rect.max.y -= 40.0;
+    layout_rect.min.x = layout_rect.min.x.max(legend_right - 50.0);
     let geo = Geometry::new(layout_rect, f.nodes.len());
-    let painter = ui.painter_at(rect);
     for a in 0..f.nodes.len() {
         for b in a + 1..f.nodes.len() {
             link_ui(
@@ -86,7 +89,6 @@ pub fn cluster_ui(ui: &mut Ui, f: &Frame, st: &mut ClusterState, out: &mut Vec<C
     for info in &f.nodes {
         node_ui(ui, &painter, &geo, info, f, st, out);
     }
-    legend(ui, &painter, rect, f);
 }
 
 /// A small read-only cluster view (compare mode): links, messages in flight and nodes with their
@@ -567,7 +569,9 @@ fn node_menu(resp: &Response, n: &NodeInfo, f: &Frame, out: &mut Vec<Command>) {
     });
 }
 
-fn legend(ui: &Ui, p: &Painter, rect: Rect, f: &Frame) {
+/// Draws the legends; returns the right edge of the message legend in the top-left corner
+/// (`rect.left()` when it is empty).
+fn legend(ui: &Ui, p: &Painter, rect: Rect, f: &Frame) -> f32 {
     let v = ui.visuals();
     let font = FontId::proportional(12.0);
     let mut y = rect.top() + 6.0;
@@ -590,6 +594,7 @@ fn legend(ui: &Ui, p: &Painter, rect: Rect, f: &Frame) {
         );
         y += 16.0;
     }
+    let mut right = rect.left();
     for (i, kind) in used {
         let g: Glyph = palette::glyph(i);
         palette::draw_glyph(
@@ -600,13 +605,14 @@ fn legend(ui: &Ui, p: &Painter, rect: Rect, f: &Frame) {
             palette::cycle(i),
             Color32::BLACK,
         );
-        p.text(
+        let text = p.text(
             pos2(x + 16.0, y),
             Align2::LEFT_TOP,
             *kind,
             font.clone(),
             v.text_color(),
         );
+        right = right.max(text.right());
         y += 16.0;
     }
     let lines = [
@@ -636,4 +642,5 @@ fn legend(ui: &Ui, p: &Painter, rect: Rect, f: &Frame) {
         font,
         v.weak_text_color(),
     );
+    right
 }
