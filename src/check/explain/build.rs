@@ -321,7 +321,7 @@ fn written_at(sim: &Sim, value: Option<ValueId>) -> Option<SimTime> {
 /// The policy's rule behind the read, in a few words.
 /// What a leaderless replica's conflict rule did with a write that arrived and was not applied
 /// (`Leaderless::wins`: it stores a write only if it beats the cell it holds).
-fn kept_on_receipt(s: &Scenario) -> Option<&'static str> {
+pub(super) fn kept_on_receipt(s: &Scenario) -> Option<&'static str> {
     use crate::scenario::schema::ConflictResolution as C;
     let PolicySpec::Leaderless(l) = &s.policy else {
         return None;

@@ -159,6 +159,9 @@ fn a_lost_write_under_clock_skew_reached_replicas_that_did_not_keep_it() {
         "{text}"
     );
     assert!(text.contains("did not apply"), "{text}");
+    // Leaderless replicas apply on arrival: the reason is the conflict rule, not a commit.
+    assert!(text.contains("(last write wins)"), "{text}");
+    assert!(!text.contains("never committed"), "{text}");
 }
 
 #[test]

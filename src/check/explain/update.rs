@@ -1,7 +1,7 @@
 //! Where the copies of one update went, up to some time: for anomalies that are about an
 //! update rather than a read (a lost write: acknowledged, yet no live replica ends with it).
 
-use super::build::{applied_at, held_at};
+use super::build::{applied_at, held_at, kept_on_receipt};
 use super::fates::Fates;
 use super::text::{secs, value};
 use super::{CarrierMsg, Fate, Highlight, MAX_RERUN_STEPS, Rerun, relevant};
@@ -35,6 +35,8 @@ pub struct UpdateStory {
     /// The time the story ends (the replicas' state is as of then).
     pub until: SimTime,
     pub replicas: Vec<ReplicaStory>,
+    /// As in [`super::Explanation`]: why a replica that received the update kept another value.
+    pub kept_on_receipt: Option<&'static str>,
     pub highlight: Highlight,
 }
 
@@ -91,6 +93,7 @@ pub fn explain_update(
     }
     let sim = run.sim();
     let end = sim.now();
+    let kept = kept_on_receipt(sim.scenario());
     let watch = sim.set_watch(None).unwrap_or_default();
     let replicas = stories(sim, &watch, &fates, &initial, end);
     let mut nodes_hl: Vec<NodeId> = replicas.iter().map(|r| r.node).collect();
@@ -121,6 +124,7 @@ pub fn explain_update(
         acked,
         until: end,
         replicas,
+        kept_on_receipt: kept,
         highlight,
     }
 }
@@ -196,13 +200,19 @@ impl UpdateStory {
             (Some(t), None) => format!("{}: applied {v} at {}", r.node, secs(t)),
             (None, _) => match r.carriers.last() {
                 Some(c) if matches!(c.fate, Fate::Delivered { .. }) => format!(
-                    "{}: received {v} from {} (#{}) but did not apply it (it held a newer \
-                     version, or the write was never committed)",
-                    r.node, c.from, c.id
+                    "{}: received {v} from {} (#{}) but did not apply it ({})",
+                    r.node,
+                    c.from,
+                    c.id,
+                    self.kept_on_receipt
+                        .unwrap_or("it held a newer version, or the write was never committed")
                 ),
                 None if Some(r.node) == self.coordinator => format!(
-                    "{}: coordinated the write but did not apply it to its own copy",
-                    r.node
+                    "{}: coordinated the write but did not apply it to its own copy{}",
+                    r.node,
+                    self.kept_on_receipt
+                        .map(|why| format!(" ({why})"))
+                        .unwrap_or_default()
                 ),
                 Some(c) => format!(
                     "{}: never applied {v}; its copy {}→{} (#{}) {}",
