@@ -41,7 +41,7 @@ impl Geometry {
         // An ellipse up to 2.5 times as wide as tall: a short, wide area (presenter zoom on a
         // 1280x800 projector) spreads the nodes and their labels sideways instead of piling
         // them up in the middle; a tall one keeps the circle.
-        let rx = rx_room.min(ry * 2.5).max(ry.min(rx_room)).max(node_r * 1.5);
+        let rx = rx_room.min(ry * 2.5).max(ry);
         let c = pos2(
             rect.center().x,
             rect.top() + margin + node_r + ry_room.max(ry),
