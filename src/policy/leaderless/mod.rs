@@ -138,8 +138,6 @@ pub struct Leaderless {
     in_progress: usize,
     /// Reused by every write for its target list.
     scratch_targets: Vec<(NodeId, Option<NodeId>)>,
-    /// `config.ticks()`, read on every message: cached here (and on `reconfigure`).
-    ticks: bool,
 }
 
 type LCtx<'a> = Ctx<'a, QuorumMsg, QuorumTimer>;
@@ -281,7 +279,6 @@ impl Policy for Leaderless {
             next_generation: 0,
             in_progress: 0,
             scratch_targets: Vec::new(),
-            ticks: config.ticks(),
         }
     }
 
@@ -312,7 +309,7 @@ impl Policy for Leaderless {
 
     #[inline]
     fn on_message(&mut self, ctx: &mut LCtx<'_>, from: NodeId, msg: QuorumMsg) {
-        if self.ticks {
+        if self.config.ticks() {
             self.heard_from(ctx, from);
         }
         match msg {
@@ -366,7 +363,6 @@ impl Policy for Leaderless {
 
     fn reconfigure(&mut self, config: &LeaderlessConfig) {
         self.config = config.clone();
-        self.ticks = config.ticks();
     }
 
     fn replicas_of(&self, key: Key, out: &mut Vec<NodeId>) {
