@@ -28,14 +28,28 @@ pub const EXIT_BAD_INPUT: i32 = 2;
 pub const DEFAULT_LESSON: &str = include_str!("../scenarios/quorum-partition.ron");
 pub const DEFAULT_LESSON_NAME: &str = "scenarios/quorum-partition.ron (built in)";
 
-#[derive(Debug, Default)]
+/// `capsim run`'s arguments (clap reads them straight into this struct).
+#[derive(Debug, Default, clap::Args)]
 pub struct RunArgs {
+    /// The scenario file.
+    // `None` only when a build without the GUI runs the built-in lesson.
+    #[arg(required = true)]
     pub file: Option<PathBuf>,
+    /// Override the scenario's seed.
+    #[arg(long)]
     pub seed: Option<u64>,
+    /// Print one JSON object with every metric.
+    #[arg(long)]
     pub json: bool,
+    /// Write every trace event as JSON Lines.
+    #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
+    /// Write the Jepsen-style operation history as JSON Lines.
+    #[arg(long, value_name = "FILE")]
     pub history: Option<PathBuf>,
-    /// Add the default random-fault mix (`sweep::default_random_faults`) if the scenario has none.
+    /// Add the default random-fault mix (crashes, partitions, loss bursts) if the scenario
+    /// has no random faults (what `sweep --random-faults` runs).
+    #[arg(long)]
     pub random_faults: bool,
 }
 
@@ -360,13 +374,26 @@ pub fn probe(file: &Path, t_ms: &[f64], trials: u64, k_max: u32, json: bool) -> 
 /// Most seeds one `capsim sweep` runs.
 pub const MAX_SWEEP_SEEDS: u64 = 1_000_000;
 
-#[derive(Debug)]
+/// `capsim sweep`'s arguments.
+#[derive(Debug, clap::Args)]
 pub struct SweepArgs {
+    /// The scenario file.
     pub file: PathBuf,
+    /// How many seeds to run.
+    #[arg(long)]
     pub seeds: u64,
+    /// The first seed (seeds S..S+N-1 run).
+    #[arg(long, default_value_t = 1)]
     pub first_seed: u64,
+    /// Add the default random-fault mix (crashes, partitions, loss bursts) if the scenario
+    /// has no random faults.
+    #[arg(long)]
     pub random_faults: bool,
+    /// Print totals per violation kind and the failing seeds as one JSON object.
+    #[arg(long)]
     pub json: bool,
+    /// Exit with code 1 when any run had any violation.
+    #[arg(long)]
     pub fail_on_violation: bool,
 }
 

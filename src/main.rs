@@ -53,25 +53,7 @@ struct Args {
 #[derive(Subcommand)]
 enum Command {
     /// Run a scenario to the end and print a summary (or JSON).
-    Run {
-        file: PathBuf,
-        /// Override the scenario's seed.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Print one JSON object with every metric.
-        #[arg(long)]
-        json: bool,
-        /// Write every trace event as JSON Lines.
-        #[arg(long, value_name = "FILE")]
-        trace: Option<PathBuf>,
-        /// Write the Jepsen-style operation history as JSON Lines.
-        #[arg(long, value_name = "FILE")]
-        history: Option<PathBuf>,
-        /// Add the default random-fault mix (crashes, partitions, loss bursts) if the scenario
-        /// has no random faults (what `sweep --random-faults` runs).
-        #[arg(long)]
-        random_faults: bool,
-    },
+    Run(cli::RunArgs),
     /// Check scenario files for errors without running them.
     Validate {
         #[arg(required = true)]
@@ -83,51 +65,10 @@ enum Command {
         paths: Vec<PathBuf>,
     },
     /// Run a scenario under many seeds in parallel and report the violations each one found.
-    Sweep {
-        file: PathBuf,
-        /// How many seeds to run.
-        #[arg(long)]
-        seeds: u64,
-        /// The first seed (seeds S..S+N-1 run).
-        #[arg(long, default_value_t = 1)]
-        first_seed: u64,
-        /// Add the default random-fault mix (crashes, partitions, loss bursts) if the scenario
-        /// has no random faults.
-        #[arg(long)]
-        random_faults: bool,
-        /// Print totals per violation kind and the failing seeds as one JSON object.
-        #[arg(long)]
-        json: bool,
-        /// Exit with code 1 when any run had any violation.
-        #[arg(long)]
-        fail_on_violation: bool,
-    },
+    Sweep(cli::SweepArgs),
     /// Write one run out for slides: a space-time diagram (SVG), metrics over time (CSV),
     /// the trace and the history.
-    Export {
-        file: PathBuf,
-        /// Override the scenario's seed.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Stop the run at T ms (default: run to the end); the diagram ends here too.
-        #[arg(long, value_name = "T")]
-        until_ms: Option<f64>,
-        /// Start of the diagram's time window (ms); it spans 200 ms unless --until-ms is given.
-        #[arg(long, value_name = "T", default_value_t = 0.0)]
-        from_ms: f64,
-        /// Write a space-time diagram (lanes and message arrows) as SVG.
-        #[arg(long, value_name = "FILE")]
-        svg: Option<PathBuf>,
-        /// Write the core metrics every 10 ms of simulated time as CSV.
-        #[arg(long, value_name = "FILE")]
-        csv: Option<PathBuf>,
-        /// Write the Jepsen-style operation history as JSON Lines.
-        #[arg(long, value_name = "FILE")]
-        history: Option<PathBuf>,
-        /// Write every trace event as JSON Lines.
-        #[arg(long, value_name = "FILE")]
-        trace: Option<PathBuf>,
-    },
+    Export(capsim::export::ExportArgs),
     /// Probabilistically Bounded Staleness: how likely is a read t ms after a write to see it?
     Probe {
         file: PathBuf,
@@ -148,55 +89,9 @@ enum Command {
 fn main() {
     let args = Args::parse();
     let code = match args.command {
-        Some(Command::Run {
-            file,
-            seed,
-            json,
-            trace,
-            history,
-            random_faults,
-        }) => cli::run(&cli::RunArgs {
-            file: Some(file),
-            seed,
-            json,
-            trace,
-            history,
-            random_faults,
-        }),
-        Some(Command::Sweep {
-            file,
-            seeds,
-            first_seed,
-            random_faults,
-            json,
-            fail_on_violation,
-        }) => cli::sweep(&cli::SweepArgs {
-            file,
-            seeds,
-            first_seed,
-            random_faults,
-            json,
-            fail_on_violation,
-        }),
-        Some(Command::Export {
-            file,
-            seed,
-            until_ms,
-            from_ms,
-            svg,
-            csv,
-            history,
-            trace,
-        }) => capsim::export::run(&capsim::export::ExportArgs {
-            file,
-            seed,
-            until_ms,
-            from_ms,
-            svg,
-            csv,
-            history,
-            trace,
-        }),
+        Some(Command::Run(run)) => cli::run(&run),
+        Some(Command::Sweep(sweep)) => cli::sweep(&sweep),
+        Some(Command::Export(export)) => capsim::export::run(&export),
         Some(Command::Validate { files }) => cli::validate(&files),
         Some(Command::Check { paths }) => cli::check(&paths),
         Some(Command::Probe {

@@ -20,17 +20,31 @@ pub const CSV_INTERVAL_MS: f64 = 10.0;
 /// Most CSV rows; longer runs sample less often.
 pub const MAX_CSV_ROWS: u64 = 10_000;
 
-#[derive(Debug, Default)]
+/// `capsim export`'s arguments.
+#[derive(Debug, Default, clap::Args)]
 pub struct ExportArgs {
+    /// The scenario file.
     pub file: PathBuf,
+    /// Override the scenario's seed.
+    #[arg(long)]
     pub seed: Option<u64>,
-    /// Stop the run here (and end the diagram's window here); otherwise run to the end.
+    /// Stop the run at T ms (default: run to the end); the diagram ends here too.
+    #[arg(long, value_name = "T")]
     pub until_ms: Option<f64>,
-    /// Start of the diagram's window.
+    /// Start of the diagram's time window (ms); it spans 200 ms unless --until-ms is given.
+    #[arg(long, value_name = "T", default_value_t = 0.0)]
     pub from_ms: f64,
+    /// Write a space-time diagram (lanes and message arrows) as SVG.
+    #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
+    /// Write the core metrics every 10 ms of simulated time as CSV.
+    #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
+    /// Write the Jepsen-style operation history as JSON Lines.
+    #[arg(long, value_name = "FILE")]
     pub history: Option<PathBuf>,
+    /// Write every trace event as JSON Lines.
+    #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
 }
 
