@@ -463,7 +463,7 @@ pub fn fonts() -> egui::FontDefinitions {
 
 /// The run's headline numbers so far.
 fn report_strip_ui(ui: &mut Ui, f: &Frame) {
-    let r = &f.report;
+    let r = &f.settled();
     ui.horizontal_wrapped(|ui| {
         let item = |ui: &mut Ui, label: &str, value: String, color: Option<egui::Color32>| {
             // One widget per item, so wrapping never separates a label from its value.
@@ -494,6 +494,7 @@ fn report_strip_ui(ui: &mut Ui, f: &Frame) {
         item(ui, "ok", r.ok.to_string(), None);
         item(ui, "failed", r.failed.to_string(), bad(r.failed > 0));
         item(ui, "unknown", r.unknown.to_string(), bad(r.unknown > 0));
+        item(ui, "in progress", f.ops.len().to_string(), None);
         item(
             ui,
             "availability",

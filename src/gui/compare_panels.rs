@@ -123,7 +123,7 @@ pub fn numbers_and_plot_ui(ui: &mut Ui, frames: &[Arc<Frame>; 2]) {
     ui.horizontal_top(|ui| {
         ui.vertical(|ui| {
             ui.set_width(table_w);
-            let (a, b) = (&frames[0].report, &frames[1].report);
+            let (a, b) = (&frames[0].settled(), &frames[1].settled());
             table_ui(ui, &rows(a, b));
             ui.add_space(8.0);
             let done = frames.iter().all(|f| f.phase == crate::engine::Phase::Done);

@@ -120,6 +120,15 @@ pub struct Frame {
 }
 
 impl Frame {
+    /// The report as a viewer should read it mid-run: `unknown` and `availability` over the
+    /// operations that have ended. The engine's report (like `capsim run --json`) counts an
+    /// operation still waiting for its reply as unknown, which is right at the end of a run but
+    /// showed a healthy cluster with "unknown 6" in warning colour while requests were merely in
+    /// flight.
+    pub fn settled(&self) -> Report {
+        settled(&self.report, self.ops.len() as u64)
+    }
+
     /// What the cluster view and the space-time diagram should outline.
     pub fn highlight(&self) -> Option<&crate::check::explain::Highlight> {
         let why = self.why.as_ref()?;
@@ -598,5 +607,55 @@ impl Drop for WorkerHandle {
         if let Some(h) = self.thread.take() {
             let _ = h.join();
         }
+    }
+}
+
+/// `report` with the `in_progress` operations left out of `unknown` and `availability`.
+pub fn settled(report: &Report, in_progress: u64) -> Report {
+    let mut r = report.clone();
+    let running = in_progress.min(r.unknown).min(r.ops);
+    r.unknown -= running;
+    let ended = r.ops - running;
+    r.availability = if ended == 0 {
+        1.0
+    } else {
+        r.ok as f64 / ended as f64
+    };
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two of three unknown operations are still waiting: one ended as unknown, and
+    /// availability is 6 ok of the 8 that ended.
+    #[test]
+    fn operations_in_flight_are_neither_unknown_nor_unavailable() {
+        let r = Report {
+            ops: 10,
+            ok: 6,
+            failed: 1,
+            unknown: 3,
+            availability: 0.6,
+            ..Report::default()
+        };
+        let s = settled(&r, 2);
+        assert_eq!(s.unknown, 1);
+        assert_eq!(s.availability, 0.75);
+        assert_eq!(
+            (s.ops, s.ok, s.failed),
+            (10, 6, 1),
+            "the rest is the engine's"
+        );
+        // At the end of a run nothing is in progress: the report is unchanged.
+        assert_eq!(settled(&r, 0).availability, 0.6);
+        // Everything still waiting: nothing has failed to answer yet.
+        let start = Report {
+            ops: 4,
+            unknown: 4,
+            ..Report::default()
+        };
+        assert_eq!(settled(&start, 4).availability, 1.0);
     }
 }
