@@ -197,14 +197,29 @@ fn reads_disagree(key: Key, ops: &[Operation], _: &[Operation]) -> Option<String
     };
     Some(format!(
         "{} returned {second_value}, although an earlier {} had already returned {}, and the {} had \
-         completed at {}, before {too_late} started at {}",
+         completed at {}, before {too_late} started at {}{}",
         describe_with_interval(key, second),
         describe_with_interval(key, first),
         show(first.value),
         describe(key, second_write),
         end_time(second_write),
         SimTime(started_us),
+        partial_write_note(first_update),
     ))
+}
+
+/// Why a replicated system produces the `reads_disagree` shape: most often the value the earlier
+/// read saw came from a write whose client never got an answer (a timeout), which some replicas
+/// applied and others never did. Said only when the history shows that outcome.
+fn partial_write_note(update: &Operation) -> String {
+    if update.outcome != EventType::Info {
+        return String::new();
+    }
+    let value = show(value_after(update));
+    format!(
+        ". That write never got an answer (its outcome is unknown), yet a read saw {value}: it took \
+         effect somewhere but not everywhere"
+    )
 }
 
 fn generic_explanation(key: Key, ops: &[Operation]) -> String {

@@ -174,6 +174,27 @@ fn reads_disagreeing_about_write_order_are_not_linearizable() {
     );
 }
 
+/// The shape a partition leaves behind: the write the earlier read saw timed out (`info`), so
+/// the explanation says it took effect on some replicas only.
+#[test]
+fn reads_disagreeing_after_an_unanswered_write_say_so() {
+    let cx = counterexample(&[
+        write(1, 0, 1, 0, 2),
+        info(write(2, 0, 2, 3, 20)),
+        read(3, 0, Some(2), 21, 22),
+        read(4, 0, Some(1), 23, 24),
+    ]);
+    assert!(
+        cx.explanation.ends_with(
+            "before the write k0=v2 by process 2 started at 3.000 ms. That write never got an \
+             answer (its outcome is unknown), yet a read saw v2: it took effect somewhere but not \
+             everywhere"
+        ),
+        "{}",
+        cx.explanation
+    );
+}
+
 #[test]
 fn info_write_may_have_taken_effect() {
     assert_linearizable(&[
