@@ -168,7 +168,7 @@ fn check_history_follows_the_copies_of_a_lost_write() {
     assert!(
         why.findings
             .iter()
-            .any(|(k, e, _)| k == "lost write" && Some(e) == lost.example.as_ref())
+            .any(|f| f.kind == "lost write" && Some(&f.example) == lost.example.as_ref())
     );
     let story = why.story.as_ref().expect("the lost write followed");
     let (key, value, _) = lost.subject.unwrap();
@@ -178,18 +178,19 @@ fn check_history_follows_the_copies_of_a_lost_write() {
     assert!(f.highlight().is_some());
     // A finding that is also a stale read (here read-your-writes: the session's own write was
     // acknowledged before the read) explains in one more click.
-    let (_, _, op) = why
+    let op = why
         .findings
         .iter()
-        .find(|(k, _, _)| k == "read your writes")
-        .expect("this lesson breaks read-your-writes");
-    let op = op.expect("that read is a recorded stale read");
+        .find(|f| f.kind == "read your writes")
+        .expect("this lesson breaks read-your-writes")
+        .stale_op
+        .expect("that read is a recorded stale read");
     // One button per finding whose read is a recorded stale read, in the findings' order.
     let nth = why
         .findings
         .iter()
-        .filter(|(_, _, op)| op.is_some())
-        .position(|(k, _, _)| k == "read your writes")
+        .filter(|f| f.stale_op.is_some())
+        .position(|f| f.kind == "read your writes")
         .unwrap();
     h.get_all_by_label("Why this read?")
         .nth(nth)
@@ -272,12 +273,14 @@ fn a_linearizability_counterexample_links_to_its_stale_read() {
     let mut s = capsim::gui::session::Session::new(lesson());
     s.advance_to(capsim::types::SimTime::from_ms(4000.0), None);
     let why = capsim::gui::why::check_history(&s, 1);
-    let (_, text, op) = why
+    let finding = why
         .findings
         .iter()
-        .find(|(kind, _, _)| kind == "linearizability")
+        .find(|f| f.kind == "linearizability")
         .expect("R=W=1 under a partition is not linearizable");
-    let op = op.unwrap_or_else(|| panic!("no stale read in the counterexample: {text}"));
+    let op = finding
+        .stale_op
+        .unwrap_or_else(|| panic!("no stale read in the counterexample: {}", finding.example));
     let stale = &s.sim.metrics().stale.records;
     let read = stale
         .iter()
@@ -292,4 +295,38 @@ fn a_linearizability_counterexample_links_to_its_stale_read() {
             .any(|o| o.start_us == read.invoke_us && o.process == read.process),
         "the read is one of the counterexample's operations"
     );
+}
+
+/// The default lesson has no stale read but a non-linearizable history: Check history's "Go to"
+/// takes the viewer to the counterexample's first read, to step through it from there.
+#[test]
+fn check_history_goes_to_where_a_counterexample_starts() {
+    let scenario = load("scenarios/quorum-partition.ron");
+    let mut h = harness_of(CapsimApp::new(
+        &egui::Context::default(),
+        scenario,
+        Prefs::default(),
+    ));
+    seek(&mut h, 6000.0);
+    h.get_by_label("Check history").click();
+    settle(&mut h);
+    let why = h.state_mut().frame().why.clone().expect("the checks ran");
+    let finding = why
+        .findings
+        .iter()
+        .find(|f| f.kind == "linearizability")
+        .expect("the default lesson is not linearizable");
+    let at = finding.at.expect("a counterexample has a moment");
+    let sim = h.state_mut().snapshot(WAIT).expect("snapshot");
+    let c = sim.analysis().counterexample.expect("a counterexample");
+    assert!(
+        c.ops
+            .iter()
+            .any(|op| op.start_us == at.0 && op.f == capsim::types::OpKind::Read),
+        "{at:?} is a read of the counterexample"
+    );
+    h.get_by_label(&format!("Go to {:.1} ms", at.as_ms()))
+        .click();
+    settle(&mut h);
+    assert_eq!(h.state_mut().frame().now, at, "the viewer went there");
 }

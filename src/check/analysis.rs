@@ -9,7 +9,7 @@ use super::order::UpdateIndex;
 use super::report::{Linearizable, Report};
 use super::sessions::{self, SessionViolations};
 use super::violations::ViolationKind;
-use crate::types::Key;
+use crate::types::{Key, OpKind};
 
 /// What the post-run checks look at.
 #[derive(Clone, Debug)]
@@ -80,6 +80,18 @@ impl Analysis {
         v.set(ViolationKind::Resurrected, self.resurrected.count);
     }
 
+    /// When to watch the first example of `kind` unfold (µs): a linearizability counterexample's
+    /// first read, a lost write's acknowledgement, the read that saw a resurrected value or broke
+    /// a session guarantee. `None` for kinds these checks did not find.
+    pub fn example_at_us(&self, kind: ViolationKind) -> Option<u64> {
+        match kind {
+            ViolationKind::Linearizability => self.counterexample.as_ref().map(first_read_us),
+            ViolationKind::LostWrite => self.lost_writes.subject.map(|(_, _, at)| at),
+            ViolationKind::Resurrected => self.resurrected.subject.map(|(_, _, at)| at),
+            other => self.sessions.reads.get(&other).map(|&(_, _, at)| at),
+        }
+    }
+
     /// The first violation of each kind these checks found, in words.
     pub fn examples(&self) -> Vec<(ViolationKind, String)> {
         let mut out = Vec::new();
@@ -99,6 +111,17 @@ impl Analysis {
         out.sort_by_key(|(k, _)| *k);
         out
     }
+}
+
+/// Where a counterexample starts going wrong: its earliest read (the operations before it are
+/// the writes that set the scene), or its earliest operation when it has no read.
+fn first_read_us(c: &Counterexample) -> u64 {
+    let reads = c.ops.iter().filter(|op| op.f == OpKind::Read);
+    reads
+        .map(|op| op.start_us)
+        .min()
+        .or_else(|| c.ops.iter().map(|op| op.start_us).min())
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -167,6 +190,18 @@ mod tests {
                 ViolationKind::LostWrite
             ]
         );
+    }
+
+    /// Each example's moment: the stale second read (60) is where the counterexample and the
+    /// monotonic-reads violation start; the lost write v2 was acknowledged at 30.
+    #[test]
+    fn each_example_says_when_to_watch_it() {
+        let a = analyse_with(&history(), true);
+        let at = |k| a.example_at_us(k);
+        assert_eq!(at(ViolationKind::Linearizability), Some(60));
+        assert_eq!(at(ViolationKind::MonotonicReads), Some(60));
+        assert_eq!(at(ViolationKind::LostWrite), Some(30));
+        assert_eq!(at(ViolationKind::ReadYourWrites), None, "not found");
     }
 
     #[test]

@@ -31,11 +31,22 @@ pub struct Why {
     pub missing: Option<String>,
     /// Opened by the auto-pause: the explanation stays hidden until revealed.
     pub hidden: bool,
-    /// The history checks' findings (kind, first example, and the stale read's operation id
-    /// when the example is a read the stale-read checker also recorded), for "Check history".
-    pub findings: Vec<(String, String, Option<u64>)>,
+    /// The history checks' findings, for "Check history".
+    pub findings: Vec<Finding>,
     /// Where the copies of the first lost write went.
     pub story: Option<UpdateStory>,
+}
+
+/// One kind of anomaly the history checks found, with its first example.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finding {
+    /// The violation kind in words ("linearizability", "read your writes", ...).
+    pub kind: String,
+    pub example: String,
+    /// The example's read, when the stale-read checker also recorded it (it explains in a click).
+    pub stale_op: Option<u64>,
+    /// Where to watch the example unfold (`Analysis::example_at_us`).
+    pub at: Option<SimTime>,
 }
 
 fn title(r: &StaleRead) -> String {
@@ -137,10 +148,15 @@ pub fn check_history(s: &Session, serial: u64) -> Why {
             })
             .map(|r| r.op)
     };
-    let findings: Vec<(String, String, Option<u64>)> = analysis
+    let findings: Vec<Finding> = analysis
         .examples()
         .into_iter()
-        .map(|(k, e)| (k.name().replace('_', " "), e, stale_op(k)))
+        .map(|(k, example)| Finding {
+            kind: k.name().replace('_', " "),
+            example,
+            stale_op: stale_op(k),
+            at: analysis.example_at_us(k).map(SimTime),
+        })
         .collect();
     let story = analysis.lost_writes.subject.map(|(key, value, acked_us)| {
         let from = invoked_before(s, value, acked_us);
@@ -324,22 +340,15 @@ fn body_ui(ui: &mut Ui, why: &Why, st: &mut WhyState, out: &mut Vec<Command>) {
                 } else {
                     RichText::new(line)
                 };
-                // A finding whose read the stale-read checker recorded explains in one click.
-                let stale_op = why
+                let finding = why
                     .explanation
                     .is_none()
                     .then(|| why.findings.get(i))
                     .flatten();
-                if let Some((_, _, Some(op))) = stale_op {
+                if let Some(finding) = finding {
                     ui.horizontal_wrapped(|ui| {
                         ui.label(text);
-                        if ui
-                            .small_button("Why this read?")
-                            .on_hover_text("It is also a stale read: explain it step by step")
-                            .clicked()
-                        {
-                            out.push(Command::Explain(*op));
-                        }
+                        finding_buttons_ui(ui, finding, out);
                     });
                 } else if i >= bullets {
                     ui.horizontal_wrapped(|ui| {
@@ -353,12 +362,33 @@ fn body_ui(ui: &mut Ui, why: &Why, st: &mut WhyState, out: &mut Vec<Command>) {
         });
 }
 
+/// "Go to": seek to where the example starts, to step through it; "Why this read?": a finding
+/// whose read the stale-read checker recorded explains step by step in one click.
+fn finding_buttons_ui(ui: &mut Ui, finding: &Finding, out: &mut Vec<Command>) {
+    if let Some(at) = finding.at
+        && ui
+            .small_button(format!("Go to {:.1} ms", at.as_ms()))
+            .on_hover_text("Seek to where this example starts, then step through it")
+            .clicked()
+    {
+        out.push(Command::Seek(at));
+    }
+    if let Some(op) = finding.stale_op
+        && ui
+            .small_button("Why this read?")
+            .on_hover_text("It is also a stale read: explain it step by step")
+            .clicked()
+    {
+        out.push(Command::Explain(op));
+    }
+}
+
 /// The history checks' findings, then the lost write's story.
 fn findings_lines(why: &Why, story: Option<&UpdateStory>) -> Vec<String> {
     let mut out: Vec<String> = why
         .findings
         .iter()
-        .map(|(kind, example, _)| format!("{}: {example}.", capitalise(kind)))
+        .map(|f| format!("{}: {}.", capitalise(&f.kind), f.example))
         .collect();
     if let Some(story) = story {
         out.push("Where the lost write's copies went:".into());
