@@ -69,6 +69,11 @@ pub enum Event<P: Policy> {
     ClientTimeout {
         op: crate::policy::OpRef,
     },
+    /// A node's answer reaches its client (with `workload.client_latency`).
+    ClientReply {
+        op: crate::policy::OpRef,
+        result: crate::policy::OpResult,
+    },
     /// An open-loop arrival.
     Arrival,
     Fault {
@@ -160,7 +165,12 @@ impl<P: FromScenario> Engine<P> {
                 P::KINDS,
                 SimRng::new(seed, stream::NETWORK),
             ),
-            work: Workload::new(&scenario.workload, n, SimRng::new(seed, stream::WORKLOAD)),
+            work: Workload::new(
+                &scenario.workload,
+                n,
+                SimRng::new(seed, stream::WORKLOAD),
+                SimRng::new(seed, stream::CLIENT_HOP),
+            ),
             config,
             now: SimTime::ZERO,
             queue: EventQueue::default(),

@@ -15,6 +15,8 @@ pub mod stream {
     pub const WORKLOAD: u64 = 2;
     pub const FAULTS: u64 = 3;
     pub const PROBE: u64 = 4;
+    /// The client-to-node hop (`workload.client_latency`).
+    pub const CLIENT_HOP: u64 = 5;
     pub const NODE_BASE: u64 = 1 << 32;
 }
 

@@ -134,6 +134,7 @@ impl<P: FromScenario> Engine<P> {
             Event::ClientTimeout { op } => {
                 self.complete(op, OpResult::Unknown(FailReason::Timeout))
             }
+            Event::ClientReply { op, result } => self.client_reply(op, result),
             Event::Arrival => self.arrival(),
             Event::Fault {
                 fault,
@@ -457,6 +458,10 @@ impl<P: FromScenario> Engine<P> {
         if !self.work.push_timeout(timeout_at, seq, op) {
             self.queue.push_at(timeout_at, Event::ClientTimeout { op });
         }
+        if let Some(hop) = self.work.hop_us() {
+            let at = self.now.saturating_add(hop);
+            return self.queue.push_at(at, Event::ClientSend { op });
+        }
         self.hand_to_node(
             node,
             ClientReq {
@@ -533,7 +538,20 @@ impl<P: FromScenario> Engine<P> {
         }
     }
 
+    /// A policy answers a client: at once when clients sit on their node, else after the hop.
     fn reply(&mut self, op: OpRef, result: OpResult) {
+        // A late answer to a finished operation is dropped by `client_reply` without a draw.
+        if self.work.get(op).is_some()
+            && let Some(hop) = self.work.hop_us()
+        {
+            let at = self.now.saturating_add(hop);
+            return self.queue.push_at(at, Event::ClientReply { op, result });
+        }
+        self.client_reply(op, result)
+    }
+
+    /// The client has the answer: the operation ends, or (a redirect) goes to the named node.
+    fn client_reply(&mut self, op: OpRef, result: OpResult) {
         let OpResult::Redirect(to) = result else {
             return self.complete(op, result);
         };
@@ -549,7 +567,13 @@ impl<P: FromScenario> Engine<P> {
         self.work.clients[client as usize].leader_guess = Some(to);
         self.tracer
             .emit(self.now, TraceEvent::Redirect { op: id, to });
-        self.queue.push_after(self.now, 0, Event::ClientSend { op });
+        match self.work.hop_us() {
+            Some(hop) => {
+                let at = self.now.saturating_add(hop);
+                self.queue.push_at(at, Event::ClientSend { op });
+            }
+            None => self.queue.push_after(self.now, 0, Event::ClientSend { op }),
+        }
     }
 
     /// Ends an operation with its outcome; a late reply to a finished operation is ignored.

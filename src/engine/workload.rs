@@ -2,6 +2,7 @@
 //! (Poisson arrivals); a read/write/delete mix; uniform, Zipf or hot-set keys; and which node each
 //! request goes to.
 
+use super::dist::Sampler;
 use super::rng::SimRng;
 use crate::policy::OpRef;
 use crate::scenario::schema::{KeySpec, LoadSpec, Mix, TargetSpec, WorkloadSpec};
@@ -120,6 +121,9 @@ pub struct Workload {
     pub guarantees: crate::policy::Guarantees,
     pub clients: Vec<Client>,
     pub rng: SimRng,
+    /// The client-to-node delay and its own random stream (`workload.client_latency`), so that
+    /// adding it does not shift the workload's other draws.
+    hop: Option<(Sampler, SimRng)>,
     ops: Vec<Option<(u32, OpState)>>,
     free: Vec<u32>,
     generation: u32,
@@ -169,7 +173,8 @@ pub enum ClientEvent {
 }
 
 impl Workload {
-    pub fn new(spec: &WorkloadSpec, nodes: u16, rng: SimRng) -> Workload {
+    /// `hop_rng` draws the client-to-node delays (used only with `spec.client_latency`).
+    pub fn new(spec: &WorkloadSpec, nodes: u16, rng: SimRng, hop_rng: SimRng) -> Workload {
         let homes: Vec<NodeId> = if spec.client_nodes.is_empty() {
             (0..nodes).map(NodeId).collect()
         } else {
@@ -197,6 +202,10 @@ impl Workload {
             guarantees: spec.session.guarantees(),
             clients,
             rng,
+            hop: spec
+                .client_latency
+                .as_ref()
+                .map(|d| (Sampler::new(d), hop_rng)),
             ops: Vec::new(),
             free: Vec::new(),
             generation: 0,
@@ -217,6 +226,12 @@ impl Workload {
     pub fn reconfigure(&mut self, spec: &WorkloadSpec) {
         if spec.keys != self.spec.keys {
             self.keys = KeySampler::new(&spec.keys);
+        }
+        if spec.client_latency != self.spec.client_latency
+            && let (Some(d), Some((latency, _))) = (&spec.client_latency, &mut self.hop)
+        {
+            // A `Set` reaches into the distribution (the field itself is fixed: it is one).
+            *latency = Sampler::new(d);
         }
         self.timeout_us = ms_to_us(spec.timeout_ms);
         self.think = think_us(&spec.load);
@@ -242,6 +257,12 @@ impl Workload {
     }
 
     #[inline]
+    /// One trip between a client and its node (µs), or `None` when clients sit on their node.
+    pub fn hop_us(&mut self) -> Option<u64> {
+        let (latency, rng) = self.hop.as_mut()?;
+        Some(latency.sample_us(rng))
+    }
+
     pub fn pick_kind(&mut self) -> OpKind {
         let Mix {
             read,

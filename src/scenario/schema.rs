@@ -674,6 +674,10 @@ pub struct WorkloadSpec {
     /// Per-operation consistency levels as (weight, level), e.g. `[(9.0, One), (1.0, Quorum)]`:
     /// each operation draws one (honoured by `Leaderless`). Empty: the policy's levels.
     pub consistency_mix: Vec<(f64, Consistency)>,
+    /// One-way delay between a client and the node it talks to, drawn for each request and each
+    /// reply (a redirect costs a round trip). None: clients sit on their node and a reply from
+    /// that node's own data takes no time. The client's link is never cut by partitions.
+    pub client_latency: Option<Dist>,
 }
 
 /// Session guarantees (Terry et al. 1994). With `Leaderless` the coordinator a client talks to
@@ -717,6 +721,7 @@ impl Default for WorkloadSpec {
             client_nodes: Vec::new(),
             session: SessionSpec::default(),
             consistency_mix: Vec::new(),
+            client_latency: None,
         }
     }
 }

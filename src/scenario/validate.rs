@@ -583,6 +583,9 @@ fn workload(v: &V, w: &WorkloadSpec) -> R {
         v.node("workload.target", n)?;
     }
     v.distinct_nodes("workload.client_nodes", &w.client_nodes)?;
+    if let Some(d) = &w.client_latency {
+        check_dist(v, "workload.client_latency", d, 0)?;
+    }
     v.positive_ms("workload.timeout_ms", w.timeout_ms, MAX_DURATION_MS)
 }
 
