@@ -20,6 +20,9 @@ macro_rules! out {
     }};
 }
 
+// After `out!`: the module uses it.
+mod log_summary;
+
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_CHECK_FAILED: i32 = 1;
 pub const EXIT_BAD_INPUT: i32 = 2;
@@ -204,6 +207,7 @@ pub fn print_summary(s: &Scenario, r: &Report) {
             r.max_leader_term
         );
     }
+    log_summary::print_log_sections(r);
     out!(
         "  messages: {} sent, {} delivered, {} dropped",
         r.messages_sent,

@@ -234,3 +234,40 @@ fn closed_stdout_is_not_a_crash() {
     let out = child.wait_with_output().expect("capsim finishes");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+#[test]
+fn run_summary_shows_the_log_fields_only_where_they_apply() {
+    let run = |lesson: &str| {
+        let out = capsim(&["run", lesson]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let erasure = run("scenarios/gdpr-erasure.ron");
+    for line in [
+        "  event log: ",
+        "    read-model lag: max ",
+        "    compactions ",
+        "  erasure by tombstone: lingering copies max ",
+        "  erasure by crypto-shredding: ",
+    ] {
+        assert!(erasure.contains(line), "no `{line}` in\n{erasure}");
+    }
+    let compaction = run("scenarios/log-compaction.ron");
+    assert!(
+        compaction.contains("  log storage: ") && compaction.contains(" compactions, "),
+        "{compaction}"
+    );
+    let quorum = run("scenarios/quorum-partition.ron");
+    for word in [
+        "log storage",
+        "event log",
+        "compactions",
+        "erasure",
+        "snapshots",
+    ] {
+        assert!(
+            !quorum.contains(word),
+            "`{word}` in a quorum lesson:\n{quorum}"
+        );
+    }
+}
