@@ -162,6 +162,7 @@ const REQUIRED_FIELDS: &[&str] = &[
     "unknown",
     "availability",
     "stale_reads",
+    "saturated_stale_reads",
     "max_replication_lag_ms",
     "max_divergent_keys",
     "divergent_keys_at_end",
@@ -270,4 +271,21 @@ fn run_summary_shows_the_log_fields_only_where_they_apply() {
             "`{word}` in a quorum lesson:\n{quorum}"
         );
     }
+}
+
+#[test]
+fn run_summary_says_at_least_when_stale_depth_is_a_lower_bound() {
+    // First-write-wins drops every update after the first, so reads fall far behind the
+    // checker's per-key window; a quorum lesson's stale reads are exact.
+    let fww = capsim(&["run", "scenarios/fww-lost-updates.ron"]);
+    let text = stdout(&fww);
+    assert!(text.contains("(at least "), "{text}");
+    assert!(text.contains("depth is a lower bound"), "{text}");
+    let json = capsim(&["run", "--json", "scenarios/fww-lost-updates.ron"]);
+    let json: serde_json::Value = serde_json::from_str(stdout(&json).trim()).expect("JSON");
+    let saturated = json["saturated_stale_reads"].as_u64().expect("a count");
+    assert!(saturated > 0 && saturated <= json["stale_reads"].as_u64().unwrap());
+    let quorum = stdout(&capsim(&["run", "scenarios/quorum-partition-one.ron"]));
+    assert!(quorum.contains("most versions behind"), "{quorum}");
+    assert!(!quorum.contains("at least"), "{quorum}");
 }

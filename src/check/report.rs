@@ -40,6 +40,10 @@ pub struct Report {
     pub max_versions_behind: u64,
     /// The longest time between a missed update's ack and the stale read's start.
     pub max_stale_behind_ms: f64,
+    /// Stale reads further behind than the checker's per-key window (`KEEP_PER_KEY` updates):
+    /// their depth is a lower bound, so while this is above 0 `max_versions_behind` and
+    /// `max_stale_behind_ms` are lower bounds too.
+    pub saturated_stale_reads: u64,
     /// `true`, `false`, `"unknown"` (the checker's budget ran out on some key) or `"not_checked"`
     /// (no complete history: none kept, cut at `run.history_limit`, or a live report).
     pub linearizable: Linearizable,

@@ -170,6 +170,7 @@ impl<P: Policy> Engine<P> {
             stale_reads: m.stale.count,
             max_versions_behind: m.stale.max_versions_behind,
             max_stale_behind_ms: m.stale.max_behind_ms,
+            saturated_stale_reads: m.stale.saturated,
             // The history checks run once the run is over (`Sim::final_report`).
             linearizable: Linearizable::NotChecked,
             violations: self.streaming_violations(),
