@@ -186,14 +186,7 @@ pub fn print_summary(s: &Scenario, r: &Report) {
         "  divergent keys: max {}, at end {}{}",
         r.max_divergent_keys,
         r.divergent_keys_at_end,
-        if r.converged_after_ms < 0.0 {
-            String::new()
-        } else {
-            format!(
-                " (converged {:.1} ms after the last heal)",
-                r.converged_after_ms
-            )
-        }
+        convergence(r)
     );
     if r.leader_elections > 0 {
         out!(
@@ -210,6 +203,21 @@ pub fn print_summary(s: &Scenario, r: &Report) {
         r.messages_dropped
     );
     out!("  trace hash {}", r.trace_hash);
+}
+
+/// When the replicas last came to agree. Without a heal `converged_after_ms` counts from time 0,
+/// so it is when divergence last ended, not a time after anything.
+fn convergence(r: &Report) -> String {
+    if r.converged_after_ms < 0.0 || r.max_divergent_keys == 0 {
+        return String::new();
+    }
+    match r.last_heal_ms {
+        Some(heal) => format!(
+            " (converged {:.1} ms after the last heal at {heal:.1} ms)",
+            r.converged_after_ms
+        ),
+        None => format!(" (last converged at {:.1} ms)", r.converged_after_ms),
+    }
 }
 
 /// Stale reads and how far behind the worst was; "at least" when some read was further behind

@@ -289,3 +289,13 @@ fn run_summary_says_at_least_when_stale_depth_is_a_lower_bound() {
     assert!(quorum.contains("most versions behind"), "{quorum}");
     assert!(!quorum.contains("at least"), "{quorum}");
 }
+
+#[test]
+fn run_summary_counts_convergence_from_a_heal_only_when_there_was_one() {
+    // log-compaction has no faults; quorum-partition heals its partition.
+    let calm = stdout(&capsim(&["run", "scenarios/log-compaction.ron"]));
+    assert!(calm.contains("(last converged at "), "{calm}");
+    assert!(!calm.contains("heal"), "{calm}");
+    let healed = stdout(&capsim(&["run", "scenarios/quorum-partition.ron"]));
+    assert!(healed.contains("ms after the last heal at "), "{healed}");
+}

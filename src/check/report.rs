@@ -67,6 +67,10 @@ pub struct Report {
     /// or restarted a node; 0 without one) until divergent keys last became 0; 0 if that was
     /// before the heal, and `NEVER_CONVERGED_MS` (-1) if keys still diverge at the end.
     pub converged_after_ms: f64,
+    /// When that last heal happened; `None` without one, when `converged_after_ms` is simply the
+    /// time divergence last ended. Not a JSON field: it only tells the summary how to word it.
+    #[serde(skip)]
+    pub last_heal_ms: Option<f64>,
     /// What the leaderless policy's repair machinery did (absent for other policies).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub leaderless: Option<LeaderlessEvents>,

@@ -182,6 +182,7 @@ impl<P: Policy> Engine<P> {
             leader_elections: m.leader_elections,
             max_leader_term: m.max_leader_term,
             converged_after_ms: m.replicas.converged_after_ms(self.last_heal()),
+            last_heal_ms: self.healed().then(|| ms(self.last_heal().0)),
             leaderless: matches!(
                 self.scenario.policy,
                 crate::scenario::schema::PolicySpec::Leaderless(_)
