@@ -20,6 +20,9 @@ macro_rules! out {
     }};
 }
 
+// After `out!`: the module uses it.
+mod log_summary;
+
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_CHECK_FAILED: i32 = 1;
 pub const EXIT_BAD_INPUT: i32 = 2;
@@ -177,25 +180,13 @@ pub fn print_summary(s: &Scenario, r: &Report) {
         r.latency_ms_p50,
         r.latency_ms_p99
     );
-    out!(
-        "  stale reads: {} (most versions behind {}, up to {:.1} ms behind)",
-        r.stale_reads,
-        r.max_versions_behind,
-        r.max_stale_behind_ms
-    );
+    print_stale_reads(r);
     out!("  max replication lag: {:.1} ms", r.max_replication_lag_ms);
     out!(
         "  divergent keys: max {}, at end {}{}",
         r.max_divergent_keys,
         r.divergent_keys_at_end,
-        if r.converged_after_ms < 0.0 {
-            String::new()
-        } else {
-            format!(
-                " (converged {:.1} ms after the last heal)",
-                r.converged_after_ms
-            )
-        }
+        convergence(r)
     );
     if r.leader_elections > 0 {
         out!(
@@ -204,6 +195,7 @@ pub fn print_summary(s: &Scenario, r: &Report) {
             r.max_leader_term
         );
     }
+    log_summary::print_log_sections(r);
     out!(
         "  messages: {} sent, {} delivered, {} dropped",
         r.messages_sent,
@@ -211,6 +203,46 @@ pub fn print_summary(s: &Scenario, r: &Report) {
         r.messages_dropped
     );
     out!("  trace hash {}", r.trace_hash);
+}
+
+/// When the replicas last came to agree. Without a heal `converged_after_ms` counts from time 0,
+/// so it is when divergence last ended, not a time after anything.
+fn convergence(r: &Report) -> String {
+    if r.converged_after_ms < 0.0 || r.max_divergent_keys == 0 {
+        return String::new();
+    }
+    match r.last_heal_ms {
+        Some(heal) => format!(
+            " (converged {:.1} ms after the last heal at {heal:.1} ms)",
+            r.converged_after_ms
+        ),
+        None => format!(" (last converged at {:.1} ms)", r.converged_after_ms),
+    }
+}
+
+/// Stale reads and how far behind the worst was; "at least" when some read was further behind
+/// than the checker's per-key window, which makes both maxima lower bounds.
+fn print_stale_reads(r: &Report) {
+    if r.saturated_stale_reads == 0 {
+        out!(
+            "  stale reads: {} (most versions behind {}, up to {:.1} ms behind)",
+            r.stale_reads,
+            r.max_versions_behind,
+            r.max_stale_behind_ms
+        );
+        return;
+    }
+    out!(
+        "  stale reads: {} (at least {} versions behind, at least {:.1} ms behind)",
+        r.stale_reads,
+        r.max_versions_behind,
+        r.max_stale_behind_ms
+    );
+    out!(
+        "    {} of them beyond the checker's window of {} updates per key: depth is a lower bound",
+        r.saturated_stale_reads,
+        crate::check::stale::KEEP_PER_KEY
+    );
 }
 
 /// The post-run checks: the linearizability verdict with its counterexample, and the first

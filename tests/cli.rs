@@ -162,6 +162,7 @@ const REQUIRED_FIELDS: &[&str] = &[
     "unknown",
     "availability",
     "stale_reads",
+    "saturated_stale_reads",
     "max_replication_lag_ms",
     "max_divergent_keys",
     "divergent_keys_at_end",
@@ -233,4 +234,68 @@ fn closed_stdout_is_not_a_crash() {
     drop(child.stdout.take());
     let out = child.wait_with_output().expect("capsim finishes");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn run_summary_shows_the_log_fields_only_where_they_apply() {
+    let run = |lesson: &str| {
+        let out = capsim(&["run", lesson]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let erasure = run("scenarios/gdpr-erasure.ron");
+    for line in [
+        "  event log: ",
+        "    read-model lag: max ",
+        "    compactions ",
+        "  erasure by tombstone: lingering copies max ",
+        "  erasure by crypto-shredding: ",
+    ] {
+        assert!(erasure.contains(line), "no `{line}` in\n{erasure}");
+    }
+    let compaction = run("scenarios/log-compaction.ron");
+    assert!(
+        compaction.contains("  log storage: ") && compaction.contains(" compactions, "),
+        "{compaction}"
+    );
+    let quorum = run("scenarios/quorum-partition.ron");
+    for word in [
+        "log storage",
+        "event log",
+        "compactions",
+        "erasure",
+        "snapshots",
+    ] {
+        assert!(
+            !quorum.contains(word),
+            "`{word}` in a quorum lesson:\n{quorum}"
+        );
+    }
+}
+
+#[test]
+fn run_summary_says_at_least_when_stale_depth_is_a_lower_bound() {
+    // First-write-wins drops every update after the first, so reads fall far behind the
+    // checker's per-key window; a quorum lesson's stale reads are exact.
+    let fww = capsim(&["run", "scenarios/fww-lost-updates.ron"]);
+    let text = stdout(&fww);
+    assert!(text.contains("(at least "), "{text}");
+    assert!(text.contains("depth is a lower bound"), "{text}");
+    let json = capsim(&["run", "--json", "scenarios/fww-lost-updates.ron"]);
+    let json: serde_json::Value = serde_json::from_str(stdout(&json).trim()).expect("JSON");
+    let saturated = json["saturated_stale_reads"].as_u64().expect("a count");
+    assert!(saturated > 0 && saturated <= json["stale_reads"].as_u64().unwrap());
+    let quorum = stdout(&capsim(&["run", "scenarios/quorum-partition-one.ron"]));
+    assert!(quorum.contains("most versions behind"), "{quorum}");
+    assert!(!quorum.contains("at least"), "{quorum}");
+}
+
+#[test]
+fn run_summary_counts_convergence_from_a_heal_only_when_there_was_one() {
+    // log-compaction has no faults; quorum-partition heals its partition.
+    let calm = stdout(&capsim(&["run", "scenarios/log-compaction.ron"]));
+    assert!(calm.contains("(last converged at "), "{calm}");
+    assert!(!calm.contains("heal"), "{calm}");
+    let healed = stdout(&capsim(&["run", "scenarios/quorum-partition.ron"]));
+    assert!(healed.contains("ms after the last heal at "), "{healed}");
 }

@@ -155,8 +155,15 @@ fn lingering_copies_over_time_fall_to_zero_when_the_erasure_completes() {
     assert_eq!(Some(after_ms), r.erased_after_ms);
 }
 
-/// `ERASE` plus a log replica n4 cut off from 0.9 s to `heal_ms`.
+/// `ERASE` plus a log replica n4 cut off from 0.9 s to `heal_ms`, run to the end.
 fn with_replica(heal_ms: f64) -> Engine<EventLog> {
+    let mut e = replica_cut_off_until(heal_ms);
+    e.run_to_end();
+    e
+}
+
+/// `ERASE` plus a log replica n4 (polling every 100 ms) cut off from 0.9 s to `heal_ms`.
+fn replica_cut_off_until(heal_ms: f64) -> Engine<EventLog> {
     let text = ERASE
         .replace("nodes: (count: 3)", "nodes: (count: 4)")
         .replace(
@@ -170,9 +177,7 @@ fn with_replica(heal_ms: f64) -> Engine<EventLog> {
                 heal_ms - 900.0
             ),
         );
-    let mut e = Engine::new(&common::scenario(&text), &Options::default());
-    e.run_to_end();
-    e
+    Engine::new(&common::scenario(&text), &Options::default())
 }
 
 fn replica_records(e: &Engine<EventLog>, user: u32) -> usize {
@@ -203,4 +208,32 @@ fn a_replica_away_longer_than_delete_retention_misses_the_tombstone_for_good() {
     let r = e.report(0.0).event_log;
     assert!(r.lingering_copies_at_end.unwrap() > 0);
     assert_eq!(r.erased_after_ms, Some(-1.0));
+}
+
+#[test]
+fn a_log_replica_counts_for_replication_lag_and_ends_with_the_writers_state() {
+    let n4 = NodeId(3);
+    let mut e = replica_cut_off_until(2000.0);
+    // Cut off at 0.9 s, the workload's writes since then wait for it: over a second by 1.95 s.
+    e.run_until(SimTime::from_ms(1950.0));
+    assert!(e.node_info(n4).lag_us > 1_000_000, "{:?}", e.node_info(n4));
+    // Back at 2 s, it catches up within a few 100 ms polls.
+    e.run_until(SimTime::from_ms(2600.0));
+    assert!(e.node_info(n4).lag_us < 500_000, "{:?}", e.node_info(n4));
+    e.run_to_end();
+    let writer: std::collections::BTreeMap<_, _> = e
+        .policy(NodeId(0))
+        .writer()
+        .unwrap()
+        .state()
+        .iter()
+        .map(|(k, a)| (*k, a.last_value))
+        .collect();
+    let replica = e.policy(n4).log_replica().unwrap().values();
+    assert_eq!(&writer, replica, "the copy answers what the writer does");
+    assert!(
+        !replica.contains_key(&SHREDDED),
+        "the shredded user is gone"
+    );
+    assert_eq!(e.report(0.0).divergent_keys_at_end, 0);
 }

@@ -40,6 +40,10 @@ pub struct Report {
     pub max_versions_behind: u64,
     /// The longest time between a missed update's ack and the stale read's start.
     pub max_stale_behind_ms: f64,
+    /// Stale reads further behind than the checker's per-key window (`KEEP_PER_KEY` updates):
+    /// their depth is a lower bound, so while this is above 0 `max_versions_behind` and
+    /// `max_stale_behind_ms` are lower bounds too.
+    pub saturated_stale_reads: u64,
     /// `true`, `false`, `"unknown"` (the checker's budget ran out on some key) or `"not_checked"`
     /// (no complete history: none kept, cut at `run.history_limit`, or a live report).
     pub linearizable: Linearizable,
@@ -63,6 +67,10 @@ pub struct Report {
     /// or restarted a node; 0 without one) until divergent keys last became 0; 0 if that was
     /// before the heal, and `NEVER_CONVERGED_MS` (-1) if keys still diverge at the end.
     pub converged_after_ms: f64,
+    /// When that last heal happened; `None` without one, when `converged_after_ms` is simply the
+    /// time divergence last ended. Not a JSON field: it only tells the summary how to word it.
+    #[serde(skip)]
+    pub last_heal_ms: Option<f64>,
     /// What the leaderless policy's repair machinery did (absent for other policies).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub leaderless: Option<LeaderlessEvents>,

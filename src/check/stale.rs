@@ -127,6 +127,9 @@ pub struct StaleTracker {
     pub records: Vec<StaleRead>,
     pub max_versions_behind: u64,
     pub max_behind_ms: f64,
+    /// Stale reads whose depth is only a lower bound (`StaleRead::saturated`); while any exist,
+    /// so are `max_versions_behind` and `max_behind_ms`.
+    pub saturated: u64,
 }
 
 /// The read being classified.
@@ -291,6 +294,7 @@ impl StaleTracker {
         let behind_ms = (r.invoke_us - ack_us) as f64 / 1000.0;
         self.max_versions_behind = self.max_versions_behind.max(behind);
         self.max_behind_ms = self.max_behind_ms.max(behind_ms);
+        self.saturated += u64::from(saturated);
         if self.records.len() < KEEP_RECORDS {
             self.records.push(StaleRead {
                 op: r.op,
@@ -543,6 +547,7 @@ mod tests {
         // Within the window: exact.
         let r = s.read(t, Some(n - 2)).expect("stale");
         assert_eq!((r.versions_behind, r.saturated), (2, false));
+        assert_eq!(s.t.saturated, 0, "the maxima are exact so far");
         // v1 completed before w2..=wn were invoked: n-1 missed, but only the window is known.
         let r = s.read(t, Some(1)).expect("stale");
         assert!(r.saturated, "versions_behind is a lower bound here");
@@ -552,6 +557,7 @@ mod tests {
         let r = s.read(t, None).expect("stale");
         assert!(r.saturated);
         assert!((window..=n).contains(&r.versions_behind), "{r:?}");
+        assert_eq!(s.t.saturated, 2, "two reads only have lower bounds");
         // The newest value is still not stale.
         assert!(s.read(t, Some(n)).is_none());
     }

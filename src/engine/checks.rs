@@ -37,6 +37,11 @@ impl<P: Policy> Engine<P> {
         }
     }
 
+    /// Whether any healing fault was applied.
+    pub fn healed(&self) -> bool {
+        self.applied_faults.iter().any(|(_, f)| f.is_heal())
+    }
+
     /// When the last healing fault was applied (time 0 if none was).
     pub fn last_heal(&self) -> SimTime {
         self.applied_faults

@@ -170,6 +170,7 @@ impl<P: Policy> Engine<P> {
             stale_reads: m.stale.count,
             max_versions_behind: m.stale.max_versions_behind,
             max_stale_behind_ms: m.stale.max_behind_ms,
+            saturated_stale_reads: m.stale.saturated,
             // The history checks run once the run is over (`Sim::final_report`).
             linearizable: Linearizable::NotChecked,
             violations: self.streaming_violations(),
@@ -181,6 +182,7 @@ impl<P: Policy> Engine<P> {
             leader_elections: m.leader_elections,
             max_leader_term: m.max_leader_term,
             converged_after_ms: m.replicas.converged_after_ms(self.last_heal()),
+            last_heal_ms: self.healed().then(|| ms(self.last_heal().0)),
             leaderless: matches!(
                 self.scenario.policy,
                 crate::scenario::schema::PolicySpec::Leaderless(_)

@@ -185,7 +185,22 @@ pub fn event(
         TraceEvent::Complete { .. } => completion(e, ops, stale),
         TraceEvent::Redirect { op, to } => (format!("op {op} redirected to {to}"), Tone::Plain),
         TraceEvent::Fault(f) => (fault_event(f, ops), Tone::Fault),
-        TraceEvent::Note { node, text } => (format!("{node}: {text}"), Tone::Note),
+        TraceEvent::Note { node, text } => (note(*node, text), Tone::Note),
+    }
+}
+
+/// A note as the log shows it: prefixed with its node unless the text already names the node in
+/// its first words, as most do ("n1 became leader", "n1: event 7 appended", "controller n4: ...").
+fn note(node: NodeId, text: &str) -> String {
+    let name = node.to_string();
+    let names_node = text
+        .split_whitespace()
+        .take(2)
+        .any(|word| word.trim_end_matches(':') == name);
+    if names_node {
+        text.to_string()
+    } else {
+        format!("{node}: {text}")
     }
 }
 
@@ -235,6 +250,41 @@ fn completion(e: &TraceEvent, ops: &OpIndex, stale: impl Fn(u64) -> bool) -> (St
 mod tests {
     use super::*;
     use crate::types::SimTime;
+
+    #[test]
+    fn a_note_names_its_node_once() {
+        let shown = |node: u16, text: &str| {
+            let e = TraceEvent::Note {
+                node: NodeId(node),
+                text: text.to_string(),
+            };
+            event(&e, &[], &OpIndex::build(&[]), |_| false).0
+        };
+        let appended = crate::policy::Note::Log(crate::check::event_log::LogNote::Appended {
+            offset: 288,
+            key: 9,
+            value: None,
+            event: "withdrew",
+        });
+        assert_eq!(
+            shown(0, &appended.describe(NodeId(0))),
+            "n1: event 288 appended: 9 withdrew"
+        );
+        assert_eq!(
+            shown(1, "n2 became leader for term 3"),
+            "n2 became leader for term 3"
+        );
+        assert_eq!(
+            shown(3, "controller n4: the ISR of epoch 2 is now {n1,n4}"),
+            "controller n4: the ISR of epoch 2 is now {n1,n4}"
+        );
+        // About another node (n10 is not n1): the log says who noted it.
+        assert_eq!(
+            shown(0, "n4 needs entries from 7 on"),
+            "n1: n4 needs entries from 7 on"
+        );
+        assert_eq!(shown(0, "n10 left"), "n1: n10 left");
+    }
 
     #[test]
     fn cuts_are_named_after_the_faults_that_made_them() {

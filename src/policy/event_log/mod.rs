@@ -108,6 +108,12 @@ impl EventLogConfig {
         })
     }
 
+    pub fn log_replicas(&self) -> impl Iterator<Item = NodeId> + '_ {
+        (0..self.nodes)
+            .map(NodeId)
+            .filter(|n| self.is_log_replica(*n))
+    }
+
     pub fn is_log_replica(&self, n: NodeId) -> bool {
         let name = |r: &crate::scenario::schema::LogReplicaSpec| NodeId::parse(&r.node);
         self.spec.log_replicas.iter().any(|r| name(r) == Some(n))
@@ -303,6 +309,7 @@ impl Policy for EventLog {
     fn replicas_of(&self, _key: Key, out: &mut Vec<NodeId>) {
         out.push(self.config.writer);
         out.extend(self.config.projections());
+        out.extend(self.config.log_replicas());
     }
 
     fn leader_hint(&self) -> Option<NodeId> {
@@ -340,8 +347,7 @@ impl Policy for EventLog {
                 .iter()
                 .for_each(|(k, a)| push(*k, a.last_value, 0)),
             Role::DualIndex(index) => index.iter().for_each(|(k, v)| push(*k, *v, 0)),
-            // Holds events, not values.
-            Role::LogReplica(_) => {}
+            Role::LogReplica(r) => r.values().iter().for_each(|(k, v)| push(*k, *v, 0)),
         }
     }
 }

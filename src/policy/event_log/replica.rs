@@ -3,12 +3,13 @@
 //! records; if it lags by more than `delete_retention_ms` it may never see the tombstone at all,
 //! and then it keeps them for good (Kafka's warning about `delete.retention.ms`).
 
-use super::{C, EventLogConfig, EventStore, Msg, Timer, note};
+use super::domain::{EventBody, StoredEvent};
+use super::{C, EventLogConfig, EventStore, Msg, Timer, note, version};
 use crate::check::event_log::LogNote;
 use crate::policy::{ClientReq, NodeView, OpResult};
 use crate::scenario::schema::EventLogSpec;
-use crate::types::{Key, NodeId, ms_to_us};
-use std::collections::BTreeMap;
+use crate::types::{Key, NodeId, ValueId, ms_to_us};
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Debug)]
 pub struct LogReplica {
@@ -16,6 +17,10 @@ pub struct LogReplica {
     // Durable: the copy of the log and its end.
     log: EventStore,
     next: u64,
+    /// What each key's state answers according to the copy (derived from it, so durable too):
+    /// reported as `Applied`, so replication lag and divergence count this replica.
+    values: BTreeMap<Key, Option<ValueId>>,
+    shredded: BTreeSet<Key>,
     copies_reported: BTreeMap<Key, u32>,
 }
 
@@ -25,6 +30,8 @@ impl LogReplica {
             me,
             log: super::new_store(spec),
             next: 1,
+            values: BTreeMap::new(),
+            shredded: BTreeSet::new(),
             copies_reported: BTreeMap::new(),
         }
     }
@@ -32,6 +39,11 @@ impl LogReplica {
     /// The copy as stored now.
     pub fn log(&self) -> &EventStore {
         &self.log
+    }
+
+    /// What each key's state answers according to the copy.
+    pub fn values(&self) -> &BTreeMap<Key, Option<ValueId>> {
+        &self.values
     }
 
     fn poll_us(&self, cfg: &EventLogConfig) -> u64 {
@@ -91,21 +103,44 @@ impl LogReplica {
             events,
             next,
             log_end,
-            ..
+            shredded,
         } = msg
         else {
             return;
         };
         // A copy keeps the writer's offsets, gaps included.
-        for e in events.iter().filter(|e| e.offset >= self.next) {
+        let from = self.next;
+        for e in events.iter().filter(|e| e.offset >= from) {
             self.log.append(*e, ctx.now.0);
+            self.copied(ctx, e);
         }
         self.log.flush();
         self.next = self.next.max(next);
+        for &user in shredded.iter() {
+            // The writer dropped the user's state when it shredded the key: so does the copy.
+            if self.shredded.insert(user) {
+                self.values.remove(&user);
+                ctx.applied(user, None, version(self.next.saturating_sub(1)));
+            }
+        }
         self.report_copies(ctx, cfg);
         if self.next <= log_end {
             self.fetch(ctx, cfg);
         }
+    }
+
+    /// The key's state as the writer computed it when it appended `e` (`Writer::append`).
+    fn copied(&mut self, ctx: &mut C<'_, '_>, e: &StoredEvent) {
+        if e.body == EventBody::Erased || self.shredded.contains(&e.key) {
+            self.values.remove(&e.key);
+        } else {
+            let held = self.values.entry(e.key).or_default();
+            if e.value.is_some() {
+                *held = e.value;
+            }
+        }
+        let value = self.values.get(&e.key).copied().flatten();
+        ctx.applied(e.key, value, version(e.offset));
     }
 
     fn report_copies(&mut self, ctx: &mut C<'_, '_>, cfg: &EventLogConfig) {
