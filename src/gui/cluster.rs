@@ -584,34 +584,27 @@ fn legend(ui: &Ui, p: &Painter, rect: Rect, f: &Frame) -> (f32, f32) {
         right = right.max(text.right());
         y += 16.0;
     }
+    let inflight = f.messages.len();
+    let inflight = format!(
+        "{inflight} message{} in flight",
+        if inflight == 1 { "" } else { "s" }
+    );
+    // All bottom left: the bottom-right corner is where presenter mode folds its notes.
     let lines = [
+        inflight.as_str(),
         "grey ✖ crashed · orange ⏸ paused",
         "yellow ring ★ leader",
         "dashed ✂ cut · bar across: one way",
     ];
     let top = rect.bottom() - 6.0 - 15.0 * lines.len() as f32;
-    let mut y = top;
-    for l in lines {
+    for (i, l) in lines.into_iter().enumerate() {
         p.text(
-            pos2(x, y),
+            pos2(x, top + 15.0 * i as f32),
             Align2::LEFT_TOP,
             l,
             font.clone(),
             v.weak_text_color(),
         );
-        y += 15.0;
     }
-    // Bottom right, level with the legend: the top corners are where the nodes crowd.
-    let inflight = f.messages.len();
-    p.text(
-        pos2(rect.right() - 8.0, rect.bottom() - 6.0),
-        Align2::RIGHT_BOTTOM,
-        format!(
-            "{inflight} message{} in flight",
-            if inflight == 1 { "" } else { "s" }
-        ),
-        font,
-        v.weak_text_color(),
-    );
     (right, top)
 }
