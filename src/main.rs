@@ -27,7 +27,7 @@ struct Args {
     /// Window size in points, e.g. 1024x768.
     #[arg(long, value_name = "WxH")]
     window_size: Option<String>,
-    /// Side panel to show first: log, plots, inspect or policy.
+    /// Side panel to show first: log, plots, inspect, storage or policy.
     #[arg(long, value_name = "TAB")]
     tab: Option<String>,
     /// Colour theme: dark or light (default: as last used).

@@ -129,6 +129,10 @@ fn presenter_mode_hides_editing_raises_zoom_and_shows_speaker_notes() {
     assert!(!policy_tab(&h), "the Policy tab is hidden");
     assert!(h.ctx.zoom_factor() >= 1.6, "zoom {}", h.ctx.zoom_factor());
     assert_eq!(h.state().prefs.zoom, 1.0, "presenter zoom is not saved");
+    // The notes start folded to a button, so they hide nothing of the side panel.
+    assert!(h.query_by_label_contains("next fault").is_none(), "folded");
+    click(&mut h, "▲ Speaker notes");
+    h.run_steps(3);
     let notes = label_containing(&h, "At 2 s the network splits");
     assert!(notes.starts_with("Five nodes"), "the description: {notes}");
     let next = label_containing(&h, "next fault");
@@ -179,6 +183,8 @@ fn presenter_zoom_wins_over_a_zoom_restored_from_the_last_session() {
 fn speaker_notes_move_to_their_own_window_and_back() {
     let mut h = harness(Prefs::default());
     click(&mut h, "Present");
+    h.run_steps(3);
+    click(&mut h, "▲ Speaker notes");
     h.run_steps(3);
     click(&mut h, "Own window ↗");
     h.run_steps(3);

@@ -290,7 +290,7 @@ impl CapsimApp {
         }
         side_panel.show(ui, |ui| self.side_ui(ui, &f, &mut out));
         super::why::why_ui(ui, &f, &mut self.why, &mut out);
-        egui::CentralPanel::default_margins().show(ui, |ui| {
+        let central = egui::CentralPanel::default_margins().show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.selectable_value(&mut self.prefs.view, View::Cluster, "Cluster");
                 ui.selectable_value(&mut self.prefs.view, View::SpaceTime, "Space-time")
@@ -310,7 +310,7 @@ impl CapsimApp {
             }
         });
         self.help_ui(&ctx);
-        presenter::notes_ui(&ctx, &f, &mut self.presenter);
+        presenter::notes_ui(&ctx, &f, &mut self.presenter, central.response.rect);
         let window = spacetime::window(f.now, self.spacetime.span_ms);
         exports::exports_ui(&ctx, &f, &mut self.exports, window);
         for c in out {

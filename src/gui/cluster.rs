@@ -1,6 +1,7 @@
 //! The cluster view: nodes on a circle, links between them (cut ones drawn broken), messages in
 //! flight moving along the links, and menus to crash, pause, cut and heal by clicking.
 
+use super::cluster_layout::{Geometry, LAG_ROW_HALF};
 use super::palette::{self, Glyph};
 use super::worker::{Command, Frame};
 use crate::engine::Fault;
@@ -12,7 +13,6 @@ use eframe::egui::{
     WidgetInfo, pos2, vec2,
 };
 use std::collections::BTreeSet;
-use std::f32::consts::{PI, TAU};
 
 #[derive(Default)]
 pub struct ClusterState {
@@ -21,57 +21,18 @@ pub struct ClusterState {
     pub picked: BTreeSet<NodeId>,
 }
 
-/// Where things go on the canvas.
-struct Geometry {
-    centers: Vec<Pos2>,
-    node_r: f32,
-}
-
-impl Geometry {
-    fn new(rect: Rect, n: usize) -> Geometry {
-        // Room below each node for its labels (role, status, lag, clock).
-        let label_room = 58.0;
-        let half_w = rect.width() * 0.5 - 60.0;
-        let node_r = (half_w.min(rect.height() * 0.5 - label_room) * 0.16).clamp(16.0, 30.0);
-        // The nodes' band: the top node's circle above, the lowest node's labels below.
-        let rx_room = half_w - node_r;
-        let margin = 6.0;
-        let ry_room = (rect.height() - 2.0 * (node_r + margin) - label_room) * 0.5;
-        let ry = ry_room.min(rx_room).max(node_r * 1.5);
-        // An ellipse up to 2.5 times as wide as tall: a short, wide area (presenter zoom on a
-        // 1280x800 projector) spreads the nodes and their labels sideways instead of piling
-        // them up in the middle; a tall one keeps the circle.
-        let rx = rx_room.min(ry * 2.5).max(ry);
-        let c = pos2(
-            rect.center().x,
-            rect.top() + margin + node_r + ry_room.max(ry),
-        );
-        let centers = (0..n)
-            .map(|i| {
-                let a = -PI / 2.0 + i as f32 * TAU / n.max(1) as f32;
-                if n == 1 {
-                    c
-                } else {
-                    c + vec2(rx * a.cos(), ry * a.sin())
-                }
-            })
-            .collect();
-        Geometry { centers, node_r }
-    }
-}
-
 pub fn cluster_ui(ui: &mut Ui, f: &Frame, st: &mut ClusterState, out: &mut Vec<Command>) {
     toolbar_ui(ui, f, st, out);
     let size = ui.available_size().max(vec2(200.0, 200.0));
     let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
     let painter = ui.painter_at(rect);
-    let legend_right = legend(ui, &painter, rect, f);
-    // Keep the legends clear of the nodes: the bottom-left lines below them, the message
-    // legend in the top-left corner to their left (the layout's side margin covers 50 of it).
+    let (legend_right, legend_top) = legend(ui, &painter, rect, f);
+    // Keep the legends clear of the nodes: the bottom lines below them, the message legend in
+    // the top-left corner to their left.
     let mut layout_rect = rect;
-    layout_rect.max.y -= 40.0;
-    layout_rect.min.x = layout_rect.min.x.max(legend_right - 50.0);
-    let geo = Geometry::new(layout_rect, f.nodes.len());
+    layout_rect.max.y = legend_top - 2.0;
+    layout_rect.min.x = layout_rect.min.x.max(legend_right + 4.0);
+    let geo = Geometry::new(layout_rect, f.nodes.len(), clocks_off(f));
     for a in 0..f.nodes.len() {
         for b in a + 1..f.nodes.len() {
             link_ui(
@@ -91,11 +52,16 @@ pub fn cluster_ui(ui: &mut Ui, f: &Frame, st: &mut ClusterState, out: &mut Vec<C
     }
 }
 
+/// Whether some node's clock is off, so the nodes carry a clock label.
+fn clocks_off(f: &Frame) -> bool {
+    f.nodes.iter().any(|n| n.skew_us != 0 || n.drift_ppm != 0)
+}
+
 /// A small read-only cluster view (compare mode): links, messages in flight and nodes with their
 /// labels; no tools, menus or legend.
 pub fn compact_cluster_ui(ui: &mut Ui, f: &Frame, size: egui::Vec2) {
     let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
-    let geo = Geometry::new(rect, f.nodes.len());
+    let geo = Geometry::new(rect, f.nodes.len(), clocks_off(f));
     let p = ui.painter_at(rect);
     let open = Stroke::new(1.5, ui.visuals().weak_text_color().gamma_multiply(0.6));
     let cut = Stroke::new(2.5, palette::VERMILLION);
@@ -468,16 +434,19 @@ fn node_labels(ui: &Ui, p: &Painter, top: Pos2, n: &NodeInfo, leader: bool) {
     }
 }
 
-/// Replication lag as a bar (log scale up to 2 s) with its value, centred under `top`.
+/// Replication lag as a bar (log scale up to 2 s) with its value to its right, the two centred
+/// under `top` (the layout reserves `LAG_ROW_HALF` either side).
 fn lag_bar(ui: &Ui, p: &Painter, top: Pos2, lag_us: u64) {
     let v = ui.visuals();
     let lag_ms = lag_us as f64 / 1000.0;
     let frac = ((1.0 + lag_ms).ln() / (1.0 + 2000.0f64).ln()).clamp(0.0, 1.0) as f32;
-    let bar = Rect::from_min_size(pos2(top.x - 30.0, top.y + 3.0), vec2(60.0, 6.0));
+    let width = 44.0;
+    let left = top.x - LAG_ROW_HALF + 2.0;
+    let bar = Rect::from_min_size(pos2(left, top.y + 3.0), vec2(width, 6.0));
     p.rect_filled(bar.expand(2.0), 3.0, v.panel_fill.gamma_multiply(0.85));
     p.rect_filled(bar, 2.0, v.extreme_bg_color);
     let mut filled = bar;
-    filled.set_width(60.0 * frac);
+    filled.set_width(width * frac);
     p.rect_filled(filled, 2.0, palette::VERMILLION);
     let outline = Stroke::new(1.0, v.weak_text_color());
     p.rect_stroke(bar, 2.0, outline, egui::StrokeKind::Outside);
@@ -570,8 +539,8 @@ fn node_menu(resp: &Response, n: &NodeInfo, f: &Frame, out: &mut Vec<Command>) {
 }
 
 /// Draws the legends; returns the right edge of the message legend in the top-left corner
-/// (`rect.left()` when it is empty).
-fn legend(ui: &Ui, p: &Painter, rect: Rect, f: &Frame) -> f32 {
+/// (`rect.left()` when it is empty) and the top of the lines along the bottom.
+fn legend(ui: &Ui, p: &Painter, rect: Rect, f: &Frame) -> (f32, f32) {
     let v = ui.visuals();
     let font = FontId::proportional(12.0);
     let mut y = rect.top() + 6.0;
@@ -615,32 +584,27 @@ fn legend(ui: &Ui, p: &Painter, rect: Rect, f: &Frame) -> f32 {
         right = right.max(text.right());
         y += 16.0;
     }
+    let inflight = f.messages.len();
+    let inflight = format!(
+        "{inflight} message{} in flight",
+        if inflight == 1 { "" } else { "s" }
+    );
+    // All bottom left: the bottom-right corner is where presenter mode folds its notes.
     let lines = [
+        inflight.as_str(),
         "grey ✖ crashed · orange ⏸ paused",
         "yellow ring ★ leader",
         "dashed ✂ cut · bar across: one way",
     ];
-    let mut y = rect.bottom() - 6.0 - 15.0 * lines.len() as f32;
-    for l in lines {
+    let top = rect.bottom() - 6.0 - 15.0 * lines.len() as f32;
+    for (i, l) in lines.into_iter().enumerate() {
         p.text(
-            pos2(x, y),
+            pos2(x, top + 15.0 * i as f32),
             Align2::LEFT_TOP,
             l,
             font.clone(),
             v.weak_text_color(),
         );
-        y += 15.0;
     }
-    let inflight = f.messages.len();
-    p.text(
-        pos2(rect.right() - 8.0, rect.top() + 6.0),
-        Align2::RIGHT_TOP,
-        format!(
-            "{inflight} message{} in flight",
-            if inflight == 1 { "" } else { "s" }
-        ),
-        font,
-        v.weak_text_color(),
-    );
-    right
+    (right, top)
 }

@@ -104,11 +104,14 @@ fn store_ui(ui: &mut Ui, f: &Frame, st: &mut InspectState) {
         .collect();
     // Only the rows in view are laid out: with thousands of keys, building every row each frame
     // cost more than the rest of the window together.
-    let font = egui::TextStyle::Monospace.resolve(ui.style());
-    let col_width = ui.ctx().fonts_mut(|fonts| fonts.glyph_width(&font, '0')) * 8.0;
+    // A solid scroll bar that is always there: with more nodes than fit, the last columns are
+    // off to the right, and a hidden bar made a key held only there look held nowhere.
+    ui.spacing_mut().scroll = egui::style::ScrollStyle::solid();
+    let col_width = column_width(ui, f.stored.len() + 1);
     egui::ScrollArea::both()
         .id_salt("store")
         .auto_shrink([false, false])
+        .scroll_bar_visibility(egui::scroll_area::ScrollBarVisibility::AlwaysVisible)
         .show_rows(ui, row_height(ui), shown.len() + 1, |ui, range| {
             egui::Grid::new("store")
                 .striped(true)
@@ -124,6 +127,16 @@ fn store_ui(ui: &mut Ui, f: &Frame, st: &mut InspectState) {
                     }
                 });
         });
+}
+
+/// Columns as narrow as needed for every one to fit the panel (a value like "v1234" is five
+/// characters), and no wider than eight characters.
+fn column_width(ui: &Ui, columns: usize) -> f32 {
+    let font = egui::TextStyle::Monospace.resolve(ui.style());
+    let glyph = ui.ctx().fonts_mut(|fonts| fonts.glyph_width(&font, '0'));
+    let bar = ui.spacing().scroll.bar_width + ui.spacing().scroll.bar_outer_margin;
+    let per_column = (ui.available_width() - bar) / columns as f32 - ui.spacing().item_spacing.x;
+    per_column.clamp(glyph * 5.0, glyph * 8.0)
 }
 
 fn header_row_ui(ui: &mut Ui, nodes: usize) {

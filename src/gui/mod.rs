@@ -8,6 +8,7 @@ pub mod bench;
 pub mod branch_ui;
 pub mod branches;
 pub mod cluster;
+mod cluster_layout;
 pub mod compare;
 pub mod compare_panels;
 pub mod dialog;

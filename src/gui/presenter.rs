@@ -5,7 +5,7 @@
 
 use super::worker::Frame;
 use crate::engine::Fault;
-use eframe::egui::{self, Color32, Context, RichText, Stroke, Style, Theme};
+use eframe::egui::{self, Align2, Color32, Context, Rect, RichText, Stroke, Style, Theme, vec2};
 use std::sync::Arc;
 
 /// The zoom presenter mode raises the window to (or keeps, if already bigger).
@@ -25,6 +25,9 @@ pub struct PresenterState {
     /// The notes are in a window of their own (for the laptop's screen while the projector
     /// shows the app), not inside the app's window.
     pub notes_apart: bool,
+    /// The in-app notes show in full; folded, they are one button in a corner of the central
+    /// view, since at presenter zoom the open notes cover a third of the window.
+    pub notes_expanded: bool,
     saved: Option<Saved>,
     /// Frames drawn since presenter mode began (a new zoom takes effect one frame late).
     frames_on: u32,
@@ -61,6 +64,7 @@ impl PresenterState {
         ctx.style_mut_of(Theme::Light, |s| high_contrast(s, false));
         self.on = true;
         self.notes_open = true;
+        self.notes_expanded = false;
         self.frames_on = 0;
         // The app turns pause-on-anomaly on while presenter mode is on (CapsimApp::ui_root).
     }
@@ -118,8 +122,11 @@ pub fn next_fault(f: &Frame) -> Option<String> {
         })
 }
 
-/// The speaker-notes window (open while presenting; closing it keeps presenter mode on).
-pub fn notes_ui(ctx: &Context, f: &Frame, state: &mut PresenterState) {
+/// The speaker-notes window (open while presenting; closing it keeps presenter mode on), in the
+/// bottom-right corner of `central` (the cluster or diagram view): over the side panel it hid
+/// most of the Plots, Inspect and Storage tabs. It starts folded to a button, so the students
+/// see the whole view until the lecturer opens the notes.
+pub fn notes_ui(ctx: &Context, f: &Frame, state: &mut PresenterState, central: Rect) {
     if !state.on {
         return;
     }
@@ -131,24 +138,52 @@ pub fn notes_ui(ctx: &Context, f: &Frame, state: &mut PresenterState) {
     if state.notes_apart {
         return notes_viewport_ui(ctx, f, state);
     }
+    if !state.notes_open {
+        return;
+    }
+    let corner = central.right_bottom() - vec2(8.0, 8.0);
+    if !state.notes_expanded {
+        egui::Area::new(egui::Id::unique("speaker-notes-folded"))
+            .pivot(Align2::RIGHT_BOTTOM)
+            .fixed_pos(corner)
+            .show(ctx, |ui| {
+                egui::Frame::popup(ui.style()).show(ui, |ui| {
+                    let open = ui
+                        .button("▲ Speaker notes")
+                        .on_hover_text("The lesson's description and the next scheduled fault");
+                    state.notes_expanded |= open.clicked();
+                });
+            });
+        return;
+    }
     let mut open = state.notes_open;
     let mut apart = false;
     egui::Window::new("Speaker notes")
         .open(&mut open)
+        .collapsible(false)
         .default_width(300.0)
         .max_width(320.0)
-        // Over the side panel, bottom right: the cluster or diagram stays in view.
-        .anchor(egui::Align2::RIGHT_BOTTOM, egui::vec2(-12.0, -110.0))
+        .pivot(Align2::RIGHT_BOTTOM)
+        .fixed_pos(corner)
         .constrain_to(ctx.content_rect())
         .show(ctx, |ui| {
             notes_body_ui(ui, f, 90.0);
             ui.separator();
-            apart = ui
-                .button("Own window ↗")
-                .on_hover_text(
-                    "Moves the notes to a window of their own, e.g. for the laptop's screen",
-                )
-                .clicked();
+            ui.horizontal(|ui| {
+                apart = ui
+                    .button("Own window ↗")
+                    .on_hover_text(
+                        "Moves the notes to a window of their own, e.g. for the laptop's screen",
+                    )
+                    .clicked();
+                if ui
+                    .button("▼ Fold")
+                    .on_hover_text("Fold the notes to a button")
+                    .clicked()
+                {
+                    state.notes_expanded = false;
+                }
+            });
         });
     state.notes_open = open;
     state.notes_apart = apart;

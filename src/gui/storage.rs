@@ -4,6 +4,7 @@
 
 use super::palette;
 use super::worker::Frame;
+use crate::check::event_log::NEVER_ERASED_MS;
 use crate::engine::node::NodeStatus;
 use crate::engine::view::NodeInfo;
 use crate::storage::view::{NO_KEY, RecordView, StorageView};
@@ -24,7 +25,7 @@ pub struct StorageState {
 }
 
 /// The report fields the log lessons are about, shown above the picture when present.
-const COST_FIELDS: [&str; 14] = [
+const COST_FIELDS: [&str; 15] = [
     "compactions",
     "records_removed",
     "bytes_removed",
@@ -39,6 +40,7 @@ const COST_FIELDS: [&str; 14] = [
     "read_model_lag_ms_max",
     "lingering_copies_max",
     "erased_after_ms",
+    "crypto_erased_after_ms",
 ];
 
 pub fn storage_ui(ui: &mut Ui, f: &Frame, st: &mut StorageState) {
@@ -86,7 +88,7 @@ fn costs_ui(ui: &mut Ui, f: &Frame) {
     };
     let present: Vec<(&str, String)> = COST_FIELDS
         .iter()
-        .filter_map(|k| report.get(*k).map(|v| (*k, v.to_string())))
+        .filter_map(|k| report.get(*k).map(|v| (*k, cost_text(k, v))))
         .collect();
     if present.is_empty() {
         return;
@@ -103,6 +105,18 @@ fn costs_ui(ui: &mut Ui, f: &Frame) {
                 }
             }
         });
+}
+
+/// A report value as the panel shows it. An erasure time of `NEVER_ERASED_MS` means a copy was
+/// still readable when the report was made: at the end of a run that is "never", but mid-run
+/// (where the panel shows it) the erasure is simply not done yet.
+fn cost_text(field: &str, value: &serde_json::Value) -> String {
+    let pending = field.ends_with("erased_after_ms") && value.as_f64() == Some(NEVER_ERASED_MS);
+    if pending {
+        "not yet".to_string()
+    } else {
+        value.to_string()
+    }
 }
 
 fn legend_ui(ui: &mut Ui) {
@@ -347,4 +361,27 @@ fn summary(log: &StorageView) -> String {
         s += &format!("\nflushed to disk up to {f}");
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_erasure_still_pending_reads_not_yet() {
+        let never = json!(NEVER_ERASED_MS);
+        assert_eq!(cost_text("erased_after_ms", &never), "not yet");
+        assert_eq!(cost_text("crypto_erased_after_ms", &never), "not yet");
+        assert_eq!(cost_text("crypto_erased_after_ms", &json!(203.5)), "203.5");
+        // Only erasure times use the sentinel: another field's -1 stays a number.
+        assert_eq!(cost_text("rebuild_ms", &never), "-1.0");
+    }
+
+    #[test]
+    fn both_erasure_times_are_listed() {
+        for field in ["erased_after_ms", "crypto_erased_after_ms"] {
+            assert!(COST_FIELDS.contains(&field), "{field}");
+        }
+    }
 }
