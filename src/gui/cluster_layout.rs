@@ -102,8 +102,14 @@ fn ring(n: usize, phase: f32) -> Points {
         .collect()
 }
 
+/// How far a row's outer nodes bend towards the middle, as a fraction of the half-height.
+const ROW_BOW: f32 = 0.3;
+
 /// A flattened ring: the first half left to right along the top, the rest back along the
-/// bottom, so the order around the cluster reads the same as on the circle.
+/// bottom, so the order around the cluster reads the same as on the circle. Each row bows
+/// (its outer nodes sit lower on top, higher below): in a straight row the link between its two
+/// ends ran right over the links through the node between them, so n1–n3 cut by a partition
+/// drew n1–n2 dashed as well.
 fn two_rows(n: usize) -> Points {
     let top = n.div_ceil(2);
     let row = |count: usize, i: usize| {
@@ -111,8 +117,12 @@ fn two_rows(n: usize) -> Points {
         let half = (top as f32 - 1.0).max(1.0) * 0.5;
         (i as f32 - (count as f32 - 1.0) * 0.5) / half
     };
-    let upper = (0..top).map(|i| (row(top, i), -1.0));
-    let lower = (0..n - top).rev().map(|i| (row(n - top, i), 1.0));
+    let bow = |x: f32| 1.0 - ROW_BOW * x * x;
+    let upper = (0..top).map(|i| row(top, i)).map(|x| (x, -bow(x)));
+    let lower = (0..n - top)
+        .rev()
+        .map(|i| row(n - top, i))
+        .map(|x| (x, bow(x)));
     upper.chain(lower).collect()
 }
 
