@@ -176,7 +176,8 @@ fn editing_the_read_quorum_validates_and_restarts_the_run() {
     h.get_by_role_and_label(egui::accesskit::Role::SpinButton, "read quorum R")
         .set_value_accesskit(1.0);
     h.run_steps(2);
-    click(&mut h, "Apply (restart from t = 0)");
+    // Below the lesson's description, which can push it out of the panel.
+    click_below(&mut h, "Apply (restart from t = 0)");
     let sim = engine(&mut h);
     let PolicySpec::Leaderless(p) = &sim.scenario().policy else {
         panic!("the lesson is leaderless");
