@@ -36,6 +36,20 @@ fn a_dominated_version_is_replaced_and_a_concurrent_one_kept() {
     assert_eq!(set.len(), 2, "[2,0] and [1,1] are concurrent: siblings");
 }
 
+/// A read shows the cart's newest item: the one written last (values number writes in
+/// invocation order), whatever node's counter tagged it. n1 had counted to 10 when it added v5;
+/// n3's first add, v9, came later.
+#[test]
+fn a_cart_shows_its_newest_item_whichever_node_added_it() {
+    let c = cart(&[item(5, 0, 10), item(9, 2, 1)], &[10, 0, 1]);
+    assert_eq!(c.shown(), Some(ValueId(9)));
+    assert_eq!(
+        cart(&[], &[1]).shown(),
+        None,
+        "an emptied cart shows nothing"
+    );
+}
+
 /// Both sides start from cart {x}; one side empties it, the other adds y.
 fn removal_and_concurrent_add() -> Vec<Sibling> {
     let x = item(10, 0, 1);

@@ -80,11 +80,12 @@ pub struct Sibling {
 
 impl Sibling {
     /// What a read returns for the cart: its most recently added item, `None` when empty.
-    fn shown(&self) -> Option<ValueId> {
-        self.items
-            .iter()
-            .max_by_key(|i| i.dot.counter)
-            .map(|i| i.value)
+    /// "Most recent" by value: clients number their writes in invocation order, so a write
+    /// invoked after another completed always has the larger value. A dot's counter is not an
+    /// order: each node counts on its own, so comparing n1's counter with n3's showed an older
+    /// item and made an acknowledged, stored item look lost.
+    pub fn shown(&self) -> Option<ValueId> {
+        self.items.iter().map(|i| i.value).max()
     }
 }
 
