@@ -19,7 +19,7 @@ use eframe::egui;
 use egui_kittest::kittest::Queryable;
 use gui_common::{
     SIZE, WAIT, click, click_below, engine, gpu_renderer, harness, harness_of, harness_sized,
-    lesson, load, set_time, temp_dir, type_below,
+    lesson, load, seek, set_time, temp_dir, type_below,
 };
 use std::time::{Duration, Instant};
 
@@ -141,7 +141,9 @@ fn partition_tool_cuts_a_group_off_and_heal_all_undoes_it() {
 #[test]
 fn seeking_back_with_the_scrubber_replays_clicked_faults() {
     let mut h = harness(Prefs::default());
-    set_time(&mut h, 1500.0);
+    // Waits for the worker: the nodes move once the first messages fill the legend, and a
+    // click aimed at the previous frame's n3 missed it.
+    seek(&mut h, 1500.0);
     click(&mut h, "n3");
     click(&mut h, "Crash n3");
     set_time(&mut h, 3000.0);
@@ -247,7 +249,7 @@ fn policy_tab_saves_interventions_and_opens_files() {
     let dir = temp_dir("save");
     let path = dir.join("saved.ron");
     let mut h = harness(Prefs::default());
-    set_time(&mut h, 1200.0);
+    seek(&mut h, 1200.0);
     click(&mut h, "n4");
     click(&mut h, "Pause n4");
     engine(&mut h);

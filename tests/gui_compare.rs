@@ -14,7 +14,7 @@ use capsim::types::{NodeId, SimTime};
 use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use gui_common::{WAIT, click, harness_of, load, set_time, temp_dir};
+use gui_common::{WAIT, click, harness_of, load, seek, set_time, temp_dir};
 use std::time::{Duration, Instant};
 
 const CP: &str = "scenarios/cap-cp-raft.ron";
@@ -130,7 +130,8 @@ fn compare_mode_shows_each_sides_numbers_as_a_separate_run_gives_them() {
 #[test]
 fn a_users_interventions_are_applied_to_both_sides() {
     let mut h = harness(CP);
-    set_time(&mut h, 1200.0);
+    // Waits for the worker, so the click aims at where n4 is drawn at 1.2 s.
+    seek(&mut h, 1200.0);
     click(&mut h, "n4");
     click(&mut h, "Pause n4");
     assert!(h.state_mut().wait_for_worker(WAIT));
