@@ -256,8 +256,14 @@ impl Workload {
         }
     }
 
+    /// Whether clients sit a hop away from their node (`workload.client_latency`).
     #[inline]
+    pub fn has_hop(&self) -> bool {
+        self.hop.is_some()
+    }
+
     /// One trip between a client and its node (µs), or `None` when clients sit on their node.
+    #[inline]
     pub fn hop_us(&mut self) -> Option<u64> {
         let (latency, rng) = self.hop.as_mut()?;
         Some(latency.sample_us(rng))
