@@ -584,6 +584,12 @@ fn legend(ui: &Ui, p: &Painter, rect: Rect, f: &Frame) -> (f32, f32) {
         right = right.max(text.right());
         y += 16.0;
     }
+    // Reserve the widest name of every kind the policy has, used yet or not, so the nodes do
+    // not jump sideways when the first messages of a run fill the legend.
+    for kind in f.kinds {
+        let galley = p.layout_no_wrap(kind.to_string(), font.clone(), v.text_color());
+        right = right.max(x + 16.0 + galley.size().x);
+    }
     let inflight = f.messages.len();
     let inflight = format!(
         "{inflight} message{} in flight",
