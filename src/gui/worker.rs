@@ -451,7 +451,11 @@ impl Worker {
         let s = &self.session;
         let sim = &s.sim;
         let m = sim.metrics();
-        let planned = s.base.run.duration_ms.unwrap_or(1000.0) + s.base.run.drain_ms;
+        // The lesson's length plus a little of the drain: most runs settle within milliseconds
+        // of the workload's end, and counting all of `drain_ms` (5 s by default) left half of a
+        // 5 s lesson's time line and plots empty. A run that drains longer pushes it out.
+        let duration = s.base.run.duration_ms.unwrap_or(1000.0);
+        let planned = duration + s.base.run.drain_ms.min(duration * 0.1);
         let horizon = s
             .end
             .unwrap_or_else(|| SimTime::from_ms(planned).max(sim.now()));
